@@ -1,0 +1,785 @@
+//! Loading case files: YAML -> validated [`Case`]s.
+//!
+//! Every error names the file, line and column and what was expected. A bad
+//! file never stops the others from loading: [`load_paths`] returns the
+//! cases it could load beside the errors.
+
+use super::model::*;
+use super::module::ModuleInfo;
+use super::spans::{Pos, Spans};
+use serde::Deserialize;
+use serde_yaml::Value as Yaml;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The file that lists known divergences; it also marks a corpus root.
+pub const KNOWN_FILE: &str = "known-divergences.yaml";
+
+/// A problem with an input file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is the file as a whole.
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl LoadError {
+    pub fn new(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        LoadError { file: file.to_owned(), line: pos.line, col: pos.col, message: message.into() }
+    }
+
+    pub fn whole(file: &Path, message: impl Into<String>) -> Self {
+        LoadError { file: file.to_owned(), line: 0, col: 0, message: message.into() }
+    }
+
+    /// From a serde_yaml error, whose position (if any) is kept.
+    pub fn yaml(file: &Path, err: &serde_yaml::Error) -> Self {
+        let text = err.to_string();
+        match err.location() {
+            Some(loc) => {
+                // serde_yaml appends " at line L column C"; the position goes in front instead.
+                let message = match text.rfind(" at line ") {
+                    Some(i) => text[..i].to_string(),
+                    None => text,
+                };
+                LoadError { file: file.to_owned(), line: loc.line(), col: loc.column(), message }
+            }
+            None => LoadError::whole(file, text),
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Loads every case under `paths` (files or directories, recursively).
+/// Cases come back sorted by id; errors in input order.
+pub fn load_paths(paths: &[PathBuf]) -> (Vec<Case>, Vec<LoadError>) {
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    if paths.is_empty() {
+        errors.push(LoadError::whole(Path::new("."), "no case paths given: name a case file or directory (e.g. `cases`)"));
+    }
+    for path in paths {
+        match case_files(path) {
+            Ok(files) => {
+                for (file, root) in files {
+                    match load_file(&file, &root) {
+                        Ok(mut c) => cases.append(&mut c),
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    // The same case reached through two paths runs once.
+    cases.dedup_by(|a, b| a.id == b.id && a.file == b.file);
+    for pair in cases.windows(2) {
+        if pair[0].id == pair[1].id {
+            errors.push(LoadError::whole(
+                &pair[1].file,
+                format!("case id `{}` is also used by {}", pair[1].id, pair[0].file.display()),
+            ));
+        }
+    }
+    (cases, errors)
+}
+
+/// The directory case ids are relative to: the nearest ancestor of `path`
+/// (itself included) that holds `known-divergences.yaml`, else `path` itself
+/// (for a file, its directory).
+pub fn corpus_root(path: &Path) -> PathBuf {
+    let start = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
+    let abs = std::fs::canonicalize(&start).unwrap_or(start.clone());
+    let mut dir = Some(abs.as_path());
+    while let Some(d) = dir {
+        if d.join(KNOWN_FILE).is_file() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    abs
+}
+
+/// The case files under `path`, each with the root its id is relative to.
+fn case_files(path: &Path) -> Result<Vec<(PathBuf, PathBuf)>, LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::whole(path, format!("cannot read: {e} (expected a case file or a directory of them)")))?;
+    let root = corpus_root(path);
+    if meta.is_file() {
+        if !is_case_file(path) {
+            return Err(LoadError::whole(path, "not a case file: expected a `.yaml` or `.yml` file"));
+        }
+        return Ok(vec![(path.to_path_buf(), root)]);
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files).map_err(|e| LoadError::whole(path, format!("cannot read directory: {e}")))?;
+    files.sort();
+    if files.is_empty() {
+        return Err(LoadError::whole(path, "no case files (*.yaml) in this directory"));
+    }
+    Ok(files.into_iter().map(|f| (f, root.clone())).collect())
+}
+
+fn is_case_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    (name.ends_with(".yaml") || name.ends_with(".yml")) && name != KNOWN_FILE
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if is_case_file(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads one case file; `vary` makes it several cases.
+pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
+    let text = std::fs::read_to_string(file).map_err(|e| LoadError::whole(file, format!("cannot read: {e}")))?;
+    let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let rel = abs.strip_prefix(root).unwrap_or(&abs);
+    let id = rel.with_extension("").to_string_lossy().replace('\\', "/");
+    parse_case(&text, file, &id)
+}
+
+/// Parses the text of one case file into its case(s).
+pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadError> {
+    let doc: Yaml = serde_yaml::from_str(text).map_err(|e| LoadError::yaml(file, &e))?;
+    if !doc.is_mapping() {
+        return Err(LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"));
+    }
+    let spans = Spans::parse(text);
+    let combos = vary_combinations(&doc, file, &spans)?;
+    let mut cases = Vec::with_capacity(combos.len());
+    for combo in combos {
+        let expanded = substitute(text, &combo, file)?;
+        let raw: RawCase = serde_yaml::from_str(&expanded).map_err(|e| LoadError::yaml(file, &e))?;
+        let spans = if combo.is_empty() { Spans::parse(text) } else { Spans::parse(&expanded) };
+        let id = if combo.is_empty() {
+            id.to_string()
+        } else {
+            let parts: Vec<String> = combo.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{id}[{}]", parts.join(","))
+        };
+        let vary = combo.into_iter().collect();
+        cases.push(build(raw, file, id, &spans, vary)?);
+    }
+    Ok(cases)
+}
+
+// ---------------------------------------------------------------- vary
+
+/// Every combination of the `vary` values, in the order written (one empty
+/// combination when there is no `vary`).
+fn vary_combinations(doc: &Yaml, file: &Path, spans: &Spans) -> Result<Vec<Vec<(String, String)>>, LoadError> {
+    let Some(vary) = doc.get("vary") else { return Ok(vec![vec![]]) };
+    let map = vary
+        .as_mapping()
+        .ok_or_else(|| LoadError::new(file, spans.find("vary"), "`vary` must map names to lists of values"))?;
+    let mut combos: Vec<Vec<(String, String)>> = vec![vec![]];
+    for (name, values) in map {
+        let name = name
+            .as_str()
+            .ok_or_else(|| LoadError::new(file, spans.find("vary"), "`vary` names must be strings"))?
+            .to_string();
+        let at = spans.find(&format!("vary.{name}"));
+        let values = values
+            .as_sequence()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| LoadError::new(file, at, format!("`vary.{name}` must be a non-empty list of values")))?;
+        let mut texts = Vec::new();
+        for v in values {
+            texts.push(match v {
+                Yaml::Number(n) => n.to_string(),
+                Yaml::String(s) => s.clone(),
+                Yaml::Bool(b) => b.to_string(),
+                _ => return Err(LoadError::new(file, at, format!("`vary.{name}` values must be numbers or strings"))),
+            });
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                let name = &name;
+                texts.iter().map(move |t| {
+                    let mut c = c.clone();
+                    c.push((name.clone(), t.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    Ok(combos)
+}
+
+/// Replaces `${name}` everywhere but in the `vary` block. Lines are kept, so
+/// positions in the expanded text are positions in the file.
+fn substitute(text: &str, combo: &[(String, String)], file: &Path) -> Result<String, LoadError> {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or_else(|| {
+                LoadError::new(file, Pos { line: i + 1, col: line.len() - rest.len() + start + 1 }, "unclosed `${`")
+            })?;
+            let name = &after[..end];
+            match combo.iter().find(|(k, _)| k == name) {
+                Some((_, v)) => out.push_str(v),
+                None => {
+                    let known: Vec<&str> = combo.iter().map(|(k, _)| k.as_str()).collect();
+                    let col = line.len() - rest.len() + start + 1;
+                    return Err(LoadError::new(
+                        file,
+                        Pos { line: i + 1, col },
+                        if known.is_empty() {
+                            format!("`${{{name}}}` is used but the case has no `vary`")
+                        } else {
+                            format!("`${{{name}}}` is not a `vary` name (expected one of: {})", known.join(", "))
+                        },
+                    ));
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- raw serde model
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    summary: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    module: Option<String>,
+    #[serde(default)]
+    features: Vec<Feature>,
+    #[serde(default)]
+    host: Host,
+    #[serde(default)]
+    imports: BTreeMap<String, String>,
+    /// Already expanded by the time the rest is read.
+    #[serde(default, rename = "vary")]
+    _vary: Option<Yaml>,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+/// `instantiate:` with no value means the same as `instantiate: {}`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Empty>, D::Error> {
+    Ok(Some(Option::<Empty>::deserialize(d)?.unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default, deserialize_with = "present")]
+    instantiate: Option<Empty>,
+    #[serde(default, deserialize_with = "present")]
+    validate: Option<Empty>,
+    invoke: Option<String>,
+    args: Option<Vec<Yaml>>,
+    grow: Option<RawGrow>,
+    size: Option<RawMemory>,
+    read: Option<RawRead>,
+    write: Option<RawWrite>,
+    new_memory: Option<RawNewMemory>,
+    /// Read by hand (serde_yaml 0.9 wants YAML tags for enums; the case
+    /// format writes `{returns: [-1]}` and `ok`).
+    expect: Option<Yaml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrow {
+    memory: String,
+    delta: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMemory {
+    memory: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRead {
+    memory: String,
+    offset: u64,
+    len: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWrite {
+    memory: String,
+    offset: u64,
+    bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNewMemory {
+    #[serde(rename = "as")]
+    name: String,
+    initial: u64,
+    #[serde(default)]
+    maximum: Option<u64>,
+    #[serde(default)]
+    shared: bool,
+    #[serde(default)]
+    address: AddressType,
+}
+
+enum RawExpect {
+    Ok,
+    Any,
+    Returns(Vec<Yaml>),
+    Pages(u64),
+    Bytes(String),
+    Trap(TrapKind),
+    Error(ErrorKind),
+    OneOf(Vec<RawExpect>),
+}
+
+// ---------------------------------------------------------------- raw -> Case
+
+struct Ctx<'a> {
+    file: &'a Path,
+    spans: &'a Spans,
+}
+
+impl Ctx<'_> {
+    fn err(&self, path: &str, message: impl Into<String>) -> LoadError {
+        LoadError::new(self.file, self.spans.find(path), message)
+    }
+}
+
+fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
+    let cx = Ctx { file, spans };
+    if raw.summary.trim().is_empty() {
+        return Err(cx.err("summary", "`summary` must say what the case checks"));
+    }
+    let (wasm, info) = match &raw.module {
+        Some(wat) => {
+            let wasm = compile_wat(wat, &cx)?;
+            let info = ModuleInfo::read(&wasm).map_err(|e| cx.err("module", format!("cannot read the compiled module: {e}")))?;
+            (Some(wasm), Some(info))
+        }
+        None => (None, None),
+    };
+
+    let mut steps = Vec::new();
+    let mut host_memories: Vec<(String, AddressType)> = Vec::new();
+    let mut has_instantiate = false;
+    for (i, rs) in raw.steps.into_iter().enumerate() {
+        let path = format!("steps.{i}");
+        let step = build_step(rs, &path, &cx, info.as_ref(), &host_memories)?;
+        if let Action::NewMemory { name, address, .. } = &step.action {
+            if host_memories.iter().any(|(n, _)| n == name) {
+                return Err(cx.err(&format!("{path}.new_memory.as"), format!("a memory named `{name}` is already made by an earlier step")));
+            }
+            host_memories.push((name.clone(), *address));
+        }
+        has_instantiate |= step.action == Action::Instantiate;
+        steps.push(step);
+    }
+    if steps.is_empty() && wasm.is_none() {
+        return Err(cx.err("summary", "a case needs `steps` or a `module` (expected at least one of them)"));
+    }
+    if wasm.is_some() && !has_instantiate {
+        let at = steps.iter().position(|s| !matches!(s.action, Action::NewMemory { .. })).unwrap_or(steps.len());
+        steps.insert(at, Step { action: Action::Instantiate, expect: Expect::Ok, line: 0, implicit: true });
+    }
+
+    let mut imports = Vec::new();
+    for (key, memory) in &raw.imports {
+        let at = format!("imports.{key}");
+        let (module, name) = key
+            .split_once('.')
+            .ok_or_else(|| cx.err(&at, format!("import `{key}` must be written `module.name` (e.g. `env.memory`)")))?;
+        if !host_memories.iter().any(|(n, _)| n == memory) {
+            return Err(cx.err(&at, format!("import `{key}` names memory `{memory}`, but no `new_memory` step makes it")));
+        }
+        if let Some(info) = &info {
+            if !info.memory_imports.iter().any(|(m, n)| m == module && n == name) {
+                let list: Vec<String> = info.memory_imports.iter().map(|(m, n)| format!("{m}.{n}")).collect();
+                return Err(cx.err(&at, format!("the module imports no memory `{key}` (memory imports: {})", none_if_empty(&list))));
+            }
+        }
+        imports.push(MemoryImport { module: module.into(), name: name.into(), memory: memory.clone() });
+    }
+
+    let plan = Plan {
+        wasm,
+        features: raw.features,
+        host: raw.host,
+        imports,
+        actions: steps.iter().map(|s| s.action.clone()).collect(),
+    };
+    Ok(Case {
+        id,
+        file: file.to_path_buf(),
+        summary: raw.summary,
+        tags: raw.tags,
+        source: raw.source,
+        wat: raw.module,
+        steps,
+        plan: Arc::new(plan),
+        vary,
+    })
+}
+
+fn none_if_empty(list: &[String]) -> String {
+    if list.is_empty() { "none".into() } else { list.join(", ") }
+}
+
+fn compile_wat(wat: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
+    let fail = |err: wast::Error| {
+        let (line, col) = err.span().linecol_in(wat);
+        let pos = cx.spans.inside("module", line + 1, col + 1);
+        LoadError::new(cx.file, pos, format!("WAT does not parse: {} (WAT line {}, column {})", err.message(), line + 1, col + 1))
+    };
+    let buf = wast::parser::ParseBuffer::new(wat).map_err(fail)?;
+    let mut parsed: wast::Wat = wast::parser::parse(&buf).map_err(fail)?;
+    parsed.encode().map_err(fail)
+}
+
+fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host_memories: &[(String, AddressType)]) -> Result<Step, LoadError> {
+    let mut actions = Vec::new();
+    let need_module = |what: &str| -> Result<&ModuleInfo, LoadError> {
+        info.ok_or_else(|| cx.err(path, format!("`{what}` needs a `module`, and the case has none")))
+    };
+    let memory = |name: &str, key: &str| -> Result<AddressType, LoadError> {
+        if let Some((_, a)) = host_memories.iter().find(|(n, _)| n == name) {
+            return Ok(*a);
+        }
+        if let Some(a) = info.and_then(|i| i.memories.get(name)) {
+            return Ok(*a);
+        }
+        let mut known: Vec<String> = host_memories.iter().map(|(n, _)| n.clone()).collect();
+        if let Some(i) = info {
+            known.extend(i.memories.keys().cloned());
+        }
+        Err(cx.err(
+            &format!("{path}.{key}.memory"),
+            format!("no memory named `{name}`: expected an exported memory or one made by an earlier `new_memory` (known: {})", none_if_empty(&known)),
+        ))
+    };
+    let mut result_types: Option<Vec<ValType>> = None;
+    if rs.instantiate.is_some() {
+        need_module("instantiate")?;
+        actions.push(Action::Instantiate);
+    }
+    if rs.validate.is_some() {
+        need_module("validate")?;
+        actions.push(Action::Validate);
+        result_types = Some(vec![ValType::I32]);
+    }
+    if let Some(name) = &rs.invoke {
+        let info = need_module("invoke")?;
+        let Some((params, results)) = info.funcs.get(name) else {
+            let known: Vec<String> = info.funcs.keys().cloned().collect();
+            return Err(cx.err(
+                &format!("{path}.invoke"),
+                format!("the module exports no function `{name}` (exported functions: {})", none_if_empty(&known)),
+            ));
+        };
+        let raw_args = rs.args.clone().unwrap_or_default();
+        if raw_args.len() != params.len() {
+            return Err(cx.err(
+                &format!("{path}.args"),
+                format!("`{name}` takes {} argument(s) ({}), the step gives {}", params.len(), type_list(params), raw_args.len()),
+            ));
+        }
+        let mut args = Vec::new();
+        for (j, (v, t)) in raw_args.iter().zip(params).enumerate() {
+            args.push(typed(v, *t).map_err(|e| cx.err(&format!("{path}.args.{j}"), format!("argument {}: {e}", j + 1)))?);
+        }
+        result_types = Some(results.clone());
+        actions.push(Action::Invoke { name: name.clone(), args });
+    } else if rs.args.is_some() {
+        return Err(cx.err(&format!("{path}.args"), "`args` belongs to an `invoke` step"));
+    }
+    if let Some(g) = rs.grow {
+        memory(&g.memory, "grow")?;
+        result_types = Some(vec![ValType::I64]);
+        actions.push(Action::Grow { memory: g.memory, delta: g.delta });
+    }
+    if let Some(s) = rs.size {
+        memory(&s.memory, "size")?;
+        actions.push(Action::Size { memory: s.memory });
+    }
+    if let Some(r) = rs.read {
+        memory(&r.memory, "read")?;
+        actions.push(Action::Read { memory: r.memory, offset: r.offset, len: r.len });
+    }
+    if let Some(w) = rs.write {
+        memory(&w.memory, "write")?;
+        let bytes = hex_bytes::decode(&w.bytes).map_err(|e| cx.err(&format!("{path}.write.bytes"), e))?;
+        actions.push(Action::Write { memory: w.memory, offset: w.offset, bytes });
+    }
+    if let Some(m) = rs.new_memory {
+        actions.push(Action::NewMemory {
+            name: m.name,
+            initial: m.initial,
+            maximum: m.maximum,
+            shared: m.shared,
+            address: m.address,
+        });
+    }
+    let action = match actions.len() {
+        1 => actions.pop().unwrap(),
+        0 => {
+            return Err(cx.err(
+                path,
+                "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`",
+            ))
+        }
+        _ => {
+            let labels: Vec<String> = actions.iter().map(|a| a.label()).collect();
+            return Err(cx.err(path, format!("one step may do one thing, this one does {}: {}", actions.len(), labels.join("; "))));
+        }
+    };
+    let expect_path = format!("{path}.expect");
+    let expect = match rs.expect {
+        None => match action {
+            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } => Expect::Ok,
+            _ => return Err(cx.err(path, format!("`{}` needs an `expect`", action.label()))),
+        },
+        Some(raw) => expect(raw_expect(&raw, &expect_path, cx)?, &action, result_types.as_deref(), &expect_path, cx)?,
+    };
+    let line = cx.spans.find(path).line;
+    Ok(Step { action, expect, line, implicit: false })
+}
+
+fn type_list(types: &[ValType]) -> String {
+    let names: Vec<&str> = types
+        .iter()
+        .map(|t| match t {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+        })
+        .collect();
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+const EXPECT_KINDS: &str = "`ok`, `any`, `returns`, `pages`, `bytes`, `trap`, `error` or `one_of`";
+
+/// Reads an `expect` value: `ok`, `any`, or a mapping with one kind.
+fn raw_expect(v: &Yaml, path: &str, cx: &Ctx) -> Result<RawExpect, LoadError> {
+    let err = |m: String| cx.err(path, m);
+    let from = |v: &Yaml, kind: &str| -> Result<_, LoadError> { Ok((v.clone(), format!("{path}.{kind}"))) };
+    match v {
+        Yaml::String(s) if s == "ok" => return Ok(RawExpect::Ok),
+        Yaml::String(s) if s == "any" => return Ok(RawExpect::Any),
+        Yaml::String(s) => return Err(err(format!("unknown expectation `{s}` (expected {EXPECT_KINDS})"))),
+        Yaml::Mapping(m) if m.len() == 1 => {
+            let (k, val) = m.iter().next().expect("one entry");
+            let kind = k.as_str().unwrap_or_default();
+            let (val, at) = from(val, kind)?;
+            let conv = |e: serde_yaml::Error| cx.err(&at, format!("`{kind}`: {e}"));
+            return Ok(match kind {
+                "returns" => RawExpect::Returns(serde_yaml::from_value(val).map_err(conv)?),
+                "pages" => RawExpect::Pages(serde_yaml::from_value(val).map_err(conv)?),
+                "bytes" => RawExpect::Bytes(serde_yaml::from_value(val).map_err(conv)?),
+                "trap" => RawExpect::Trap(serde_yaml::from_value(val).map_err(conv)?),
+                "error" => RawExpect::Error(serde_yaml::from_value(val).map_err(conv)?),
+                "one_of" => {
+                    let list: Vec<Yaml> = serde_yaml::from_value(val).map_err(conv)?;
+                    let mut out = Vec::new();
+                    for (i, item) in list.iter().enumerate() {
+                        out.push(raw_expect(item, &format!("{at}.{i}"), cx)?);
+                    }
+                    RawExpect::OneOf(out)
+                }
+                "ok" | "any" => return Err(err(format!("`{kind}` takes no value: write `expect: {kind}`"))),
+                other => return Err(err(format!("unknown expectation `{other}` (expected {EXPECT_KINDS})"))),
+            });
+        }
+        Yaml::Mapping(m) => {
+            let keys: Vec<String> = m.keys().map(|k| k.as_str().unwrap_or("?").to_string()).collect();
+            Err(err(format!("an expectation has exactly one kind, found {}: {}", keys.len(), keys.join(", "))))
+        }
+        other => Err(err(format!("expected {EXPECT_KINDS}, found {}", yaml_kind(other)))),
+    }
+}
+
+/// Converts and checks an `expect` against what the step can produce.
+fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]>, path: &str, cx: &Ctx) -> Result<Expect, LoadError> {
+    let kind = match action {
+        Action::Instantiate => "instantiate",
+        Action::Validate => "validate",
+        Action::Invoke { .. } => "invoke",
+        Action::Grow { .. } => "grow",
+        Action::Size { .. } => "size",
+        Action::Read { .. } => "read",
+        Action::Write { .. } => "write",
+        Action::NewMemory { .. } => "new_memory",
+    };
+    let wrong = |what: &str, allowed: &str| cx.err(path, format!("a `{kind}` step cannot expect `{what}` (expected {allowed})"));
+    Ok(match raw {
+        RawExpect::Any => Expect::Any,
+        RawExpect::OneOf(list) => {
+            if list.len() < 2 {
+                return Err(cx.err(path, "`one_of` needs at least two alternatives"));
+            }
+            let mut out = Vec::new();
+            for (i, r) in list.into_iter().enumerate() {
+                out.push(expect(r, action, results, &format!("{path}.one_of.{i}"), cx)?);
+            }
+            Expect::OneOf(out)
+        }
+        RawExpect::Ok => match action {
+            // A function with no results returns nothing: `ok` is `returns: []`.
+            Action::Invoke { .. } if results.is_some_and(|r| r.is_empty()) => Expect::Returns(vec![]),
+            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } => Expect::Ok,
+            _ => return Err(wrong("ok", "`returns`, `trap`, `error`, `one_of` or `any`")),
+        },
+        RawExpect::Returns(values) => {
+            let Some(types) = results else {
+                return Err(wrong("returns", "`ok`, `trap`, `error`, `pages` or `bytes` as the step gives"));
+            };
+            if values.len() != types.len() {
+                return Err(cx.err(
+                    path,
+                    format!("expected {} result value(s) ({}) for `{}`, found {}", types.len(), type_list(types), action.label(), values.len()),
+                ));
+            }
+            let mut out = Vec::new();
+            for (i, (v, t)) in values.iter().zip(types).enumerate() {
+                out.push(typed(v, *t).map_err(|e| cx.err(&format!("{path}.returns.{i}"), format!("result {}: {e}", i + 1)))?);
+            }
+            Expect::Returns(out)
+        }
+        RawExpect::Pages(p) => match action {
+            Action::Size { .. } => Expect::Pages(p),
+            _ => return Err(wrong("pages", "`pages` only on `size` steps")),
+        },
+        RawExpect::Bytes(b) => match action {
+            Action::Read { .. } => Expect::Bytes(hex_bytes::decode(&b).map_err(|e| cx.err(path, e))?),
+            _ => return Err(wrong("bytes", "`bytes` only on `read` steps")),
+        },
+        RawExpect::Trap(t) => match action {
+            Action::Instantiate | Action::Invoke { .. } => Expect::Trap(t),
+            _ => return Err(wrong("trap", "`trap` only on `instantiate` and `invoke` steps (host API failures are `error`)")),
+        },
+        RawExpect::Error(e) => match action {
+            Action::Validate | Action::Size { .. } => return Err(wrong("error", "`returns`/`pages`")),
+            _ => Expect::Error(e),
+        },
+    })
+}
+
+/// A YAML scalar as a value of type `t`. Integers wrap into their width
+/// (`4294967295` is i32 -1); i64 beyond 2^53 and special floats may be
+/// strings (`"0xffffffffffffffff"`, `"nan"`, `"-inf"`, `"nan:0x200000"`).
+pub fn typed(v: &Yaml, t: ValType) -> Result<Val, String> {
+    let text = match v {
+        Yaml::Number(n) => n.to_string(),
+        Yaml::String(s) => s.trim().to_string(),
+        other => return Err(format!("expected a number, found {}", yaml_kind(other))),
+    };
+    let int = |bits: u32| -> Result<i128, String> {
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, text.as_str()),
+        };
+        let body = body.replace('_', "");
+        let mag = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            Some(h) => i128::from_str_radix(h, 16),
+            None => body.parse::<i128>(),
+        }
+        .map_err(|_| format!("expected an integer, found `{text}`"))?;
+        let val = if neg { -mag } else { mag };
+        let lo = -(1i128 << (bits - 1));
+        let hi = (1i128 << bits) - 1;
+        if val < lo || val > hi {
+            return Err(format!("{text} does not fit in i{bits}"));
+        }
+        Ok(val)
+    };
+    Ok(match t {
+        ValType::I32 => Val::I32(int(32)? as u32 as i32),
+        ValType::I64 => Val::I64(int(64)? as u64 as i64),
+        ValType::F32 => Val::F32(match special_float(&text, 23) {
+            Some(bits) => bits as u32,
+            None => text.parse::<f32>().map_err(|_| format!("expected an f32, found `{text}`"))?.to_bits(),
+        }),
+        ValType::F64 => Val::F64(match special_float(&text, 52) {
+            Some(bits) => bits,
+            None => text.parse::<f64>().map_err(|_| format!("expected an f64, found `{text}`"))?.to_bits(),
+        }),
+    })
+}
+
+/// `nan`, `-nan`, `nan:0xPAYLOAD`, `inf`, `-inf` as bits of a float with a
+/// `mantissa`-bit fraction.
+fn special_float(text: &str, mantissa: u32) -> Option<u64> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let exp_bits = if mantissa == 23 { 8 } else { 11 };
+    let exp = ((1u64 << exp_bits) - 1) << mantissa;
+    let sign = if neg { 1u64 << (mantissa + exp_bits) } else { 0 };
+    let frac = match body {
+        "inf" | "infinity" => 0,
+        "nan" => 1u64 << (mantissa - 1),
+        _ => {
+            let payload = body.strip_prefix("nan:0x")?;
+            let p = u64::from_str_radix(payload, 16).ok()?;
+            if p == 0 || p >= 1u64 << mantissa {
+                return None;
+            }
+            p
+        }
+    };
+    Some(sign | exp | frac)
+}
+
+fn yaml_kind(v: &Yaml) -> &'static str {
+    match v {
+        Yaml::Null => "nothing",
+        Yaml::Bool(_) => "a boolean",
+        Yaml::Number(_) => "a number",
+        Yaml::String(_) => "a string",
+        Yaml::Sequence(_) => "a list",
+        Yaml::Mapping(_) => "a mapping",
+        Yaml::Tagged(_) => "a tagged value",
+    }
+}

@@ -1,0 +1,387 @@
+//! The case model: what a loaded, validated case looks like to the rest of the
+//! tool. `load.rs` builds it from YAML; engines receive the [`Plan`] part of
+//! it over the worker protocol.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A proposal a case needs. Engines switch it on where they have a switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feature {
+    Memory64,
+    Threads,
+    MultiMemory,
+    CustomPageSizes,
+}
+
+impl Feature {
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Memory64 => "memory64",
+            Feature::Threads => "threads",
+            Feature::MultiMemory => "multi-memory",
+            Feature::CustomPageSizes => "custom-page-sizes",
+        }
+    }
+}
+
+/// What the embedder sets up around the module.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// A host-imposed cap on each memory, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_bytes: Option<u64>,
+    /// Browsers load the harness with (true) or without COOP/COEP headers.
+    #[serde(default = "yes")]
+    pub cross_origin_isolated: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Host { max_memory_bytes: None, cross_origin_isolated: true }
+    }
+}
+
+/// A typed WebAssembly value. Floats are kept as bits so NaN payloads survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Val {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+}
+
+impl Val {
+    /// The value as results.json shows it: integers as numbers, floats as
+    /// numbers where finite and as text (`nan:0x7fc00000`, `inf`) otherwise.
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            Val::I32(v) => v.into(),
+            Val::I64(v) => v.into(),
+            Val::F32(bits) => float_json(f32::from_bits(bits) as f64, bits as u64, 8),
+            Val::F64(bits) => float_json(f64::from_bits(bits), bits, 16),
+        }
+    }
+}
+
+fn float_json(v: f64, bits: u64, width: usize) -> serde_json::Value {
+    if v.is_nan() {
+        format!("nan:0x{bits:0width$x}").into()
+    } else if v.is_infinite() {
+        (if v > 0.0 { "inf" } else { "-inf" }).into()
+    } else {
+        serde_json::Number::from_f64(v).map(Into::into).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_json() {
+            serde_json::Value::String(s) => f.write_str(&s),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// The type of a value in an export's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValType {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+/// Index type of a memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressType {
+    #[default]
+    I32,
+    I64,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Instantiate,
+    Validate,
+    Invoke { name: String, args: Vec<Val> },
+    Grow { memory: String, delta: u64 },
+    Size { memory: String },
+    Read { memory: String, offset: u64, len: u64 },
+    Write { memory: String, offset: u64, #[serde(with = "hex_bytes")] bytes: Vec<u8> },
+    NewMemory { name: String, initial: u64, maximum: Option<u64>, shared: bool, address: AddressType },
+}
+
+impl Action {
+    /// A short label, as shown in results and reports (`invoke grow`).
+    pub fn label(&self) -> String {
+        match self {
+            Action::Instantiate => "instantiate".into(),
+            Action::Validate => "validate".into(),
+            Action::Invoke { name, args } => {
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                format!("invoke {name}({})", args.join(", "))
+            }
+            Action::Grow { memory, delta } => format!("grow {memory} by {delta}"),
+            Action::Size { memory } => format!("size {memory}"),
+            Action::Read { memory, offset, len } => format!("read {memory}[{offset}..+{len}]"),
+            Action::Write { memory, offset, bytes } => {
+                format!("write {memory}[{offset}..+{}]", bytes.len())
+            }
+            Action::NewMemory { name, initial, maximum, shared, address } => {
+                let max = maximum.map(|m| format!(" max {m}")).unwrap_or_default();
+                let shared = if *shared { " shared" } else { "" };
+                let addr = if *address == AddressType::I64 { " i64" } else { "" };
+                format!("new_memory {name} ({initial}{max}{shared}{addr})")
+            }
+        }
+    }
+
+    /// The memory a step works on, if any.
+    pub fn memory(&self) -> Option<&str> {
+        match self {
+            Action::Grow { memory, .. }
+            | Action::Size { memory }
+            | Action::Read { memory, .. }
+            | Action::Write { memory, .. } => Some(memory),
+            _ => None,
+        }
+    }
+}
+
+/// Trap kinds (a trap is a runtime failure inside wasm execution).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrapKind {
+    OutOfBounds,
+    Unreachable,
+    StackExhausted,
+    GrowLimited,
+    IntegerDivideByZero,
+    IntegerOverflow,
+    IndirectCall,
+    Other,
+}
+
+/// Error kinds (a failure reported by the host API or the loader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Invalid,
+    Malformed,
+    Unlinkable,
+    GrowFailed,
+    Resource,
+    TypeError,
+    Other,
+}
+
+macro_rules! snake_names {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+snake_names!(TrapKind {
+    OutOfBounds => "out_of_bounds", Unreachable => "unreachable", StackExhausted => "stack_exhausted",
+    GrowLimited => "grow_limited", IntegerDivideByZero => "integer_divide_by_zero",
+    IntegerOverflow => "integer_overflow", IndirectCall => "indirect_call", Other => "other",
+});
+snake_names!(ErrorKind {
+    Invalid => "invalid", Malformed => "malformed", Unlinkable => "unlinkable",
+    GrowFailed => "grow_failed", Resource => "resource", TypeError => "type_error", Other => "other",
+});
+
+/// What a step is expected to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    Ok,
+    Returns(Vec<Val>),
+    Pages(u64),
+    Bytes(#[serde(with = "hex_bytes")] Vec<u8>),
+    Trap(TrapKind),
+    Error(ErrorKind),
+    OneOf(Vec<Expect>),
+    /// Observe only: no verdict.
+    Any,
+}
+
+impl Expect {
+    /// JSON as results.json shows it (`{"returns": [-1]}`, `"ok"`).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Expect::Ok => json!("ok"),
+            Expect::Any => json!("any"),
+            Expect::Returns(v) => json!({ "returns": v.iter().map(|v| v.to_json()).collect::<Vec<_>>() }),
+            Expect::Pages(p) => json!({ "pages": p }),
+            Expect::Bytes(b) => json!({ "bytes": hex_bytes::encode(b) }),
+            Expect::Trap(t) => json!({ "trap": t.name() }),
+            Expect::Error(e) => json!({ "error": e.name() }),
+            Expect::OneOf(list) => json!({ "one_of": list.iter().map(|e| e.to_json()).collect::<Vec<_>>() }),
+        }
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Ok => f.write_str("ok"),
+            Expect::Any => f.write_str("any"),
+            Expect::Returns(v) => {
+                let v: Vec<String> = v.iter().map(|v| v.to_string()).collect();
+                write!(f, "returns [{}]", v.join(", "))
+            }
+            Expect::Pages(p) => write!(f, "pages {p}"),
+            Expect::Bytes(b) => write!(f, "bytes {}", hex_bytes::encode(b)),
+            Expect::Trap(t) => write!(f, "trap {t}"),
+            Expect::Error(e) => write!(f, "error {e}"),
+            Expect::OneOf(list) => {
+                let v: Vec<String> = list.iter().map(|e| e.to_string()).collect();
+                write!(f, "one of: {}", v.join(" | "))
+            }
+        }
+    }
+}
+
+/// One step of a case: an action, what is expected, and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub action: Action,
+    pub expect: Expect,
+    /// Line in the case file (1-based); 0 for implicit steps.
+    pub line: usize,
+    /// Inserted by the loader (the implicit `instantiate`).
+    pub implicit: bool,
+}
+
+impl Step {
+    pub fn label(&self) -> String {
+        let label = self.action.label();
+        if self.implicit { format!("{label} (implicit)") } else { label }
+    }
+}
+
+/// A memory import bound to a host memory made by a `new_memory` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryImport {
+    pub module: String,
+    pub name: String,
+    pub memory: String,
+}
+
+/// What an engine needs to run a case: the module bytes and the steps.
+/// This is what travels to workers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    #[serde(default, with = "hex_bytes_opt", skip_serializing_if = "Option::is_none")]
+    pub wasm: Option<Vec<u8>>,
+    #[serde(default)]
+    pub features: Vec<Feature>,
+    #[serde(default)]
+    pub host: Host,
+    #[serde(default)]
+    pub imports: Vec<MemoryImport>,
+    pub actions: Vec<Action>,
+}
+
+/// A loaded case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// `grow/beyond-maximum`, with a `[name=value]` suffix for `vary` expansions.
+    pub id: String,
+    pub file: PathBuf,
+    pub summary: String,
+    pub tags: Vec<String>,
+    pub source: Option<String>,
+    /// The WAT text after `vary` substitution.
+    pub wat: Option<String>,
+    pub steps: Vec<Step>,
+    pub plan: Arc<Plan>,
+    /// The `vary` values this expansion uses.
+    pub vary: BTreeMap<String, String>,
+}
+
+impl Case {
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+}
+
+/// Hex encoding for byte strings in YAML (`"00ff"`) and on the wire.
+pub mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn encode(bytes: &[u8]) -> String {
+        use std::fmt::Write;
+        let mut s = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+
+    /// Decodes hex, ignoring spaces and underscores between byte pairs.
+    pub fn decode(text: &str) -> Result<Vec<u8>, String> {
+        let digits: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b'_')).collect();
+        if digits.len() % 2 != 0 {
+            return Err(format!("hex string {text:?} has an odd number of digits"));
+        }
+        digits
+            .chunks(2)
+            .map(|pair| {
+                let s = std::str::from_utf8(pair).unwrap_or("??");
+                u8::from_str_radix(s, 16).map_err(|_| format!("{s:?} in {text:?} is not a hex byte"))
+            })
+            .collect()
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        decode(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+mod hex_bytes_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => super::hex_bytes::serialize(b, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        s.map(|s| super::hex_bytes::decode(&s).map_err(serde::de::Error::custom)).transpose()
+    }
+}

@@ -1,0 +1,110 @@
+//! What the loader needs to know about a compiled module: its exported
+//! functions' signatures (to type YAML numbers), its exported memories and
+//! its memory imports (to check the names steps use).
+//!
+//! This reads the binary's structure only; whether the module is *valid* is
+//! for each engine to say.
+
+use super::model::{AddressType, ValType};
+use std::collections::BTreeMap;
+use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
+
+#[derive(Debug, Default)]
+pub struct ModuleInfo {
+    /// Exported functions: name -> (params, results).
+    pub funcs: BTreeMap<String, (Vec<ValType>, Vec<ValType>)>,
+    /// Exported memories: name -> address type.
+    pub memories: BTreeMap<String, AddressType>,
+    /// Imported memories as (module, name).
+    pub memory_imports: Vec<(String, String)>,
+}
+
+impl ModuleInfo {
+    pub fn read(wasm: &[u8]) -> Result<ModuleInfo, String> {
+        let mut types: Vec<Option<(Vec<ValType>, Vec<ValType>)>> = Vec::new();
+        let mut func_types: Vec<u32> = Vec::new();
+        let mut mem_types: Vec<AddressType> = Vec::new();
+        let mut info = ModuleInfo::default();
+        let mut exports = Vec::new();
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload.map_err(|e| e.to_string())? {
+                Payload::TypeSection(r) => {
+                    for group in r {
+                        for sub in group.map_err(|e| e.to_string())?.into_types() {
+                            types.push(match &sub.composite_type.inner {
+                                CompositeInnerType::Func(f) => {
+                                    let p = f.params().iter().map(|t| val_type(*t)).collect::<Option<Vec<_>>>();
+                                    let r = f.results().iter().map(|t| val_type(*t)).collect::<Option<Vec<_>>>();
+                                    p.zip(r)
+                                }
+                                _ => None,
+                            });
+                        }
+                    }
+                }
+                Payload::ImportSection(r) => {
+                    for imp in r {
+                        let imp = imp.map_err(|e| e.to_string())?;
+                        match imp.ty {
+                            TypeRef::Func(t) => func_types.push(t),
+                            TypeRef::Memory(m) => {
+                                mem_types.push(addr(m.memory64));
+                                info.memory_imports.push((imp.module.to_string(), imp.name.to_string()));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Payload::FunctionSection(r) => {
+                    for t in r {
+                        func_types.push(t.map_err(|e| e.to_string())?);
+                    }
+                }
+                Payload::MemorySection(r) => {
+                    for m in r {
+                        mem_types.push(addr(m.map_err(|e| e.to_string())?.memory64));
+                    }
+                }
+                Payload::ExportSection(r) => {
+                    for e in r {
+                        let e = e.map_err(|e| e.to_string())?;
+                        exports.push((e.name.to_string(), e.kind, e.index));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (name, kind, index) in exports {
+            match kind {
+                ExternalKind::Func => {
+                    // Functions with types the case format cannot write (v128,
+                    // references) are left out: steps cannot invoke them.
+                    let sig = func_types.get(index as usize).and_then(|t| types.get(*t as usize)).cloned().flatten();
+                    if let Some(sig) = sig {
+                        info.funcs.insert(name, sig);
+                    }
+                }
+                ExternalKind::Memory => {
+                    let a = mem_types.get(index as usize).copied().unwrap_or_default();
+                    info.memories.insert(name, a);
+                }
+                _ => {}
+            }
+        }
+        Ok(info)
+    }
+}
+
+fn addr(memory64: bool) -> AddressType {
+    if memory64 { AddressType::I64 } else { AddressType::I32 }
+}
+
+fn val_type(t: wasmparser::ValType) -> Option<ValType> {
+    match t {
+        wasmparser::ValType::I32 => Some(ValType::I32),
+        wasmparser::ValType::I64 => Some(ValType::I64),
+        wasmparser::ValType::F32 => Some(ValType::F32),
+        wasmparser::ValType::F64 => Some(ValType::F64),
+        _ => None,
+    }
+}

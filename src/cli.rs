@@ -1,0 +1,294 @@
+//! The command line. Glue only: parse arguments, call the library, print,
+//! choose the exit status.
+
+use crate::case::{load_paths, Case, LoadError};
+use crate::diff::Known;
+use crate::engine::{self, EngineSpec, ENGINES};
+use crate::report;
+use crate::results::Collector;
+use crate::runner::{self, RunEvent, RunOptions};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Exit statuses.
+pub const EXIT_PASS: i32 = 0;
+pub const EXIT_DIVERGENCE: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// The environment variable that names engines which must be available.
+pub const REQUIRE_ENV: &str = "WASM_MATRIX_REQUIRE";
+
+#[derive(Parser)]
+#[command(
+    name = "wasm-matrix",
+    version,
+    about = "Runs WebAssembly linear-memory cases on many engines and shows where they diverge",
+    after_help = "Exit status: 0 every cell passes, 1 an unexpected divergence (or a listed one that now conforms), 2 bad input or a required engine missing."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run cases on engines and report divergences
+    Run(RunArgs),
+    /// List cases and engines (with availability and versions)
+    List(ListArgs),
+    /// Serve one embedded engine over the worker line protocol (internal)
+    #[command(name = "__worker", hide = true)]
+    Worker { engine: String },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Case files or directories (searched recursively for *.yaml)
+    #[arg(default_value = "cases")]
+    paths: Vec<PathBuf>,
+    /// Engines to run, comma-separated, or `all`
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    engines: String,
+    /// Only cases with one of these tags (comma-separated)
+    #[arg(long, value_name = "LIST")]
+    tags: Option<String>,
+    /// Only cases whose id contains this text
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+    /// Engine processes per engine [default: cores / engines, at least 1]
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Seconds a case may take before its engine process is killed
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    timeout: f64,
+    /// Results file (JSON lines while running, the final JSON document at the end)
+    #[arg(long, default_value = "results.json", value_name = "FILE")]
+    out: PathBuf,
+    /// Also write JUnit XML (one test case per cell)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Show each engine's verbatim message under every row of the table
+    #[arg(long)]
+    messages: bool,
+    /// Known-divergence list [default: known-divergences.yaml at the corpus root]
+    #[arg(long, value_name = "FILE")]
+    known: Option<PathBuf>,
+    /// Engines that must be available (comma-separated); also from WASM_MATRIX_REQUIRE
+    #[arg(long, value_name = "LIST", env = REQUIRE_ENV)]
+    require: Option<String>,
+    /// No progress bar, even on a terminal
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Case files or directories
+    #[arg(default_value = "cases")]
+    paths: Vec<PathBuf>,
+}
+
+/// Runs the CLI; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_PASS };
+        }
+    };
+    match cli.command {
+        Command::Worker { engine } => engine::worker::serve(&engine),
+        Command::List(args) => list(args),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn bad(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    EXIT_BAD_INPUT
+}
+
+fn print_load_errors(errors: &[LoadError]) {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+}
+
+/// Known-divergence entries for the roots of `paths` (or `--known FILE`).
+fn known_for(paths: &[PathBuf], explicit: Option<&PathBuf>) -> Result<Known, LoadError> {
+    let ids: Vec<&str> = ENGINES.iter().map(|e| e.id).collect();
+    if let Some(file) = explicit {
+        return Known::load(file, &ids);
+    }
+    let mut roots: Vec<PathBuf> = paths.iter().filter(|p| p.exists()).map(|p| crate::case::load::corpus_root(p)).collect();
+    roots.sort();
+    roots.dedup();
+    let mut known = Known::default();
+    for root in roots {
+        let k = Known::for_root(&root, &ids)?;
+        known.file = known.file.or(k.file);
+        known.entries.extend(k.entries);
+    }
+    Ok(known)
+}
+
+fn select(cases: Vec<Case>, tags: Option<&str>, filter: Option<&str>) -> Vec<Case> {
+    let tags: Vec<&str> = tags.map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).collect()).unwrap_or_default();
+    cases
+        .into_iter()
+        .filter(|c| tags.is_empty() || tags.iter().any(|t| c.has_tag(t)))
+        .filter(|c| filter.is_none_or(|f| c.id.contains(f)))
+        .collect()
+}
+
+fn run(args: RunArgs) -> i32 {
+    let engines = match engine::parse_list(&args.engines) {
+        Ok(e) => e,
+        Err(e) => return bad(e),
+    };
+    let required: Vec<&'static EngineSpec> = match args.require.as_deref().filter(|r| !r.trim().is_empty()) {
+        Some(r) => match engine::parse_list(r) {
+            Ok(r) => r,
+            Err(e) => return bad(format!("--require / {REQUIRE_ENV}: {e}")),
+        },
+        None => vec![],
+    };
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        return bad("--timeout must be a positive number of seconds");
+    }
+    if args.jobs == Some(0) {
+        return bad("--jobs must be at least 1");
+    }
+    let (cases, load_errors) = load_paths(&args.paths);
+    print_load_errors(&load_errors);
+    let known = match known_for(&args.paths, args.known.as_ref()) {
+        Ok(k) => k,
+        Err(e) => return bad(e),
+    };
+    let loaded = cases.len();
+    let cases = select(cases, args.tags.as_deref(), args.filter.as_deref());
+    if cases.is_empty() {
+        if loaded > 0 {
+            return bad("no case matches --tags / --filter");
+        }
+        return bad("no cases to run");
+    }
+    let ids: Vec<&str> = engines.iter().map(|e| e.id).collect();
+    for entry in known.unused(&cases, &ids) {
+        if args.filter.is_none() && args.tags.is_none() {
+            eprintln!(
+                "warning: {}:{}: `{}` for {} matches no case",
+                known.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
+                entry.line,
+                entry.pattern,
+                entry.engine
+            );
+        }
+    }
+
+    let cases = Arc::new(cases);
+    let cells: Vec<(usize, &'static EngineSpec)> =
+        (0..cases.len()).flat_map(|c| engines.iter().map(move |e| (c, *e))).collect();
+    let total = cells.len();
+    let mut collector = match Collector::new(&cases, &known, &engines, Some(&args.out)) {
+        Ok(c) => c,
+        Err(e) => return bad(format!("{}: cannot write results: {e}", args.out.display())),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return bad(format!("cannot find this program's own path to start workers: {e}")),
+    };
+    let mut opts = RunOptions::new(exe);
+    opts.jobs = args.jobs.unwrap_or_else(|| runner::default_jobs(engines.len()));
+    opts.timeout = Duration::from_secs_f64(args.timeout);
+
+    let progress = if std::io::stderr().is_terminal() && !args.no_progress {
+        let pb = indicatif::ProgressBar::new(total as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cells {elapsed_precise} {msg}")
+                .expect("a valid template"),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let start = Instant::now();
+    let mut unavailable: Vec<(&'static str, String)> = Vec::new();
+    let interrupted = runner::run_blocking(cases.clone(), cells.clone(), opts, |ev| {
+        match ev {
+            RunEvent::Started { engine, version } => collector.engine_started(engine, &version),
+            RunEvent::Unavailable { engine, reason } => {
+                collector.engine_unavailable(engine, &reason);
+                unavailable.push((engine, reason));
+            }
+            RunEvent::Cell(cell) => {
+                let entry = collector.add(&cell);
+                if entry.verdict.is_failure() {
+                    progress.set_message(format!("last failure: {}::{}", entry.case, entry.engine));
+                }
+                progress.inc(1);
+            }
+        }
+        true
+    });
+    progress.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let load_texts: Vec<String> = load_errors.iter().map(|e| e.to_string()).collect();
+    let doc = match collector.finish(seconds, load_texts, interrupted) {
+        Ok(d) => d,
+        Err(e) => return bad(format!("{}: cannot write results: {e}", args.out.display())),
+    };
+    if let Some(path) = &args.junit {
+        let written = report::junit::render(&doc).and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: {}: cannot write JUnit: {e}", path.display());
+        }
+    }
+
+    print!("{}", report::terminal::divergence_table(&doc, args.messages));
+    for e in &doc.engines {
+        match (&e.version, e.available) {
+            (_, false) => println!("{}: unavailable: {}", e.id, e.reason.as_deref().unwrap_or("")),
+            (Some(v), true) => println!("{} {v}", e.id),
+            (None, true) => println!("{}", e.id),
+        }
+    }
+    let summary = doc.summary.clone().unwrap_or_default();
+    println!("{}", summary.line());
+    if interrupted {
+        println!("interrupted: {} of {total} cells finished; {} holds them", doc.cells.len(), args.out.display());
+    }
+    if !load_errors.is_empty() {
+        println!("{} file(s) could not be loaded (see the errors above)", load_errors.len());
+    }
+    let missing: Vec<&(&str, String)> = unavailable.iter().filter(|(e, _)| required.iter().any(|r| r.id == *e)).collect();
+    for (engine, reason) in &missing {
+        eprintln!("error: required engine {engine} is unavailable: {reason}");
+    }
+    if !load_errors.is_empty() || !missing.is_empty() {
+        EXIT_BAD_INPUT
+    } else if interrupted || summary.fail > 0 || summary.fixed > 0 {
+        EXIT_DIVERGENCE
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn list(args: ListArgs) -> i32 {
+    let (cases, errors) = load_paths(&args.paths);
+    print_load_errors(&errors);
+    println!("engines:");
+    for e in ENGINES {
+        println!("  {:<10} {:<10} available  {}", e.id, e.version, e.what);
+    }
+    println!("cases ({}):", cases.len());
+    for c in &cases {
+        let tags = if c.tags.is_empty() { String::new() } else { format!(" [{}]", c.tags.join(", ")) };
+        println!("  {}{tags}: {}", c.id, c.summary);
+    }
+    if errors.is_empty() { EXIT_PASS } else { EXIT_BAD_INPUT }
+}

@@ -1,0 +1,172 @@
+//! Engines. One file per engine, each implementing [`Engine`]; the registry
+//! [`ENGINES`] lists them with how they run. Embedded engines run inside a
+//! worker child process (`worker.rs`); the runner talks to every kind of
+//! engine through the same line protocol (`protocol.rs`).
+
+pub mod protocol;
+pub mod wasmi;
+pub mod wasmer;
+pub mod wasmtime;
+pub mod worker;
+
+use crate::case::{Action, AddressType, Plan, Val};
+use crate::outcome::RawOutcome;
+
+/// An engine embedded in this binary. Runs one case at a time, in a worker.
+pub trait Engine {
+    /// The engine's version (its crate version).
+    fn version(&self) -> String;
+    /// Sets up a fresh store for one case.
+    fn session<'a>(&'a mut self, plan: &'a Plan) -> Box<dyn Session + 'a>;
+}
+
+/// One case's state in one engine: the store, the instance, host memories.
+/// Each method does one step and reports the engine's raw outcome.
+pub trait Session {
+    fn validate(&mut self) -> RawOutcome;
+    fn instantiate(&mut self) -> RawOutcome;
+    fn invoke(&mut self, name: &str, args: &[Val]) -> RawOutcome;
+    fn new_memory(&mut self, spec: &MemorySpec) -> RawOutcome;
+    fn grow(&mut self, memory: &str, delta: u64) -> RawOutcome;
+    fn size(&mut self, memory: &str) -> RawOutcome;
+    fn read(&mut self, memory: &str, offset: u64, len: u64) -> RawOutcome;
+    fn write(&mut self, memory: &str, offset: u64, bytes: &[u8]) -> RawOutcome;
+    /// Whether an instance exists (instantiate succeeded).
+    fn instantiated(&self) -> bool;
+    /// Whether `name` names a memory (host-made, or exported by the instance).
+    fn has_memory(&mut self, name: &str) -> bool;
+}
+
+/// A `new_memory` step's memory type.
+pub struct MemorySpec<'a> {
+    pub name: &'a str,
+    pub initial: u64,
+    pub maximum: Option<u64>,
+    pub shared: bool,
+    pub address: AddressType,
+}
+
+/// Runs a plan's steps on a session in order, reporting each outcome as soon
+/// as it is known. Steps that need an instance or a memory that does not
+/// exist (because an earlier step failed) are skipped.
+pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize, RawOutcome)) {
+    let mut failed_instantiate: Option<usize> = None;
+    for (i, action) in plan.actions.iter().enumerate() {
+        let skipped = |why: String| RawOutcome::Skipped { message: why };
+        let no_instance = |failed: Option<usize>| match failed {
+            Some(step) => format!("no instance: instantiate (step {}) failed", step + 1),
+            None => "no instance: the module was not instantiated".to_string(),
+        };
+        let outcome = match action {
+            Action::Instantiate => {
+                let o = session.instantiate();
+                if o != RawOutcome::Ok {
+                    failed_instantiate = Some(i);
+                }
+                o
+            }
+            Action::Validate => session.validate(),
+            Action::Invoke { name, args } => {
+                if session.instantiated() {
+                    session.invoke(name, args)
+                } else {
+                    skipped(no_instance(failed_instantiate))
+                }
+            }
+            Action::NewMemory { name, initial, maximum, shared, address } => session.new_memory(&MemorySpec {
+                name,
+                initial: *initial,
+                maximum: *maximum,
+                shared: *shared,
+                address: *address,
+            }),
+            Action::Grow { memory, .. } | Action::Size { memory } | Action::Read { memory, .. } | Action::Write { memory, .. }
+                if !session.has_memory(memory) =>
+            {
+                if session.instantiated() {
+                    skipped(format!("no memory `{memory}`: the step that makes it failed"))
+                } else {
+                    skipped(format!("no memory `{memory}`: {}", no_instance(failed_instantiate)))
+                }
+            }
+            Action::Grow { memory, delta } => session.grow(memory, *delta),
+            Action::Size { memory } => session.size(memory),
+            Action::Read { memory, offset, len } => session.read(memory, *offset, *len),
+            Action::Write { memory, offset, bytes } => session.write(memory, *offset, bytes),
+        };
+        emit(i, outcome);
+    }
+}
+
+/// How an engine is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// Embedded in this binary; runs in `wasm-matrix __worker ID` processes.
+    Worker,
+}
+
+/// A column of the matrix.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSpec {
+    pub id: &'static str,
+    pub what: &'static str,
+    pub launch: Launch,
+    /// The version, where it is known without starting the engine.
+    pub version: &'static str,
+}
+
+/// Every engine the tool knows, in column order.
+pub const ENGINES: &[EngineSpec] = &[
+    EngineSpec { id: "wasmtime", what: "wasmtime crate, Cranelift", launch: Launch::Worker, version: env!("WASM_MATRIX_WASMTIME_VERSION") },
+    EngineSpec { id: "wasmer", what: "wasmer crate, sys, Cranelift", launch: Launch::Worker, version: env!("WASM_MATRIX_WASMER_VERSION") },
+    EngineSpec { id: "wasmi", what: "wasmi crate (interpreter)", launch: Launch::Worker, version: env!("WASM_MATRIX_WASMI_VERSION") },
+];
+
+pub fn spec(id: &str) -> Option<&'static EngineSpec> {
+    ENGINES.iter().find(|e| e.id == id)
+}
+
+/// Resolves a comma-separated engine list (`all` for every engine).
+pub fn parse_list(list: &str) -> Result<Vec<&'static EngineSpec>, String> {
+    let mut out: Vec<&'static EngineSpec> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if name == "all" {
+            out.extend(ENGINES.iter());
+            continue;
+        }
+        match spec(name) {
+            Some(s) => out.push(s),
+            None => {
+                let known: Vec<&str> = ENGINES.iter().map(|e| e.id).collect();
+                return Err(format!("unknown engine `{name}` (known engines: {}, or `all`)", known.join(", ")));
+            }
+        }
+    }
+    out.sort_by_key(|s| ENGINES.iter().position(|e| e.id == s.id));
+    out.dedup_by_key(|s| s.id);
+    if out.is_empty() {
+        return Err("no engines selected".into());
+    }
+    Ok(out)
+}
+
+/// Creates an embedded engine by id (inside a worker).
+pub fn create(id: &str) -> Option<Box<dyn Engine>> {
+    match id {
+        "wasmtime" => Some(Box::new(wasmtime::Wasmtime::default())),
+        "wasmer" => Some(Box::new(wasmer::Wasmer::default())),
+        "wasmi" => Some(Box::new(wasmi::Wasmi::default())),
+        _ => None,
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".into()
+    }
+}

@@ -1,0 +1,208 @@
+//! Worker processes. [`serve`] is the child side: `wasm-matrix __worker ENGINE`
+//! runs one embedded engine over the line protocol. [`Proc`] is the parent
+//! side: it starts a child, sends requests, reads events, and when the child
+//! dies says how (exit code or signal, and the last lines of its stderr).
+
+use super::protocol::{Event, Request};
+use std::collections::VecDeque;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+/// The child side: serve requests for `engine_id` until stdin closes.
+/// Returns the process exit code.
+pub fn serve(engine_id: &str) -> i32 {
+    let Some(mut engine) = super::create(engine_id) else {
+        eprintln!("wasm-matrix worker: unknown embedded engine `{engine_id}`");
+        return 2;
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let send = |out: &mut std::io::BufWriter<std::io::StdoutLock>, ev: &Event| -> bool {
+        let ok = serde_json::to_writer(&mut *out, ev).is_ok() && out.write_all(b"\n").is_ok();
+        ok && out.flush().is_ok()
+    };
+    if !send(&mut out, &Event::Ready { engine: engine_id.into(), version: engine.version() }) {
+        return 0;
+    }
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let req: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("wasm-matrix worker: bad request line: {e}");
+                return 2;
+            }
+        };
+        let start = Instant::now();
+        let mut alive = true;
+        {
+            let mut session = engine.session(&req.plan);
+            super::drive(session.as_mut(), &req.plan, &mut |index, outcome| {
+                alive &= send(&mut out, &Event::Step { id: req.id, index, outcome });
+            });
+        }
+        let us = start.elapsed().as_micros() as u64;
+        if !alive || !send(&mut out, &Event::Done { id: req.id, us }) {
+            break; // the runner went away
+        }
+    }
+    0
+}
+
+/// How many stderr lines of a worker are kept to explain its death.
+const STDERR_LINES: usize = 20;
+
+/// A running engine process, seen from the runner.
+pub struct Proc {
+    child: Child,
+    stdin: Option<mpsc::UnboundedSender<Arc<str>>>,
+    lines: Lines<BufReader<ChildStdout>>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr_task: Option<tokio::task::JoinHandle<()>>,
+    pub version: String,
+}
+
+impl Proc {
+    /// Starts `program args...` and waits for its `ready` line.
+    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration) -> Result<Proc, String> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C meant for the runner does not
+            // kill the engines mid-case (the runner stops them itself).
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let mut raw_stdin = child.stdin.take().expect("piped");
+        let lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = stderr.clone();
+        let mut err_lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+        let stderr_task = tokio::spawn(async move {
+            while let Ok(Some(line)) = err_lines.next_line().await {
+                let mut t = tail.lock().unwrap();
+                if t.len() == STDERR_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        });
+        // A writer task, so that a full stdin pipe never blocks reading events.
+        let (tx, mut rx) = mpsc::unbounded_channel::<Arc<str>>();
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                if raw_stdin.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut proc = Proc { child, stdin: Some(tx), lines, stderr, stderr_task: Some(stderr_task), version: String::new() };
+        match tokio::time::timeout(ready_within, proc.next_event()).await {
+            Ok(Some(Ok(Event::Ready { version, .. }))) => {
+                proc.version = version;
+                Ok(proc)
+            }
+            Ok(Some(Ok(other))) => Err(format!("{} said {other:?} before `ready`", program.display())),
+            Ok(Some(Err(e))) => Err(e),
+            Ok(None) => Err(proc.death().await),
+            Err(_) => {
+                proc.kill().await;
+                Err(format!("{} did not say `ready` within {} s", program.display(), ready_within.as_secs()))
+            }
+        }
+    }
+
+    /// Queues one request line (ending in a newline).
+    pub fn send(&self, line: Arc<str>) {
+        if let Some(tx) = &self.stdin {
+            let _ = tx.send(line);
+        }
+    }
+
+    /// The next event; `None` when the process closed its stdout.
+    pub async fn next_event(&mut self) -> Option<Result<Event, String>> {
+        loop {
+            let line = match self.lines.next_line().await {
+                Ok(Some(l)) => l,
+                Ok(None) | Err(_) => return None,
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Some(serde_json::from_str(&line).map_err(|e| format!("unreadable event from engine: {e}: {line}")));
+        }
+    }
+
+    /// Clears the kept stderr lines (called when a case ends normally).
+    pub fn clear_stderr(&self) {
+        self.stderr.lock().unwrap().clear();
+    }
+
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
+    /// Waits for the process to end and describes how it ended.
+    pub async fn death(&mut self) -> String {
+        let status = match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            Ok(Ok(s)) => describe_status(s),
+            _ => {
+                self.kill().await;
+                "closed its output and did not exit; killed".into()
+            }
+        };
+        if let Some(task) = self.stderr_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        }
+        let tail: Vec<String> = self.stderr.lock().unwrap().iter().cloned().collect();
+        let tail = tail.join("\n");
+        if tail.trim().is_empty() {
+            format!("worker died: {status}")
+        } else {
+            format!("worker died: {status}; stderr: {}", tail.trim())
+        }
+    }
+
+    /// Closes stdin (the worker then exits) and waits briefly for it.
+    pub async fn close(mut self) {
+        self.stdin = None;
+        if tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await.is_err() {
+            self.kill().await;
+        }
+    }
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        let name = match sig {
+            4 => " (SIGILL)",
+            6 => " (SIGABRT)",
+            7 => " (SIGBUS)",
+            8 => " (SIGFPE)",
+            9 => " (SIGKILL)",
+            11 => " (SIGSEGV)",
+            15 => " (SIGTERM)",
+            _ => "",
+        };
+        format!("signal {sig}{name}")
+    } else {
+        match status.code() {
+            Some(101) => "exit code 101 (a Rust panic)".into(),
+            Some(c) => format!("exit code {c}"),
+            None => "unknown exit status".into(),
+        }
+    }
+}

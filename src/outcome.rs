@@ -1,0 +1,400 @@
+//! Outcomes: what an engine reports for a step (raw, verbatim) and what the
+//! tool makes of it (normalized). The ONE table that maps engines' raw errors
+//! to kinds lives here; engines and the JS harness never classify.
+
+use crate::case::{hex_bytes, ErrorKind, Expect, TrapKind, Val};
+use serde::{Deserialize, Serialize};
+
+/// Where in the host API a failure happened; with the text it decides the
+/// error kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Compiling (decoding + validating) the module bytes.
+    Compile,
+    /// Resolving imports.
+    Link,
+    /// Instantiating: creating memories, tables, running initializers.
+    Instantiate,
+    /// Calling an export, outside of wasm execution (e.g. argument conversion).
+    Call,
+    /// The host grow API.
+    Grow,
+    /// Constructing a host memory.
+    NewMemory,
+    /// Host reads and writes of memory contents.
+    Access,
+}
+
+/// A step's outcome as an engine reports it: values, or a failure with the
+/// engine's own text and (where the engine has one) its own code name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RawOutcome {
+    Ok,
+    Returns { values: Vec<Val> },
+    Pages { pages: u64 },
+    Bytes { #[serde(with = "hex_bytes")] hex: Vec<u8> },
+    /// wasm execution trapped (in a call, or in instantiation's initializers).
+    Trap {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        message: String,
+    },
+    /// The host API refused.
+    Error {
+        stage: Stage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        message: String,
+    },
+    Unsupported { message: String },
+    Skipped { message: String },
+}
+
+/// A step's normalized outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ok,
+    Returns(Vec<Val>),
+    Pages(u64),
+    Bytes(Vec<u8>),
+    Trap(TrapKind, String),
+    Error(ErrorKind, String),
+    Crash(String),
+    Timeout(String),
+    Unsupported(String),
+    Skipped(String),
+}
+
+impl Outcome {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Returns(_) => "returns",
+            Outcome::Pages(_) => "pages",
+            Outcome::Bytes(_) => "bytes",
+            Outcome::Trap(..) => "trap",
+            Outcome::Error(..) => "error",
+            Outcome::Crash(_) => "crash",
+            Outcome::Timeout(_) => "timeout",
+            Outcome::Unsupported(_) => "unsupported",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+
+    /// The engine's verbatim text, for outcomes that have one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Outcome::Trap(_, m)
+            | Outcome::Error(_, m)
+            | Outcome::Crash(m)
+            | Outcome::Timeout(m)
+            | Outcome::Unsupported(m)
+            | Outcome::Skipped(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Equal as normalized outcomes: same kind and value, whatever the text.
+    pub fn same(&self, other: &Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Trap(a, _), Outcome::Trap(b, _)) => a == b,
+            (Outcome::Error(a, _), Outcome::Error(b, _)) => a == b,
+            (Outcome::Crash(_), Outcome::Crash(_))
+            | (Outcome::Timeout(_), Outcome::Timeout(_))
+            | (Outcome::Unsupported(_), Outcome::Unsupported(_))
+            | (Outcome::Skipped(_), Outcome::Skipped(_)) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    /// The observed value in a few characters: `-1`, `trap out_of_bounds`.
+    pub fn short(&self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::Returns(v) if v.len() == 1 => v[0].to_string(),
+            Outcome::Returns(v) => {
+                let v: Vec<String> = v.iter().map(|v| v.to_string()).collect();
+                format!("[{}]", v.join(", "))
+            }
+            Outcome::Pages(p) => format!("{p} pages"),
+            Outcome::Bytes(b) => {
+                let hex = hex_bytes::encode(b);
+                if hex.len() > 16 { format!("{}…", &hex[..16]) } else { hex }
+            }
+            Outcome::Trap(k, _) => format!("trap {k}"),
+            Outcome::Error(k, _) => format!("error {k}"),
+            other => other.kind().to_string(),
+        }
+    }
+
+    /// JSON fields as results.json writes them (besides `step` and `ok`).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("kind".into(), self.kind().into());
+        match self {
+            Outcome::Returns(v) => {
+                m.insert("values".into(), v.iter().map(|v| v.to_json()).collect::<Vec<_>>().into());
+            }
+            Outcome::Pages(p) => {
+                m.insert("pages".into(), (*p).into());
+            }
+            Outcome::Bytes(b) => {
+                m.insert("hex".into(), hex_bytes::encode(b).into());
+            }
+            Outcome::Trap(k, _) => {
+                m.insert("trap".into(), k.name().into());
+            }
+            Outcome::Error(k, _) => {
+                m.insert("error".into(), k.name().into());
+            }
+            _ => {}
+        }
+        if let Some(msg) = self.message() {
+            m.insert("message".into(), msg.into());
+        }
+        m
+    }
+}
+
+impl Expect {
+    /// Whether `outcome` meets this expectation; `None` for `any` (no verdict).
+    pub fn check(&self, outcome: &Outcome) -> Option<bool> {
+        match self {
+            Expect::Any => None,
+            other => Some(other.matches(outcome)),
+        }
+    }
+
+    fn matches(&self, outcome: &Outcome) -> bool {
+        match (self, outcome) {
+            (Expect::Any, _) => true,
+            (Expect::OneOf(list), o) => list.iter().any(|e| e.matches(o)),
+            (Expect::Ok, Outcome::Ok) => true,
+            (Expect::Returns(a), Outcome::Returns(b)) => a == b,
+            (Expect::Pages(a), Outcome::Pages(b)) => a == b,
+            (Expect::Bytes(a), Outcome::Bytes(b)) => a == b,
+            (Expect::Trap(a), Outcome::Trap(b, _)) => a == b,
+            (Expect::Error(a), Outcome::Error(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the table
+
+/// Engine trap codes (wasmtime `Trap`, wasmer `TrapCode`, wasmi `TrapCode`,
+/// as their Debug names) -> trap kind.
+const TRAP_CODES: &[(&str, TrapKind)] = &[
+    ("MemoryOutOfBounds", TrapKind::OutOfBounds),
+    ("HeapAccessOutOfBounds", TrapKind::OutOfBounds),
+    ("HeapMisaligned", TrapKind::OutOfBounds),
+    ("TableOutOfBounds", TrapKind::OutOfBounds),
+    ("TableAccessOutOfBounds", TrapKind::OutOfBounds),
+    ("ArrayOutOfBounds", TrapKind::OutOfBounds),
+    ("StackOverflow", TrapKind::StackExhausted),
+    ("UnreachableCodeReached", TrapKind::Unreachable),
+    ("IntegerDivisionByZero", TrapKind::IntegerDivideByZero),
+    ("IntegerOverflow", TrapKind::IntegerOverflow),
+    ("BadConversionToInteger", TrapKind::IntegerOverflow),
+    ("IndirectCallToNull", TrapKind::IndirectCall),
+    ("BadSignature", TrapKind::IndirectCall),
+    ("GrowthOperationLimited", TrapKind::GrowLimited),
+];
+
+/// Verbatim text fragments (lower-cased) -> trap kind, for engines that give
+/// text only (JS engines) and for traps that reach the embedder as plain
+/// errors. First match wins.
+const TRAP_TEXTS: &[(&str, TrapKind)] = &[
+    ("forcing a memory growth failure to be a trap", TrapKind::GrowLimited),
+    ("growth operation limited", TrapKind::GrowLimited),
+    ("memory access out of bounds", TrapKind::OutOfBounds), // V8
+    ("out of bounds memory access", TrapKind::OutOfBounds), // spec, wasmtime, wasmi
+    ("index out of bounds", TrapKind::OutOfBounds),         // SpiderMonkey
+    ("out of bounds", TrapKind::OutOfBounds),
+    ("maximum call stack size exceeded", TrapKind::StackExhausted), // V8
+    ("too much recursion", TrapKind::StackExhausted),               // SpiderMonkey
+    ("call stack exhausted", TrapKind::StackExhausted),
+    ("stack overflow", TrapKind::StackExhausted),
+    ("unreachable", TrapKind::Unreachable),
+    ("divide by zero", TrapKind::IntegerDivideByZero),
+    ("division by zero", TrapKind::IntegerDivideByZero),
+    ("integer overflow", TrapKind::IntegerOverflow),
+    ("invalid conversion to integer", TrapKind::IntegerOverflow),
+    ("indirect call", TrapKind::IndirectCall),
+    ("null function", TrapKind::IndirectCall),
+    ("signature mismatch", TrapKind::IndirectCall),
+    ("uninitialized element", TrapKind::IndirectCall),
+];
+
+/// Texts of malformed binaries (decoding errors, as the spec's
+/// `assert_malformed` texts and wasmparser phrase them).
+const MALFORMED_TEXTS: &[&str] = &[
+    "magic header",
+    "unknown binary version",
+    "unexpected end",
+    "malformed",
+    "integer representation too long",
+    "integer too large",
+    "section size mismatch",
+    "length out of bounds",
+    "unexpected content after last section",
+    "illegal opcode",
+    "invalid section id",
+    "zero byte expected",
+    "too many locals",
+    "junk after last section",
+];
+
+/// Texts of allocation failures the host could not satisfy.
+const RESOURCE_TEXTS: &[&str] = &[
+    "could not allocate",
+    "cannot allocate",
+    "out of memory",
+    "failed to allocate",
+    "allocation failed",
+    "exceeds memory limits",
+    "exceeds the allowed memory limit",
+    "minimum exceeds",
+    "insufficient resources",
+    "mmap failed",
+    "failed to mmap",
+    "memory size exceeds",
+];
+
+/// Texts of link failures.
+const UNLINKABLE_TEXTS: &[&str] = &[
+    "unknown import",
+    "incompatible import",
+    "import object",
+    "not a memory",
+    "imported memory",
+    "linkerror",
+    "type mismatch",
+    "error while importing",
+];
+
+fn contains_any(text: &str, fragments: &[&str]) -> bool {
+    fragments.iter().any(|f| text.contains(f))
+}
+
+/// The trap kind for a code (if the engine gave one) and a text.
+pub fn trap_kind(code: Option<&str>, message: &str) -> TrapKind {
+    if let Some(code) = code {
+        if let Some((_, k)) = TRAP_CODES.iter().find(|(c, _)| *c == code) {
+            return *k;
+        }
+    }
+    let lower = message.to_lowercase();
+    TRAP_TEXTS.iter().find(|(t, _)| lower.contains(t)).map(|(_, k)| *k).unwrap_or(TrapKind::Other)
+}
+
+/// The error kind for a host API failure at `stage` with code and text.
+/// JS engines give the exception's constructor name as the code
+/// (`RangeError`, `TypeError`, `CompileError`, `LinkError`).
+pub fn error_kind(stage: Stage, code: Option<&str>, message: &str) -> ErrorKind {
+    let lower = message.to_lowercase();
+    if code == Some("TypeError") {
+        return ErrorKind::TypeError;
+    }
+    match stage {
+        Stage::Compile => {
+            if contains_any(&lower, MALFORMED_TEXTS) { ErrorKind::Malformed } else { ErrorKind::Invalid }
+        }
+        Stage::Link => {
+            if contains_any(&lower, RESOURCE_TEXTS) { ErrorKind::Resource } else { ErrorKind::Unlinkable }
+        }
+        Stage::Instantiate => {
+            if contains_any(&lower, RESOURCE_TEXTS) {
+                ErrorKind::Resource
+            } else if code == Some("LinkError") || contains_any(&lower, UNLINKABLE_TEXTS) {
+                ErrorKind::Unlinkable
+            } else {
+                ErrorKind::Other
+            }
+        }
+        Stage::Grow => ErrorKind::GrowFailed,
+        Stage::NewMemory => {
+            if contains_any(&lower, RESOURCE_TEXTS) { ErrorKind::Resource } else { ErrorKind::Invalid }
+        }
+        Stage::Call => ErrorKind::TypeError,
+        Stage::Access => ErrorKind::Other,
+    }
+}
+
+/// Raw engine outcome -> normalized outcome.
+pub fn normalize(raw: RawOutcome) -> Outcome {
+    match raw {
+        RawOutcome::Ok => Outcome::Ok,
+        RawOutcome::Returns { values } => Outcome::Returns(values),
+        RawOutcome::Pages { pages } => Outcome::Pages(pages),
+        RawOutcome::Bytes { hex } => Outcome::Bytes(hex),
+        RawOutcome::Trap { code, message } => Outcome::Trap(trap_kind(code.as_deref(), &message), message),
+        RawOutcome::Error { stage, code, message } => Outcome::Error(error_kind(stage, code.as_deref(), &message), message),
+        RawOutcome::Unsupported { message } => Outcome::Unsupported(message),
+        RawOutcome::Skipped { message } => Outcome::Skipped(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_codes_win_over_text() {
+        // wasmtime wraps the trap in a backtrace; the code decides.
+        let msg = "error while executing at wasm backtrace:\n    0: 0x2a - <unknown>!<wasm function 0>\n\nCaused by:\n    wasm trap: call stack exhausted";
+        assert_eq!(trap_kind(Some("StackOverflow"), msg), TrapKind::StackExhausted);
+        assert_eq!(trap_kind(Some("HeapAccessOutOfBounds"), "x"), TrapKind::OutOfBounds);
+        assert_eq!(trap_kind(Some("GrowthOperationLimited"), "x"), TrapKind::GrowLimited);
+        assert_eq!(trap_kind(Some("NoSuchCode"), "integer divide by zero"), TrapKind::IntegerDivideByZero);
+    }
+
+    #[test]
+    fn js_trap_texts() {
+        assert_eq!(trap_kind(None, "RuntimeError: memory access out of bounds"), TrapKind::OutOfBounds);
+        assert_eq!(trap_kind(None, "RuntimeError: index out of bounds"), TrapKind::OutOfBounds);
+        assert_eq!(trap_kind(None, "RangeError: Maximum call stack size exceeded"), TrapKind::StackExhausted);
+        assert_eq!(trap_kind(None, "InternalError: too much recursion"), TrapKind::StackExhausted);
+        assert_eq!(trap_kind(None, "RuntimeError: unreachable executed"), TrapKind::Unreachable);
+        assert_eq!(trap_kind(None, "something else entirely"), TrapKind::Other);
+    }
+
+    #[test]
+    fn error_kinds_by_stage() {
+        assert_eq!(error_kind(Stage::Compile, None, "size minimum must not be greater than maximum"), ErrorKind::Invalid);
+        assert_eq!(error_kind(Stage::Compile, None, "magic header not detected: bad magic number"), ErrorKind::Malformed);
+        assert_eq!(error_kind(Stage::Compile, None, "unexpected end-of-file (at offset 0x8)"), ErrorKind::Malformed);
+        assert_eq!(error_kind(Stage::Grow, None, "failed to grow memory by `5`"), ErrorKind::GrowFailed);
+        assert_eq!(error_kind(Stage::Grow, Some("RangeError"), "WebAssembly.Memory.grow(): Maximum memory size exceeded"), ErrorKind::GrowFailed);
+        assert_eq!(error_kind(Stage::Grow, Some("TypeError"), "bad delta"), ErrorKind::TypeError);
+        assert_eq!(error_kind(Stage::NewMemory, Some("RangeError"), "Property 'maximum': value 1 is below the lower bound 2"), ErrorKind::Invalid);
+        assert_eq!(error_kind(Stage::NewMemory, Some("RangeError"), "WebAssembly.Memory(): could not allocate memory"), ErrorKind::Resource);
+        assert_eq!(error_kind(Stage::Instantiate, None, "memory minimum size of 10 pages exceeds memory limits"), ErrorKind::Resource);
+        assert_eq!(error_kind(Stage::Link, None, "unknown import: `env::memory` has not been defined"), ErrorKind::Unlinkable);
+        assert_eq!(error_kind(Stage::Instantiate, Some("LinkError"), "WebAssembly.Instance(): Import #0"), ErrorKind::Unlinkable);
+    }
+
+    #[test]
+    fn expectations() {
+        let oob = Outcome::Trap(TrapKind::OutOfBounds, "x".into());
+        assert_eq!(Expect::Trap(TrapKind::OutOfBounds).check(&oob), Some(true));
+        assert_eq!(Expect::Trap(TrapKind::Unreachable).check(&oob), Some(false));
+        assert_eq!(Expect::Any.check(&oob), None);
+        let one_of = Expect::OneOf(vec![Expect::Returns(vec![Val::I32(-1)]), Expect::Returns(vec![Val::I32(1)])]);
+        assert_eq!(one_of.check(&Outcome::Returns(vec![Val::I32(1)])), Some(true));
+        assert_eq!(one_of.check(&Outcome::Returns(vec![Val::I32(2)])), Some(false));
+        assert_eq!(Expect::Returns(vec![Val::I32(-1)]).check(&Outcome::Returns(vec![Val::I64(-1)])), Some(false));
+        assert_eq!(Expect::Ok.check(&Outcome::Crash("signal 11".into())), Some(false));
+    }
+
+    #[test]
+    fn same_ignores_messages_only() {
+        let a = Outcome::Trap(TrapKind::OutOfBounds, "memory access out of bounds".into());
+        let b = Outcome::Trap(TrapKind::OutOfBounds, "out of bounds memory access".into());
+        assert!(a.same(&b));
+        assert!(!a.same(&Outcome::Trap(TrapKind::Unreachable, "memory access out of bounds".into())));
+        assert!(!Outcome::Returns(vec![Val::I32(1)]).same(&Outcome::Returns(vec![Val::I32(-1)])));
+    }
+}

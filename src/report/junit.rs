@@ -1,0 +1,45 @@
+//! JUnit XML: one test suite per engine, one test case per cell.
+
+use super::explain;
+use crate::diff::Verdict;
+use crate::results::ResultsDoc;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use std::time::Duration;
+
+pub fn render(doc: &ResultsDoc) -> Result<String, String> {
+    let mut report = Report::new("wasm-matrix");
+    for engine in &doc.engines {
+        let mut suite = TestSuite::new(engine.id.as_str());
+        for cell in doc.cells.iter().filter(|c| c.engine == engine.id) {
+            let status = match cell.verdict {
+                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Known => {
+                    // A listed divergence does not fail the build; it stays visible.
+                    TestCaseStatus::success()
+                }
+                Verdict::Unavailable => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(explain(cell));
+                    s
+                }
+                Verdict::Fail | Verdict::Fixed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    let text = explain(cell);
+                    s.set_message(text.lines().next().unwrap_or_default().to_string());
+                    s.set_type(cell.verdict.name());
+                    s.set_description(text);
+                    s
+                }
+            };
+            let mut tc = TestCase::new(cell.case.as_str(), status);
+            tc.set_classname(format!("wasm-matrix.{}", engine.id));
+            tc.set_time(Duration::from_secs_f64(cell.ms.max(0.0) / 1000.0));
+            if cell.verdict == Verdict::Known {
+                tc.set_system_out(explain(cell));
+            }
+            suite.add_test_case(tc);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().map_err(|e| e.to_string())
+}

@@ -1,0 +1,42 @@
+//! Reporters: each renders the same results ([`crate::results::ResultsDoc`]).
+
+pub mod junit;
+pub mod terminal;
+
+use crate::diff::Verdict;
+use crate::results::CellEntry;
+use std::fmt::Write;
+
+/// Why a cell has its verdict, in words: for each step that missed its
+/// expectation, what was expected and what the engine did and said.
+pub fn explain(cell: &CellEntry) -> String {
+    let mut out = String::new();
+    match cell.verdict {
+        Verdict::Pass => out.push_str("conforms to the case"),
+        Verdict::Unavailable => {
+            let _ = write!(out, "{} is unavailable: {}", cell.engine, cell.reason.as_deref().unwrap_or("no reason given"));
+        }
+        Verdict::Fixed => {
+            let _ = write!(
+                out,
+                "now conforms, remove it from known-divergences ({} is listed for {}: {})",
+                cell.case,
+                cell.engine,
+                cell.reason.as_deref().unwrap_or("")
+            );
+        }
+        Verdict::Fail | Verdict::Known => {
+            if let (Verdict::Known, Some(r)) = (cell.verdict, &cell.reason) {
+                let _ = writeln!(out, "known divergence: {r}");
+            }
+            for (i, s) in cell.steps.iter().enumerate().filter(|(_, s)| s.ok == Some(false)) {
+                let expected = s.expect.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                let _ = writeln!(out, "step {} `{}`: expected {expected}, got {}", i + 1, s.step, terminal::short(s));
+                if let Some(m) = s.message() {
+                    let _ = writeln!(out, "    message: {}", m.replace('\n', "\n             "));
+                }
+            }
+        }
+    }
+    out.trim_end().to_string()
+}

@@ -1,0 +1,280 @@
+//! Schedules cells (case x engine) on engine processes: all engines at once,
+//! `jobs` long-lived processes per engine, each with a window of requests in
+//! flight. A process that crashes or hangs costs the cell in flight a
+//! `crash` / `timeout` outcome; it is restarted and the other cells go on.
+//! Results come out as a stream of [`RunEvent`]s, one per finished cell.
+
+use crate::case::Case;
+use crate::engine::protocol::{request_line, Event};
+use crate::engine::worker::Proc;
+use crate::engine::{EngineSpec, Launch};
+use crate::outcome::{normalize, Outcome, RawOutcome};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Processes per engine.
+    pub jobs: usize,
+    /// Limit per case.
+    pub timeout: Duration,
+    /// The `wasm-matrix` binary (embedded engines run as its `__worker`).
+    pub worker_exe: PathBuf,
+    /// Requests in flight per process.
+    pub window: usize,
+}
+
+impl RunOptions {
+    pub fn new(worker_exe: PathBuf) -> Self {
+        RunOptions { jobs: default_jobs(3), timeout: Duration::from_secs(10), worker_exe, window: 8 }
+    }
+}
+
+/// Processes per engine so that all engines together keep every core busy.
+pub fn default_jobs(engines: usize) -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    cores.div_ceil(engines.max(1)).max(1)
+}
+
+/// One finished cell.
+#[derive(Debug, Clone)]
+pub struct CellRun {
+    pub case: usize,
+    pub engine: &'static str,
+    pub outcomes: Vec<Outcome>,
+    /// Wall time from sending the case to its last event, in milliseconds.
+    pub ms: f64,
+    /// The engine's own time for the case (compile + instantiate + steps).
+    pub engine_us: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// An engine process started; its version.
+    Started { engine: &'static str, version: String },
+    /// An engine could not be started at all; its cells are not run.
+    Unavailable { engine: &'static str, reason: String },
+    Cell(CellRun),
+}
+
+/// Runs `cells` and sends an event for each; returns when all are done.
+pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
+    // Each request line is serialized once and shared by every engine.
+    let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
+    let mut per_engine: Vec<(&'static EngineSpec, VecDeque<usize>)> = Vec::new();
+    for (case, spec) in cells {
+        lines.entry(case).or_insert_with(|| request_line(case as u64, &cases[case].plan).into());
+        match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
+            Some((_, q)) => q.push_back(case),
+            None => per_engine.push((spec, VecDeque::from([case]))),
+        }
+    }
+    let lines = Arc::new(lines);
+    let mut tasks = Vec::new();
+    for (spec, queue) in per_engine {
+        let queue = Arc::new(Mutex::new(queue));
+        let started = Arc::new(Mutex::new(false));
+        let workers = opts.jobs.max(1).min(queue.lock().unwrap().len().max(1));
+        for _ in 0..workers {
+            let w = Worker {
+                spec,
+                cases: cases.clone(),
+                lines: lines.clone(),
+                queue: queue.clone(),
+                opts: opts.clone(),
+                tx: tx.clone(),
+                announced: started.clone(),
+            };
+            tasks.push(tokio::spawn(w.run()));
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Runs on a fresh runtime, calling `on_event` for each event as it comes.
+/// `on_event` returns false to stop early. Ctrl-C stops early too; the
+/// engines are then killed. Returns whether the run stopped early.
+pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>, opts: RunOptions, mut on_event: impl FnMut(RunEvent) -> bool) -> bool {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let stopped = rt.block_on(async move {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let job = tokio::spawn(run(cases, cells, opts, tx));
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => if !on_event(ev) { job.abort(); return true; },
+                    None => break,
+                },
+                _ = &mut interrupt => { job.abort(); return true; }
+            }
+        }
+        let _ = job.await;
+        false
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    stopped
+}
+
+struct InFlight {
+    case: usize,
+    outcomes: Vec<Option<RawOutcome>>,
+    sent: Instant,
+}
+
+struct Worker {
+    spec: &'static EngineSpec,
+    cases: Arc<Vec<Case>>,
+    lines: Arc<BTreeMap<usize, Arc<str>>>,
+    queue: Arc<Mutex<VecDeque<usize>>>,
+    opts: RunOptions,
+    tx: mpsc::UnboundedSender<RunEvent>,
+    /// Whether this engine's version was already announced.
+    announced: Arc<Mutex<bool>>,
+}
+
+/// Consecutive failed starts after which an engine's remaining cells are
+/// recorded as crashes instead of retried.
+const MAX_FAILED_STARTS: usize = 3;
+
+impl Worker {
+    fn command(&self) -> (PathBuf, Vec<String>) {
+        match self.spec.launch {
+            Launch::Worker => (self.opts.worker_exe.clone(), vec!["__worker".into(), self.spec.id.into()]),
+        }
+    }
+
+    fn next_case(&self, retry: &mut VecDeque<usize>) -> Option<usize> {
+        retry.pop_front().or_else(|| self.queue.lock().unwrap().pop_front())
+    }
+
+    /// Finishes a cell: normalizes what arrived; a step that never reported
+    /// gets `fatal` and the ones after it are skipped.
+    fn finish(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>) {
+        let mut fatal = fatal;
+        let n = self.cases[f.case].steps.len();
+        let mut outcomes = Vec::with_capacity(n);
+        for i in 0..n {
+            match f.outcomes.get(i).cloned().flatten() {
+                Some(raw) => outcomes.push(normalize(raw)),
+                None => match fatal.take() {
+                    Some(o) => outcomes.push(o),
+                    None => outcomes.push(Outcome::Skipped("an earlier step failed fatally".into())),
+                },
+            }
+        }
+        let ms = f.sent.elapsed().as_secs_f64() * 1000.0;
+        let _ = self.tx.send(RunEvent::Cell(CellRun { case: f.case, engine: self.spec.id, outcomes, ms, engine_us }));
+    }
+
+    async fn run(self) {
+        let mut retry: VecDeque<usize> = VecDeque::new();
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        let mut proc: Option<Proc> = None;
+        let mut failed_starts = 0;
+        let mut front_since = Instant::now();
+        loop {
+            if proc.is_none() {
+                let (program, args) = self.command();
+                match Proc::spawn(&program, &args, Duration::from_secs(60)).await {
+                    Ok(p) => {
+                        failed_starts = 0;
+                        let mut announced = self.announced.lock().unwrap();
+                        if !*announced {
+                            *announced = true;
+                            let _ = self.tx.send(RunEvent::Started { engine: self.spec.id, version: p.version.clone() });
+                        }
+                        proc = Some(p);
+                    }
+                    Err(reason) => {
+                        failed_starts += 1;
+                        let never_started = !*self.announced.lock().unwrap();
+                        if never_started || failed_starts >= MAX_FAILED_STARTS {
+                            // Give the remaining cells an outcome rather than loop.
+                            if never_started {
+                                let _ = self.tx.send(RunEvent::Unavailable { engine: self.spec.id, reason: reason.clone() });
+                            }
+                            while let Some(case) = self.next_case(&mut retry) {
+                                let n = self.cases[case].steps.len();
+                                let f = InFlight { case, outcomes: vec![None; n], sent: Instant::now() };
+                                self.finish(f, Some(Outcome::Crash(format!("engine process could not start: {reason}"))), None);
+                            }
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                }
+            }
+            let p = proc.as_mut().expect("started above");
+            while inflight.len() < self.opts.window.max(1) {
+                let Some(case) = self.next_case(&mut retry) else { break };
+                if inflight.is_empty() {
+                    front_since = Instant::now();
+                }
+                p.send(self.lines[&case].clone());
+                inflight.push_back(InFlight { case, outcomes: vec![None; self.cases[case].steps.len()], sent: Instant::now() });
+            }
+            if inflight.is_empty() {
+                break;
+            }
+            let deadline = tokio::time::Instant::from_std(front_since + self.opts.timeout);
+            tokio::select! {
+                ev = p.next_event() => match ev {
+                    Some(Ok(Event::Step { id, index, outcome })) => {
+                        if let Some(f) = inflight.iter_mut().find(|f| f.case as u64 == id) {
+                            if let Some(slot) = f.outcomes.get_mut(index) {
+                                *slot = Some(outcome);
+                            }
+                        }
+                    }
+                    Some(Ok(Event::Done { id, us })) => {
+                        if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
+                            let f = inflight.remove(pos).expect("position is valid");
+                            self.finish(f, Some(Outcome::Crash("the engine ended the case without reporting this step".into())), Some(us));
+                        }
+                        p.clear_stderr();
+                        front_since = Instant::now();
+                    }
+                    Some(Ok(Event::Ready { .. })) => {}
+                    Some(Err(bad)) => {
+                        // A process that speaks garbage is treated as crashed.
+                        p.kill().await;
+                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad));
+                        proc = None;
+                    }
+                    None => {
+                        let why = p.death().await;
+                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(why));
+                        proc = None;
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    p.kill().await;
+                    let secs = self.opts.timeout.as_secs_f64();
+                    self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")));
+                    proc = None;
+                }
+            }
+        }
+        if let Some(p) = proc {
+            p.close().await;
+        }
+    }
+
+    /// The case at the front of the window gets `fatal`; the others are sent
+    /// again to the next process, in order.
+    fn fail_front(&self, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<usize>, fatal: Outcome) {
+        if let Some(front) = inflight.pop_front() {
+            self.finish(front, Some(fatal), None);
+        }
+        for f in inflight.drain(..).rev() {
+            retry.push_front(f.case);
+        }
+    }
+}
