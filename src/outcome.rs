@@ -261,6 +261,7 @@ const RESOURCE_TEXTS: &[&str] = &[
     "mmap failed",
     "failed to mmap",
     "memory size exceeds",
+    "resource limiter denied",
 ];
 
 /// Texts of link failures.

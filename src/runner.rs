@@ -155,7 +155,7 @@ impl Worker {
 
     /// Finishes a cell: normalizes what arrived; a step that never reported
     /// gets `fatal` and the ones after it are skipped.
-    fn finish(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>) {
+    fn finish(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>, front_since: Instant) {
         let mut fatal = fatal;
         let n = self.cases[f.case].steps.len();
         let mut outcomes = Vec::with_capacity(n);
@@ -168,7 +168,9 @@ impl Worker {
                 },
             }
         }
-        let ms = f.sent.elapsed().as_secs_f64() * 1000.0;
+        // From when the engine could start on it (it was sent, and the case
+        // before it in the window was done) to its end.
+        let ms = f.sent.max(front_since).elapsed().as_secs_f64() * 1000.0;
         let _ = self.tx.send(RunEvent::Cell(CellRun { case: f.case, engine: self.spec.id, outcomes, ms, engine_us }));
     }
 
@@ -202,7 +204,7 @@ impl Worker {
                             while let Some(case) = self.next_case(&mut retry) {
                                 let n = self.cases[case].steps.len();
                                 let f = InFlight { case, outcomes: vec![None; n], sent: Instant::now() };
-                                self.finish(f, Some(Outcome::Crash(format!("engine process could not start: {reason}"))), None);
+                                self.finish(f, Some(Outcome::Crash(format!("engine process could not start: {reason}"))), None, Instant::now());
                             }
                             return;
                         }
@@ -223,7 +225,9 @@ impl Worker {
             if inflight.is_empty() {
                 break;
             }
-            let deadline = tokio::time::Instant::from_std(front_since + self.opts.timeout);
+            let front = &self.cases[inflight[0].case];
+            let limit = front.timeout.map_or(self.opts.timeout, |t| self.opts.timeout.max(Duration::from_secs_f64(t)));
+            let deadline = tokio::time::Instant::from_std(front_since + limit);
             tokio::select! {
                 ev = p.next_event() => match ev {
                     Some(Ok(Event::Step { id, index, outcome })) => {
@@ -236,7 +240,7 @@ impl Worker {
                     Some(Ok(Event::Done { id, us })) => {
                         if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
                             let f = inflight.remove(pos).expect("position is valid");
-                            self.finish(f, Some(Outcome::Crash("the engine ended the case without reporting this step".into())), Some(us));
+                            self.finish(f, Some(Outcome::Crash("the engine ended the case without reporting this step".into())), Some(us), front_since);
                         }
                         p.clear_stderr();
                         front_since = Instant::now();
@@ -245,19 +249,19 @@ impl Worker {
                     Some(Err(bad)) => {
                         // A process that speaks garbage is treated as crashed.
                         p.kill().await;
-                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad));
+                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad), front_since);
                         proc = None;
                     }
                     None => {
                         let why = p.death().await;
-                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(why));
+                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(why), front_since);
                         proc = None;
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     p.kill().await;
-                    let secs = self.opts.timeout.as_secs_f64();
-                    self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")));
+                    let secs = limit.as_secs_f64();
+                    self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")), front_since);
                     proc = None;
                 }
             }
@@ -269,9 +273,9 @@ impl Worker {
 
     /// The case at the front of the window gets `fatal`; the others are sent
     /// again to the next process, in order.
-    fn fail_front(&self, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<usize>, fatal: Outcome) {
+    fn fail_front(&self, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<usize>, fatal: Outcome, front_since: Instant) {
         if let Some(front) = inflight.pop_front() {
-            self.finish(front, Some(fatal), None);
+            self.finish(front, Some(fatal), None, front_since);
         }
         for f in inflight.drain(..).rev() {
             retry.push_front(f.case);

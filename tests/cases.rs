@@ -1,1 +1,107 @@
-fn main(){}
+//! `cargo test` over the case corpus: one trial per case x engine, named
+//! `grow/beyond-maximum::wasmtime`. The matrix for the trials that cargo's
+//! filter selects runs once, up front and in parallel (the same runner as
+//! `wasm-matrix run`); each trial then reports its cell's verdict.
+//! Expected failures are data: `cases/known-divergences.yaml`.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasm_matrix::case::load_paths;
+use wasm_matrix::cli::REQUIRE_ENV;
+use wasm_matrix::diff::{Known, Verdict};
+use wasm_matrix::engine::{self, ENGINES};
+use wasm_matrix::report::explain;
+use wasm_matrix::results::{CellEntry, Collector};
+use wasm_matrix::runner::{self, RunEvent, RunOptions};
+
+fn main() {
+    let args = Arguments::from_args();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let (cases, load_errors) = load_paths(&[corpus.clone()]);
+    let ids: Vec<&str> = ENGINES.iter().map(|e| e.id).collect();
+    let known = Known::for_root(&corpus, &ids);
+    let required: Vec<String> = std::env::var(REQUIRE_ENV)
+        .ok()
+        .map(|r| engine::parse_list(&r).expect("WASM_MATRIX_REQUIRE names known engines").iter().map(|e| e.id.to_string()).collect())
+        .unwrap_or_default();
+
+    let mut trials: Vec<Trial> = Vec::new();
+    for e in &load_errors {
+        let text = e.to_string();
+        trials.push(Trial::test(format!("load::{}", e.file.display()), move || Err(Failed::from(text))));
+    }
+    let known = match known {
+        Ok(k) => k,
+        Err(e) => {
+            let text = e.to_string();
+            trials.push(Trial::test("load::known-divergences.yaml", move || Err(Failed::from(text))));
+            Known::default()
+        }
+    };
+
+    // Which cells cargo's filter selects, decided with libtest-mimic's own rules.
+    let name = |case: &str, engine: &str| format!("{case}::{engine}");
+    let mut selected = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        for spec in ENGINES {
+            if !args.is_filtered_out(&Trial::test(name(&case.id, spec.id), || Ok(()))) {
+                selected.push((i, spec));
+            }
+        }
+    }
+
+    let mut results: HashMap<(String, String), CellEntry> = HashMap::new();
+    if !args.list && !selected.is_empty() {
+        let exe = PathBuf::from(env!("CARGO_BIN_EXE_wasm-matrix"));
+        let opts = RunOptions::new(exe);
+        let cases_arc = Arc::new(cases.clone());
+        let mut collector = Collector::new(&cases, &known, &ENGINES.iter().collect::<Vec<_>>(), None).expect("no file to open");
+        let mut unavailable: HashMap<&str, String> = HashMap::new();
+        let mut skipped_cells = Vec::new();
+        runner::run_blocking(cases_arc, selected.clone(), opts, |ev| {
+            match ev {
+                RunEvent::Cell(c) => {
+                    collector.add(&c);
+                }
+                RunEvent::Unavailable { engine, reason } => {
+                    unavailable.insert(engine, reason);
+                }
+                RunEvent::Started { .. } => {}
+            }
+            true
+        });
+        for (i, spec) in &selected {
+            if let Some(reason) = unavailable.get(spec.id) {
+                skipped_cells.push((*i, spec.id, reason.clone()));
+            }
+        }
+        for (i, engine, reason) in skipped_cells {
+            collector.add_unavailable(i, engine, &reason);
+        }
+        for cell in collector.doc.cells.drain(..) {
+            results.insert((cell.case.clone(), cell.engine.clone()), cell);
+        }
+    }
+    let results = Arc::new(results);
+
+    for case in &cases {
+        for spec in ENGINES {
+            let key = (case.id.clone(), spec.id.to_string());
+            let cell = results.get(&key).cloned();
+            let required = required.iter().any(|r| r == spec.id);
+            let ignored = cell.as_ref().is_some_and(|c| c.verdict == Verdict::Unavailable) && !required;
+            if let Some(c) = cell.as_ref().filter(|_| ignored) {
+                eprintln!("{}::{} ignored: {}", case.id, spec.id, explain(c));
+            }
+            let trial = Trial::test(name(&case.id, spec.id), move || match cell {
+                None => Err(Failed::from("the matrix produced no result for this cell")),
+                Some(c) if c.verdict.is_failure() || c.verdict == Verdict::Unavailable => Err(Failed::from(explain(&c))),
+                Some(_) => Ok(()),
+            });
+            trials.push(trial.with_ignored_flag(ignored));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -41,15 +41,25 @@ impl LoadError {
         let text = err.to_string();
         match err.location() {
             Some(loc) => {
-                // serde_yaml appends " at line L column C"; the position goes in front instead.
-                let message = match text.rfind(" at line ") {
-                    Some(i) => text[..i].to_string(),
-                    None => text,
-                };
+                // serde_yaml says " at line L column C"; the position goes in front instead.
+                let message = strip_position(&text);
                 LoadError { file: file.to_owned(), line: loc.line(), col: loc.column(), message }
             }
             None => LoadError::whole(file, text),
         }
+    }
+}
+
+/// Removes serde_yaml's " at line L column C" from a message.
+fn strip_position(text: &str) -> String {
+    let Some(i) = text.find(" at line ") else { return text.to_string() };
+    let rest = &text[i + " at line ".len()..];
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let n = digits(rest);
+    let after = &rest[n..];
+    match after.strip_prefix(" column ") {
+        Some(col) => format!("{}{}", &text[..i], &col[digits(col)..]),
+        None => text.to_string(),
     }
 }
 
@@ -164,7 +174,9 @@ pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
 
 /// Parses the text of one case file into its case(s).
 pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadError> {
-    let doc: Yaml = serde_yaml::from_str(text).map_err(|e| LoadError::yaml(file, &e))?;
+    // `${name}` is not valid YAML everywhere (`[${n}]` opens a flow mapping):
+    // the first reading, which only looks for `vary`, sees a plain scalar there.
+    let doc: Yaml = serde_yaml::from_str(&placeholders_as_scalars(text)).map_err(|e| LoadError::yaml(file, &e))?;
     if !doc.is_mapping() {
         return Err(LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"));
     }
@@ -231,6 +243,26 @@ fn vary_combinations(doc: &Yaml, file: &Path, spans: &Spans) -> Result<Vec<Vec<(
     Ok(combos)
 }
 
+fn placeholders_as_scalars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find(['}', '\n']) {
+            Some(end) if rest.as_bytes()[start + end] == b'}' => {
+                out.push('0');
+                rest = &rest[start + end + 1..];
+            }
+            _ => {
+                out.push_str("${");
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Replaces `${name}` everywhere but in the `vary` block. Lines are kept, so
 /// positions in the expanded text are positions in the file.
 fn substitute(text: &str, combo: &[(String, String)], file: &Path) -> Result<String, LoadError> {
@@ -285,6 +317,8 @@ struct RawCase {
     host: Host,
     #[serde(default)]
     imports: BTreeMap<String, String>,
+    #[serde(default)]
+    timeout: Option<f64>,
     /// Already expanded by the time the rest is read.
     #[serde(default, rename = "vary")]
     _vary: Option<Yaml>,
@@ -389,6 +423,9 @@ impl Ctx<'_> {
 
 fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
     let cx = Ctx { file, spans };
+    if raw.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+        return Err(cx.err("timeout", "`timeout` must be a positive number of seconds"));
+    }
     if raw.summary.trim().is_empty() {
         return Err(cx.err("summary", "`summary` must say what the case checks"));
     }
@@ -459,6 +496,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
         steps,
         plan: Arc::new(plan),
         vary,
+        timeout: raw.timeout,
     })
 }
 

@@ -324,6 +324,9 @@ pub struct Case {
     pub plan: Arc<Plan>,
     /// The `vary` values this expansion uses.
     pub vary: BTreeMap<String, String>,
+    /// Extension: seconds the case may take (for cases that allocate GiBs);
+    /// the runner uses the larger of this and its own limit.
+    pub timeout: Option<f64>,
 }
 
 impl Case {

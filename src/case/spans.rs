@@ -27,10 +27,7 @@ pub struct Spans {
 
 impl Spans {
     pub fn parse(text: &str) -> Spans {
-        let mut rx = Receiver {
-            indents: text.lines().map(|l| l.len() - l.trim_start_matches(' ').len()).collect(),
-            ..Receiver::default()
-        };
+        let mut rx = Receiver::default();
         // Syntax errors are serde_yaml's to report; whatever was read until
         // then still gives positions.
         let _ = Parser::new_from_str(text).load(&mut rx, false);
@@ -62,15 +59,15 @@ impl Spans {
 }
 
 enum Frame {
-    Map { key: Option<String>, expecting_key: bool },
+    Map { key: Option<String>, expecting_key: bool, first: bool },
     Seq { index: usize },
 }
 
 #[derive(Default)]
 struct Receiver {
     stack: Vec<Frame>,
-    /// Leading spaces of each line (index 0 is line 1).
-    indents: Vec<usize>,
+    /// An item mapping's own position, used if it turns out to be empty.
+    pending_map: Option<(String, Pos)>,
     spans: Spans,
 }
 
@@ -79,7 +76,7 @@ impl Receiver {
         let mut parts: Vec<String> = Vec::new();
         for frame in &self.stack {
             match frame {
-                Frame::Map { key: Some(k), expecting_key: false } => parts.push(k.clone()),
+                Frame::Map { key: Some(k), expecting_key: false, .. } => parts.push(k.clone()),
                 Frame::Map { .. } => {}
                 Frame::Seq { index } => parts.push(index.to_string()),
             }
@@ -109,10 +106,19 @@ impl MarkedEventReceiver for Receiver {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(text, style, ..) => {
-                if let Some(Frame::Map { key, expecting_key }) = self.stack.last_mut() {
+                if let Some(Frame::Map { expecting_key, first, .. }) = self.stack.last_mut() {
                     if *expecting_key {
-                        *key = Some(text);
+                        let is_first = std::mem::replace(first, false);
                         *expecting_key = false;
+                        if is_first {
+                            // A block mapping's own marker stands past its first
+                            // key; the first key is where a reader looks.
+                            let path = self.path();
+                            self.spans.keys.entry(path).or_insert(Self::pos(mark));
+                        }
+                        if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                            *key = Some(text);
+                        }
                         let path = self.path();
                         self.spans.keys.entry(path).or_insert(Self::pos(mark));
                         return;
@@ -120,23 +126,28 @@ impl MarkedEventReceiver for Receiver {
                 }
                 self.value_start(mark);
                 if matches!(style, TScalarStyle::Literal | TScalarStyle::Folded) {
-                    // The marker stands on the `|`; the text starts on the next
-                    // line, at the indentation of its first line.
+                    // The marker stands on the first character of the text.
                     let path = self.path();
-                    let indent = self.indents.get(mark.line()).copied().unwrap_or(0);
-                    self.spans.block_text.insert(path, Pos { line: mark.line() + 1, col: indent + 1 });
+                    self.spans.block_text.insert(path, Self::pos(mark));
                 }
                 self.value_end();
             }
             Event::MappingStart(..) => {
-                self.value_start(mark);
-                self.stack.push(Frame::Map { key: None, expecting_key: true });
+                // Recorded at its first key (see above), except an empty one.
+                if matches!(self.stack.last(), Some(Frame::Seq { .. })) || self.stack.is_empty() {
+                    let path = self.path();
+                    self.pending_map = Some((path, Self::pos(mark)));
+                }
+                self.stack.push(Frame::Map { key: None, expecting_key: true, first: true });
             }
             Event::SequenceStart(..) => {
                 self.value_start(mark);
                 self.stack.push(Frame::Seq { index: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((path, pos)) = self.pending_map.take() {
+                    self.spans.keys.entry(path).or_insert(pos);
+                }
                 self.stack.pop();
                 self.value_end();
             }

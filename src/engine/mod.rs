@@ -51,6 +51,7 @@ pub struct MemorySpec<'a> {
 /// exist (because an earlier step failed) are skipped.
 pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize, RawOutcome)) {
     let mut failed_instantiate: Option<usize> = None;
+    let mut failed_memories: Vec<&str> = Vec::new();
     for (i, action) in plan.actions.iter().enumerate() {
         let skipped = |why: String| RawOutcome::Skipped { message: why };
         let no_instance = |failed: Option<usize>| match failed {
@@ -73,17 +74,23 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                     skipped(no_instance(failed_instantiate))
                 }
             }
-            Action::NewMemory { name, initial, maximum, shared, address } => session.new_memory(&MemorySpec {
-                name,
-                initial: *initial,
-                maximum: *maximum,
-                shared: *shared,
-                address: *address,
-            }),
+            Action::NewMemory { name, initial, maximum, shared, address } => {
+                let o = session.new_memory(&MemorySpec {
+                    name,
+                    initial: *initial,
+                    maximum: *maximum,
+                    shared: *shared,
+                    address: *address,
+                });
+                if o != RawOutcome::Ok {
+                    failed_memories.push(name);
+                }
+                o
+            }
             Action::Grow { memory, .. } | Action::Size { memory } | Action::Read { memory, .. } | Action::Write { memory, .. }
                 if !session.has_memory(memory) =>
             {
-                if session.instantiated() {
+                if session.instantiated() || failed_memories.contains(&memory.as_str()) {
                     skipped(format!("no memory `{memory}`: the step that makes it failed"))
                 } else {
                     skipped(format!("no memory `{memory}`: {}", no_instance(failed_instantiate)))

@@ -79,6 +79,8 @@ impl Proc {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // A panic's message, not its backtrace, is what explains a crash.
+            .env("RUST_BACKTRACE", "0")
             // Its own process group: a Ctrl-C meant for the runner does not
             // kill the engines mid-case (the runner stops them itself).
             .process_group(0)
