@@ -1,0 +1,221 @@
+//! The `wasm-matrix` binary end to end: bad input, crash and hang isolation,
+//! incremental results, reports.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use wasm_matrix::diff::Verdict;
+use wasm_matrix::results::ResultsDoc;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wasm-matrix"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("WASM_MATRIX_REQUIRE");
+    c
+}
+
+fn fixture(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(p)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn bad_case_files_name_file_line_column_and_what_was_expected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let expectations = [
+        ("malformed-yaml.yaml", "2:6:", "did not find expected ',' or ']'"),
+        ("unknown-key.yaml", "1:1:", "unknown field `sumary`, expected one of `summary`"),
+        ("unknown-step.yaml", "4:5:", "unknown field `frobnicate`, expected one of `instantiate`"),
+        ("unknown-expect.yaml", "6:5:", "unknown expectation `retruns`"),
+        ("unknown-trap-kind.yaml", "6:15:", "unknown variant `oob`, expected one of `out_of_bounds`"),
+        ("missing-export.yaml", "7:5:", "the module exports no function `g` (exported functions: f)"),
+        ("missing-memory.yaml", "5:13:", "no memory named `memory`"),
+        ("bad-wat.yaml", "5:25:", "WAT does not parse"),
+        ("unknown-vary-name.yaml", "4:25:", "`${m}` is not a `vary` name"),
+    ];
+    for (file, pos, what) in expectations {
+        let path = fixture(&format!("bad/{file}"));
+        let o = run(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("{file}:{pos}")), "{file}: expected position {pos} in: {err}");
+        assert!(err.contains(what), "{file}: expected `{what}` in: {err}");
+        assert!(!err.contains("panicked"), "{file}: {err}");
+    }
+}
+
+#[test]
+fn a_bad_file_does_not_stop_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let o = run(&["run", fixture("mixed").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("broken.yaml:3:5:"), "{}", stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 3, "the good case ran on every engine");
+    assert!(doc.cells.iter().all(|c| c.case == "good/grow-ok" && c.verdict == Verdict::Pass));
+    assert_eq!(doc.load_errors.len(), 1);
+}
+
+#[test]
+fn unknown_engines_and_missing_paths_are_bad_input() {
+    let o = run(&["run", "cases", "--engines", "wasmtime,v8"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown engine `v8` (known engines: wasmtime, wasmer, wasmi"), "{}", stderr(&o));
+
+    let o = run(&["run", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/dir: cannot read"), "{}", stderr(&o));
+
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(&["run", empty.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no case files"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_case_written_to_the_design_format_runs_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let junit = tmp.path().join("junit.xml");
+    let o = run(&[
+        "run",
+        fixture("full-format.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert!(!doc.partial);
+    let ids: Vec<&str> = doc.cells.iter().map(|c| c.case.as_str()).collect();
+    assert!(ids.contains(&"full-format[pages=1]") && ids.contains(&"full-format[pages=2]"), "{ids:?}");
+    assert_eq!(doc.cells.len(), 6);
+    for cell in &doc.cells {
+        assert_eq!(cell.verdict, Verdict::Pass, "{}::{}", cell.case, cell.engine);
+        assert_eq!(cell.steps.len(), 14);
+        // `expect: any` carries no verdict.
+        assert_eq!(cell.steps[5].ok, None);
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 6, "{xml}");
+    assert!(stdout(&o).contains("6 cells, 6 pass, 0 fail, 0 known in "), "{}", stdout(&o));
+}
+
+#[test]
+fn a_panicking_engine_becomes_a_crash_cell_and_the_rest_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let o = run(&["run", "cases/memory64", "cases/grow", "--out", out.to_str().unwrap()]);
+    let doc = ResultsDoc::read(&out).unwrap();
+    let basic = |engine: &str| doc.cells.iter().find(|c| c.case == "memory64/basic" && c.engine == engine).unwrap();
+    let wasmer = basic("wasmer");
+    assert_eq!(wasmer.steps[0].kind(), "crash");
+    let msg = wasmer.steps[0].message().unwrap();
+    assert!(msg.contains("64bit memory not implemented yet"), "{msg}");
+    assert!(wasmer.steps[1..].iter().all(|s| s.kind() == "skipped"));
+    assert_eq!(wasmer.verdict, Verdict::Known, "listed in cases/known-divergences.yaml");
+    assert_eq!(basic("wasmtime").verdict, Verdict::Pass);
+    assert_eq!(basic("wasmi").verdict, Verdict::Pass);
+    // Every cell of both directories is there, on every engine.
+    let (cases, _) = wasm_matrix::case::load_paths(&["cases/memory64".into(), "cases/grow".into()].map(|p: PathBuf| Path::new(env!("CARGO_MANIFEST_DIR")).join(p)));
+    assert_eq!(doc.cells.len(), cases.len() * 3, "{}", stdout(&o));
+    assert!(doc.cells.iter().filter(|c| c.engine == "wasmer" && c.case.starts_with("grow/")).all(|c| c.verdict == Verdict::Pass));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+fn write_case(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const QUICK: &str = "summary: quick\nmodule: (module (memory 1))\n";
+const HANG: &str = "summary: an endless loop\nmodule: |\n  (module (func (export \"spin\") (loop (br 0))))\nsteps:\n  - invoke: spin\n    expect: { returns: [] }\n";
+
+#[test]
+fn a_hanging_case_times_out_and_the_worker_is_replaced() {
+    let corpus = tempfile::tempdir().unwrap();
+    write_case(corpus.path(), "a-before.yaml", QUICK);
+    write_case(corpus.path(), "b-hang.yaml", HANG);
+    write_case(corpus.path(), "c-after.yaml", QUICK);
+    let out = corpus.path().join("r.json");
+    let o = run(&[
+        "run",
+        corpus.path().to_str().unwrap(),
+        "--engines",
+        "wasmi,wasmtime",
+        "--jobs",
+        "1",
+        "--timeout",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 6);
+    for c in &doc.cells {
+        if c.case == "b-hang" {
+            assert_eq!(c.verdict, Verdict::Fail);
+            assert_eq!(c.steps[1].kind(), "timeout", "{c:?}");
+        } else {
+            assert_eq!(c.verdict, Verdict::Pass, "{c:?}");
+        }
+    }
+}
+
+#[test]
+fn killing_a_run_keeps_every_finished_cell() {
+    let corpus = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        write_case(corpus.path(), &format!("a{i:02}.yaml"), QUICK);
+    }
+    write_case(corpus.path(), "zz-hang.yaml", HANG);
+    let out = corpus.path().join("r.json");
+    let mut child = bin()
+        .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--timeout", "120"])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the 20 quick cells are in the file (the hang keeps the run going).
+    let start = Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
+        if lines > 20 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the quick cells never arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to tidy up
+    child.wait().unwrap();
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert!(doc.partial);
+    assert_eq!(doc.cells.len(), 20);
+    assert!(doc.cells.iter().all(|c| c.verdict == Verdict::Pass && c.engine == "wasmi"));
+    assert_eq!(doc.engines.len(), 1);
+}
+
+#[test]
+fn list_shows_engines_with_versions_and_cases() {
+    let o = run(&["list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    for engine in ["wasmtime", "wasmer", "wasmi"] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(engine) && l.contains("available")), "{text}");
+    }
+    assert!(text.contains("grow/beyond-maximum"), "{text}");
+}
