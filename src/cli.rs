@@ -58,7 +58,7 @@ struct RunArgs {
     /// Only cases whose id contains this text
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
-    /// Engine processes per engine [default: cores / engines, at least 1]
+    /// Engine processes per engine [default: the number of cores]
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Seconds a case may take before its engine process is killed
@@ -209,7 +209,7 @@ fn run(args: RunArgs) -> i32 {
         Err(e) => return bad(format!("cannot find this program's own path to start workers: {e}")),
     };
     let mut opts = RunOptions::new(exe);
-    opts.jobs = args.jobs.unwrap_or_else(|| runner::default_jobs(engines.len()));
+    opts.jobs = args.jobs.unwrap_or_else(|| runner::default_jobs());
     opts.timeout = Duration::from_secs_f64(args.timeout);
 
     let progress = if std::io::stderr().is_terminal() && !args.no_progress {

@@ -29,14 +29,15 @@ pub struct RunOptions {
 
 impl RunOptions {
     pub fn new(worker_exe: PathBuf) -> Self {
-        RunOptions { jobs: default_jobs(3), timeout: Duration::from_secs(10), worker_exe, window: 8 }
+        RunOptions { jobs: default_jobs(), timeout: Duration::from_secs(10), worker_exe, window: 8 }
     }
 }
 
-/// Processes per engine so that all engines together keep every core busy.
-pub fn default_jobs(engines: usize) -> usize {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    cores.div_ceil(engines.max(1)).max(1)
+/// Processes per engine: one per core, so that an engine with heavy cases
+/// (wasmi commits a 4 GiB grow page by page) can use every core once the
+/// others are done; the OS shares the cores while all are busy.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// One finished cell.
