@@ -821,3 +821,75 @@ fn yaml_kind(v: &Yaml) -> &'static str {
         Yaml::Tagged(_) => "a tagged value",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Case>, LoadError> {
+        parse_case(text, Path::new("t.yaml"), "topic/t")
+    }
+
+    const GROW: &str = "summary: s\nmodule: |\n  (module (memory (export \"mem\") 1 ${max})\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\n";
+
+    #[test]
+    fn vary_expands_with_ids_and_substitution() {
+        let text = format!("{GROW}vary:\n  max: [2, 65536]\nsteps:\n  - invoke: grow\n    args: [${{max}}]\n    expect: {{ returns: [-1] }}\n");
+        let cases = parse(&text).unwrap();
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["topic/t[max=2]", "topic/t[max=65536]"]);
+        assert_eq!(cases[1].steps[1].action, Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)] });
+        assert!(cases[1].wat.as_deref().unwrap().contains("1 65536"));
+        assert_eq!(cases[1].vary.get("max").map(String::as_str), Some("65536"));
+    }
+
+    #[test]
+    fn implicit_instantiate_goes_after_leading_new_memory_steps() {
+        let text = "summary: s\nimports: {\"env.m\": m}\nmodule: (module (import \"env\" \"m\" (memory 1)))\nsteps:\n  - new_memory: {as: m, initial: 1}\n  - size: {memory: m}\n    expect: {pages: 1}\n";
+        let case = &parse(text).unwrap()[0];
+        let labels: Vec<String> = case.steps.iter().map(|s| s.label()).collect();
+        assert_eq!(labels, ["new_memory m (1)", "instantiate (implicit)", "size m"]);
+        assert_eq!(case.plan.imports, vec![MemoryImport { module: "env".into(), name: "m".into(), memory: "m".into() }]);
+        assert_eq!(case.steps[2].line, 6);
+    }
+
+    #[test]
+    fn args_and_results_are_typed_by_the_signature() {
+        let text = "summary: s\nmodule: |\n  (module (func (export \"f\") (param i32 i64 f32 f64) (result i64) (local.get 1)))\nsteps:\n  - invoke: f\n    args: [4294967295, \"0xffffffffffffffff\", nan, -1.5]\n    expect: { returns: [-1] }\n";
+        let case = &parse(text).unwrap()[0];
+        let Action::Invoke { args, .. } = &case.steps[1].action else { panic!() };
+        assert_eq!(args[0], Val::I32(-1));
+        assert_eq!(args[1], Val::I64(-1));
+        assert_eq!(args[2], Val::F32(0x7fc0_0000));
+        assert_eq!(args[3], Val::F64((-1.5f64).to_bits()));
+        assert_eq!(case.steps[1].expect, Expect::Returns(vec![Val::I64(-1)]));
+        assert_eq!(typed(&Yaml::from(4294967296u64), ValType::I32).unwrap_err(), "4294967296 does not fit in i32");
+    }
+
+    #[test]
+    fn mistakes_are_reported_where_they_are() {
+        let cases = [
+            ("summary: s\nmodule: (module)\nsteps:\n  - validate: {}\n    expect: { pages: 1 }\n", 5, "cannot expect `pages`"),
+            ("summary: s\nmodule: (module (func (export \"f\")))\nsteps:\n  - invoke: f\n    args: [1]\n", 5, "takes 0 argument(s)"),
+            ("summary: s\nsteps:\n  - size: {memory: m}\n    expect: {pages: 1}\n", 3, "no memory named `m`"),
+            ("summary: s\nimports: {\"env.m\": nope}\nsteps:\n  - new_memory: {as: m, initial: 1}\n", 2, "no `new_memory` step makes it"),
+            ("summary: s\nsteps:\n  - grow: {memory: m, delta: 1}\n    invoke: f\n", 3, "needs a `module`"),
+            ("summary: s\nsteps:\n  - new_memory: {as: m, initial: 1}\n    expect: { one_of: [ok] }\n", 4, "at least two"),
+            ("summary: s\nmodule: (module)\nsteps:\n  - instantiate: {}\n    expect: { trap: out_of_bounds, error: invalid }\n", 5, "exactly one kind"),
+            ("summary: s\nmodule: (module)\ntimeout: -1\n", 3, "positive number"),
+        ];
+        for (text, line, what) in cases {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.line, line, "{text}: {err}");
+            assert!(err.message.contains(what), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn special_floats() {
+        assert_eq!(special_float("-inf", 52), Some(0xfff0_0000_0000_0000));
+        assert_eq!(special_float("nan:0x200000", 23), Some(0x7fa0_0000));
+        assert_eq!(special_float("nan:0x0", 23), None);
+        assert_eq!(special_float("1.5", 23), None);
+    }
+}
