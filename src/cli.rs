@@ -79,6 +79,14 @@ struct RunArgs {
     /// Engines that must be available (comma-separated); also from WASM_MATRIX_REQUIRE
     #[arg(long, value_name = "LIST", env = REQUIRE_ENV)]
     require: Option<String>,
+    /// Use existing WebDriver endpoints (e.g. a Selenium Grid) instead of starting
+    /// drivers: chrome=URL,firefox=URL; also WASM_MATRIX_WEBDRIVER_CHROME / _FIREFOX
+    #[arg(long, value_name = "NAME=URL,...")]
+    webdriver: Option<String>,
+    /// Address the harness server for browsers listens on; the browser must reach
+    /// it (it serves only the harness files) [default: 127.0.0.1:0, a free loopback port]
+    #[arg(long, value_name = "ADDR:PORT")]
+    serve_addr: Option<std::net::SocketAddr>,
     /// No progress bar, even on a terminal
     #[arg(long)]
     no_progress: bool,
@@ -209,6 +217,20 @@ fn run(args: RunArgs) -> i32 {
         Err(e) => return bad(format!("cannot find this program's own path to start workers: {e}")),
     };
     let mut opts = RunOptions::new(exe);
+    if let Some(list) = &args.webdriver {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let Some((name, url)) = item.split_once('=') else {
+                return bad(format!("--webdriver: expected NAME=URL, found `{item}`"));
+            };
+            match engine::spec(name) {
+                Some(s) if matches!(s.launch, engine::Launch::Browser(_)) => opts.webdriver.push((name.to_string(), url.to_string())),
+                _ => return bad(format!("--webdriver: `{name}` is not a browser engine (chrome, firefox)")),
+            }
+        }
+    }
+    if let Some(addr) = args.serve_addr {
+        opts.serve_addr = addr;
+    }
     opts.jobs = args.jobs.unwrap_or_else(|| runner::default_jobs());
     opts.timeout = Duration::from_secs_f64(args.timeout);
 
@@ -230,6 +252,10 @@ fn run(args: RunArgs) -> i32 {
             RunEvent::Unavailable { engine, reason } => {
                 collector.engine_unavailable(engine, &reason);
                 unavailable.push((engine, reason));
+            }
+            RunEvent::NotRun { case, engine, reason } => {
+                collector.add_unavailable(case, engine, &reason);
+                progress.inc(1);
             }
             RunEvent::Cell(cell) => {
                 let entry = collector.add(&cell);
@@ -289,7 +315,10 @@ fn list(args: ListArgs) -> i32 {
     print_load_errors(&errors);
     println!("engines:");
     for e in ENGINES {
-        println!("  {:<10} {:<10} available  {}", e.id, e.version, e.what);
+        match e.availability() {
+            Ok(v) => println!("  {:<10} {:<12} available    {}", e.id, v, e.what),
+            Err(why) => println!("  {:<10} {:<12} unavailable  {} ({why})", e.id, "-", e.what),
+        }
     }
     println!("cases ({}):", cases.len());
     for c in &cases {

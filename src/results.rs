@@ -221,7 +221,12 @@ impl<'a> Collector<'a> {
         let doc = ResultsDoc {
             engines: engines
                 .iter()
-                .map(|e| EngineEntry { id: e.id.into(), version: Some(e.version.into()), available: true, reason: None })
+                .map(|e| EngineEntry {
+                    id: e.id.into(),
+                    version: (!e.version.is_empty()).then(|| e.version.into()),
+                    available: true,
+                    reason: None,
+                })
                 .collect(),
             started: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
             ..ResultsDoc::default()

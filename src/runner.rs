@@ -6,6 +6,7 @@
 
 use crate::case::Case;
 use crate::engine::protocol::{request_line, Event};
+use crate::engine::webdriver::BrowserConn;
 use crate::engine::worker::Proc;
 use crate::engine::{EngineSpec, Launch};
 use crate::outcome::{normalize, Outcome, RawOutcome};
@@ -23,13 +24,24 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// The `wasm-matrix` binary (embedded engines run as its `__worker`).
     pub worker_exe: PathBuf,
-    /// Requests in flight per process.
+    /// Requests in flight per process (at most; engines may take fewer).
     pub window: usize,
+    /// WebDriver endpoints to use instead of starting drivers: engine id -> URL.
+    pub webdriver: Vec<(String, String)>,
+    /// Where the harness server for browsers listens (port 0: any free port).
+    pub serve_addr: std::net::SocketAddr,
 }
 
 impl RunOptions {
     pub fn new(worker_exe: PathBuf) -> Self {
-        RunOptions { jobs: default_jobs(), timeout: Duration::from_secs(10), worker_exe, window: 8 }
+        RunOptions {
+            jobs: default_jobs(),
+            timeout: Duration::from_secs(10),
+            worker_exe,
+            window: 512,
+            webdriver: Vec::new(),
+            serve_addr: ([127, 0, 0, 1], 0).into(),
+        }
     }
 }
 
@@ -59,6 +71,8 @@ pub enum RunEvent {
     /// An engine could not be started at all; its cells are not run.
     Unavailable { engine: &'static str, reason: String },
     Cell(CellRun),
+    /// A cell of an unavailable engine: not run.
+    NotRun { case: usize, engine: &'static str, reason: String },
 }
 
 /// Runs `cells` and sends an event for each; returns when all are done.
@@ -77,7 +91,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
         let queue = Arc::new(Mutex::new(queue));
-        let started = Arc::new(Mutex::new(false));
+        let started = Arc::new(Mutex::new(Availability::Unknown));
         let workers = opts.jobs.max(1).min(queue.lock().unwrap().len().max(1));
         for _ in 0..workers {
             let w = Worker {
@@ -122,6 +136,82 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpe
     stopped
 }
 
+/// A connection to one engine: a process speaking the line protocol, or a
+/// browser session that looks like one.
+enum Conn {
+    Process(Proc),
+    Browser(BrowserConn),
+}
+
+impl Conn {
+    async fn start(spec: &EngineSpec, opts: &RunOptions) -> Result<Conn, String> {
+        match spec.launch {
+            Launch::Browser(b) => {
+                let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
+                let setup = b.setup(remote)?;
+                Ok(Conn::Browser(BrowserConn::start(b, setup, opts.serve_addr, opts.timeout).await?))
+            }
+            _ => {
+                let (program, args) = spec.command(&opts.worker_exe)?;
+                Ok(Conn::Process(Proc::spawn(&program, &args, Duration::from_secs(60)).await?))
+            }
+        }
+    }
+
+    fn version(&self) -> String {
+        match self {
+            Conn::Process(p) => p.version.clone(),
+            Conn::Browser(b) => b.version.clone(),
+        }
+    }
+
+    fn send(&self, line: Arc<str>) {
+        match self {
+            Conn::Process(p) => p.send(line),
+            Conn::Browser(b) => b.send(line),
+        }
+    }
+
+    async fn next_event(&mut self) -> Option<Result<Event, String>> {
+        match self {
+            Conn::Process(p) => p.next_event().await,
+            Conn::Browser(b) => b.next_event().await,
+        }
+    }
+
+    /// Browser sessions time cases out themselves (per batch, then per case).
+    fn keeps_time(&self) -> bool {
+        matches!(self, Conn::Browser(_))
+    }
+
+    fn clear_stderr(&self) {
+        if let Conn::Process(p) = self {
+            p.clear_stderr();
+        }
+    }
+
+    async fn kill(&mut self) {
+        match self {
+            Conn::Process(p) => p.kill().await,
+            Conn::Browser(b) => b.kill(),
+        }
+    }
+
+    async fn death(&mut self) -> Outcome {
+        match self {
+            Conn::Process(p) => Outcome::Crash(p.death().await),
+            Conn::Browser(b) => b.death(),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Conn::Process(p) => p.close().await,
+            Conn::Browser(mut b) => b.kill(),
+        }
+    }
+}
+
 struct InFlight {
     case: usize,
     outcomes: Vec<Option<RawOutcome>>,
@@ -135,8 +225,15 @@ struct Worker {
     queue: Arc<Mutex<VecDeque<usize>>>,
     opts: RunOptions,
     tx: mpsc::UnboundedSender<RunEvent>,
-    /// Whether this engine's version was already announced.
-    announced: Arc<Mutex<bool>>,
+    /// Whether this engine was already announced as started or unavailable.
+    announced: Arc<Mutex<Availability>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Availability {
+    Unknown,
+    Started,
+    Unavailable,
 }
 
 /// Consecutive failed starts after which an engine's remaining cells are
@@ -144,12 +241,6 @@ struct Worker {
 const MAX_FAILED_STARTS: usize = 3;
 
 impl Worker {
-    fn command(&self) -> (PathBuf, Vec<String>) {
-        match self.spec.launch {
-            Launch::Worker => (self.opts.worker_exe.clone(), vec!["__worker".into(), self.spec.id.into()]),
-        }
-    }
-
     fn next_case(&self, retry: &mut VecDeque<usize>) -> Option<usize> {
         retry.pop_front().or_else(|| self.queue.lock().unwrap().pop_front())
     }
@@ -178,34 +269,47 @@ impl Worker {
     async fn run(self) {
         let mut retry: VecDeque<usize> = VecDeque::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
-        let mut proc: Option<Proc> = None;
+        let mut proc: Option<Conn> = None;
         let mut failed_starts = 0;
         let mut front_since = Instant::now();
         loop {
             if proc.is_none() {
-                let (program, args) = self.command();
-                match Proc::spawn(&program, &args, Duration::from_secs(60)).await {
+                match Conn::start(self.spec, &self.opts).await {
                     Ok(p) => {
                         failed_starts = 0;
-                        let mut announced = self.announced.lock().unwrap();
-                        if !*announced {
-                            *announced = true;
-                            let _ = self.tx.send(RunEvent::Started { engine: self.spec.id, version: p.version.clone() });
+                        let mut state = self.announced.lock().unwrap();
+                        if *state != Availability::Started {
+                            *state = Availability::Started;
+                            let _ = self.tx.send(RunEvent::Started { engine: self.spec.id, version: p.version() });
                         }
                         proc = Some(p);
                     }
                     Err(reason) => {
                         failed_starts += 1;
-                        let never_started = !*self.announced.lock().unwrap();
-                        if never_started || failed_starts >= MAX_FAILED_STARTS {
-                            // Give the remaining cells an outcome rather than loop.
-                            if never_started {
-                                let _ = self.tx.send(RunEvent::Unavailable { engine: self.spec.id, reason: reason.clone() });
+                        let never_started = {
+                            let mut state = self.announced.lock().unwrap();
+                            match *state {
+                                Availability::Started => false,
+                                Availability::Unknown => {
+                                    *state = Availability::Unavailable;
+                                    let _ = self.tx.send(RunEvent::Unavailable { engine: self.spec.id, reason: reason.clone() });
+                                    true
+                                }
+                                Availability::Unavailable => true,
                             }
+                        };
+                        if never_started {
+                            while let Some(case) = self.next_case(&mut retry) {
+                                let _ = self.tx.send(RunEvent::NotRun { case, engine: self.spec.id, reason: reason.clone() });
+                            }
+                            return;
+                        }
+                        if failed_starts >= MAX_FAILED_STARTS {
+                            // Give the remaining cells an outcome rather than loop.
                             while let Some(case) = self.next_case(&mut retry) {
                                 let n = self.cases[case].steps.len();
                                 let f = InFlight { case, outcomes: vec![None; n], sent: Instant::now() };
-                                self.finish(f, Some(Outcome::Crash(format!("engine process could not start: {reason}"))), None, Instant::now());
+                                self.finish(f, Some(Outcome::Crash(format!("engine process could not restart: {reason}"))), None, Instant::now());
                             }
                             return;
                         }
@@ -215,7 +319,7 @@ impl Worker {
                 }
             }
             let p = proc.as_mut().expect("started above");
-            while inflight.len() < self.opts.window.max(1) {
+            while inflight.len() < self.opts.window.min(self.spec.window()).max(1) {
                 let Some(case) = self.next_case(&mut retry) else { break };
                 if inflight.is_empty() {
                     front_since = Instant::now();
@@ -228,7 +332,11 @@ impl Worker {
             }
             let front = &self.cases[inflight[0].case];
             let limit = front.timeout.map_or(self.opts.timeout, |t| self.opts.timeout.max(Duration::from_secs_f64(t)));
-            let deadline = tokio::time::Instant::from_std(front_since + limit);
+            let deadline = if p.keeps_time() {
+                tokio::time::Instant::now() + Duration::from_secs(86_400)
+            } else {
+                tokio::time::Instant::from_std(front_since + limit)
+            };
             tokio::select! {
                 ev = p.next_event() => match ev {
                     Some(Ok(Event::Step { id, index, outcome })) => {
@@ -255,7 +363,7 @@ impl Worker {
                     }
                     None => {
                         let why = p.death().await;
-                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(why), front_since);
+                        self.fail_front(&mut inflight, &mut retry, why, front_since);
                         proc = None;
                     }
                 },

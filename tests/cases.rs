@@ -58,28 +58,18 @@ fn main() {
         let opts = RunOptions::new(exe);
         let cases_arc = Arc::new(cases.clone());
         let mut collector = Collector::new(&cases, &known, &ENGINES.iter().collect::<Vec<_>>(), None).expect("no file to open");
-        let mut unavailable: HashMap<&str, String> = HashMap::new();
-        let mut skipped_cells = Vec::new();
         runner::run_blocking(cases_arc, selected.clone(), opts, |ev| {
             match ev {
                 RunEvent::Cell(c) => {
                     collector.add(&c);
                 }
-                RunEvent::Unavailable { engine, reason } => {
-                    unavailable.insert(engine, reason);
+                RunEvent::NotRun { case, engine, reason } => {
+                    collector.add_unavailable(case, engine, &reason);
                 }
-                RunEvent::Started { .. } => {}
+                RunEvent::Unavailable { .. } | RunEvent::Started { .. } => {}
             }
             true
         });
-        for (i, spec) in &selected {
-            if let Some(reason) = unavailable.get(spec.id) {
-                skipped_cells.push((*i, spec.id, reason.clone()));
-            }
-        }
-        for (i, engine, reason) in skipped_cells {
-            collector.add_unavailable(i, engine, &reason);
-        }
         for cell in collector.doc.cells.drain(..) {
             results.insert((cell.case.clone(), cell.engine.clone()), cell);
         }

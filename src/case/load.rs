@@ -567,7 +567,7 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
             args.push(typed(v, *t).map_err(|e| cx.err(&format!("{path}.args.{j}"), format!("argument {}: {e}", j + 1)))?);
         }
         result_types = Some(results.clone());
-        actions.push(Action::Invoke { name: name.clone(), args });
+        actions.push(Action::Invoke { name: name.clone(), args, results: results.clone() });
     } else if rs.args.is_some() {
         return Err(cx.err(&format!("{path}.args"), "`args` belongs to an `invoke` step"));
     }
@@ -838,7 +838,7 @@ mod tests {
         let cases = parse(&text).unwrap();
         let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["topic/t[max=2]", "topic/t[max=65536]"]);
-        assert_eq!(cases[1].steps[1].action, Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)] });
+        assert_eq!(cases[1].steps[1].action, Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)], results: vec![ValType::I32] });
         assert!(cases[1].wat.as_deref().unwrap().contains("1 65536"));
         assert_eq!(cases[1].vary.get("max").map(String::as_str), Some("65536"));
     }

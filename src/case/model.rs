@@ -52,13 +52,72 @@ impl Default for Host {
 }
 
 /// A typed WebAssembly value. Floats are kept as bits so NaN payloads survive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+///
+/// On the wire: `{"i32": -1}`, `{"i64": "-1"}`, `{"f32": 2143289344}` (bits),
+/// `{"f64": "9221120237041090560"}` (bits). 64-bit values travel as strings
+/// so that JavaScript (whose numbers hold 53 bits) reads them exactly;
+/// numbers are accepted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Val {
     I32(i32),
     I64(i64),
     F32(u32),
     F64(u64),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum WireVal {
+    I32(Flex),
+    I64(Flex),
+    F32(Flex),
+    F64(Flex),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Flex {
+    Int(i64),
+    Big(u64),
+    Text(String),
+}
+
+impl Flex {
+    fn int(&self) -> Result<i128, String> {
+        match self {
+            Flex::Int(v) => Ok(*v as i128),
+            Flex::Big(v) => Ok(*v as i128),
+            Flex::Text(t) => t.trim().parse::<i128>().map_err(|_| format!("`{t}` is not an integer")),
+        }
+    }
+}
+
+impl Serialize for Val {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Val::I32(v) => WireVal::I32(Flex::Int(v as i64)),
+            Val::I64(v) => WireVal::I64(Flex::Text(v.to_string())),
+            Val::F32(v) => WireVal::F32(Flex::Int(v as i64)),
+            Val::F64(v) => WireVal::F64(Flex::Text(v.to_string())),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Val {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let fit = |r: Result<i128, String>, lo: i128, hi: i128| -> Result<i128, D::Error> {
+            let v = r.map_err(D::Error::custom)?;
+            if v < lo || v > hi { Err(D::Error::custom(format!("{v} is out of range"))) } else { Ok(v) }
+        };
+        Ok(match WireVal::deserialize(d)? {
+            WireVal::I32(f) => Val::I32(fit(f.int(), i32::MIN as i128, u32::MAX as i128)? as u32 as i32),
+            WireVal::I64(f) => Val::I64(fit(f.int(), i64::MIN as i128, u64::MAX as i128)? as u64 as i64),
+            WireVal::F32(f) => Val::F32(fit(f.int(), 0, u32::MAX as i128)? as u32),
+            WireVal::F64(f) => Val::F64(fit(f.int(), 0, u64::MAX as i128)? as u64),
+        })
+    }
 }
 
 impl Val {
@@ -118,7 +177,9 @@ pub enum AddressType {
 pub enum Action {
     Instantiate,
     Validate,
-    Invoke { name: String, args: Vec<Val> },
+    /// `results`: the export's result types (JS engines need them to read
+    /// the values back exactly).
+    Invoke { name: String, args: Vec<Val>, #[serde(default)] results: Vec<ValType> },
     Grow { memory: String, delta: u64 },
     Size { memory: String },
     Read { memory: String, offset: u64, len: u64 },
@@ -132,7 +193,7 @@ impl Action {
         match self {
             Action::Instantiate => "instantiate".into(),
             Action::Validate => "validate".into(),
-            Action::Invoke { name, args } => {
+            Action::Invoke { name, args, .. } => {
                 let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
                 format!("invoke {name}({})", args.join(", "))
             }

@@ -3,7 +3,10 @@
 //! worker child process (`worker.rs`); the runner talks to every kind of
 //! engine through the same line protocol (`protocol.rs`).
 
+pub mod node;
 pub mod protocol;
+pub mod server;
+pub mod webdriver;
 pub mod wasmi;
 pub mod wasmer;
 pub mod wasmtime;
@@ -67,7 +70,7 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                 o
             }
             Action::Validate => session.validate(),
-            Action::Invoke { name, args } => {
+            Action::Invoke { name, args, .. } => {
                 if session.instantiated() {
                     session.invoke(name, args)
                 } else {
@@ -110,6 +113,10 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
 pub enum Launch {
     /// Embedded in this binary; runs in `wasm-matrix __worker ID` processes.
     Worker,
+    /// `node drivers/harness.js`, the same line protocol.
+    Node,
+    /// A browser over WebDriver, the harness page served by the tool.
+    Browser(webdriver::Browser),
 }
 
 /// A column of the matrix.
@@ -118,8 +125,43 @@ pub struct EngineSpec {
     pub id: &'static str,
     pub what: &'static str,
     pub launch: Launch,
-    /// The version, where it is known without starting the engine.
+    /// The version, where it is known without starting the engine ("" if not).
     pub version: &'static str,
+}
+
+impl EngineSpec {
+    /// The command that starts one engine process, or why it cannot start.
+    pub fn command(&self, worker_exe: &std::path::Path) -> Result<(std::path::PathBuf, Vec<String>), String> {
+        match self.launch {
+            Launch::Worker => Ok((worker_exe.to_path_buf(), vec!["__worker".into(), self.id.into()])),
+            Launch::Node => node::command(),
+            Launch::Browser(_) => Err("browsers are driven over WebDriver, not started as a command".into()),
+        }
+    }
+
+    /// Requests in flight per connection: browsers take them in batches.
+    pub fn window(&self) -> usize {
+        match self.launch {
+            Launch::Worker | Launch::Node => 16,
+            Launch::Browser(_) => 512,
+        }
+    }
+
+    /// The version if the engine is available here, else why not.
+    pub fn availability(&self) -> Result<String, String> {
+        match self.launch {
+            Launch::Worker => Ok(self.version.to_string()),
+            Launch::Node => node::version(),
+            Launch::Browser(b) => match b.setup(None)? {
+                webdriver::Setup::Remote { url } => Ok(format!("remote {url}")),
+                webdriver::Setup::Local { binary, .. } => {
+                    let out = std::process::Command::new(&binary).arg("--version").output();
+                    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+                    Ok(text.split(' ').find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit())).unwrap_or("installed").to_string())
+                }
+            },
+        }
+    }
 }
 
 /// Every engine the tool knows, in column order.
@@ -127,6 +169,9 @@ pub const ENGINES: &[EngineSpec] = &[
     EngineSpec { id: "wasmtime", what: "wasmtime crate, Cranelift", launch: Launch::Worker, version: env!("WASM_MATRIX_WASMTIME_VERSION") },
     EngineSpec { id: "wasmer", what: "wasmer crate, sys, Cranelift", launch: Launch::Worker, version: env!("WASM_MATRIX_WASMER_VERSION") },
     EngineSpec { id: "wasmi", what: "wasmi crate (interpreter)", launch: Launch::Worker, version: env!("WASM_MATRIX_WASMI_VERSION") },
+    EngineSpec { id: "node", what: "V8 in Node.js", launch: Launch::Node, version: "" },
+    EngineSpec { id: "chrome", what: "Chromium + chromedriver, headless", launch: Launch::Browser(webdriver::Browser::Chrome), version: "" },
+    EngineSpec { id: "firefox", what: "Firefox + geckodriver, headless", launch: Launch::Browser(webdriver::Browser::Firefox), version: "" },
 ];
 
 pub fn spec(id: &str) -> Option<&'static EngineSpec> {

@@ -1,0 +1,69 @@
+//! The HTTP server that gives browsers the harness page. It binds to
+//! loopback (or the address given) and serves exactly four paths: the page
+//! and the script, under `/isolated/` (with COOP/COEP, so the page is
+//! cross-origin isolated and has SharedArrayBuffer) and under `/plain/`
+//! (without them). Everything else is 404.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+
+pub const HARNESS_HTML: &str = include_str!("../../drivers/harness.html");
+
+/// The page path for a case's `host.cross_origin_isolated`.
+pub fn page_path(isolated: bool) -> &'static str {
+    if isolated { "/isolated/harness.html" } else { "/plain/harness.html" }
+}
+
+fn respond(body: &'static str, content_type: &'static str, isolated: bool) -> Response {
+    let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if isolated {
+        h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+        h.insert("cross-origin-embedder-policy", HeaderValue::from_static("require-corp"));
+    }
+    r
+}
+
+pub fn router() -> Router {
+    const HTML: &str = "text/html; charset=utf-8";
+    const JS: &str = "text/javascript; charset=utf-8";
+    let js = super::node::HARNESS_JS;
+    Router::new()
+        .route("/isolated/harness.html", get(|| async { respond(HARNESS_HTML, HTML, true) }))
+        .route("/isolated/harness.js", get(move || async move { respond(js, JS, true) }))
+        .route("/plain/harness.html", get(|| async { respond(HARNESS_HTML, HTML, false) }))
+        .route("/plain/harness.js", get(move || async move { respond(js, JS, false) }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: this server serves only the wasm-matrix harness\n") })
+}
+
+/// A running server; dropped, it stops.
+pub struct HarnessServer {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HarnessServer {
+    /// Starts serving on `bind` (port 0: a free port).
+    pub async fn start(bind: SocketAddr) -> std::io::Result<HarnessServer> {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router()).await;
+        });
+        Ok(HarnessServer { addr, task })
+    }
+
+    pub fn url(&self, isolated: bool) -> String {
+        format!("http://{}{}", self.addr, page_path(isolated))
+    }
+}
+
+impl Drop for HarnessServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

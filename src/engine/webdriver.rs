@@ -1,0 +1,432 @@
+//! Real browsers over WebDriver (fantoccini): headless Chromium through
+//! chromedriver and Firefox through geckodriver. The tool starts the driver
+//! itself on a free loopback port (or uses `--webdriver NAME=URL`), serves
+//! the harness from its own loopback HTTP server, and sends cases in batches
+//! through `execute_async`.
+//!
+//! A [`BrowserConn`] looks to the runner like a worker process: requests in,
+//! protocol events out. When a batch fails (a crashed tab, a script timeout,
+//! a driver that went away) the batch is run again one case at a time in a
+//! fresh session, so that only the case that caused it is blamed.
+
+use super::node::which;
+use super::protocol::Event;
+use super::server::HarnessServer;
+use crate::outcome::Outcome;
+use fantoccini::wd::{Capabilities, TimeoutConfiguration};
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// Most cases in one `execute_async` call.
+const MAX_BATCH: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Chrome,
+    Firefox,
+}
+
+impl Browser {
+    pub fn id(self) -> &'static str {
+        match self {
+            Browser::Chrome => "chrome",
+            Browser::Firefox => "firefox",
+        }
+    }
+
+    /// The environment variable naming an existing WebDriver endpoint.
+    pub fn webdriver_env(self) -> &'static str {
+        match self {
+            Browser::Chrome => "WASM_MATRIX_WEBDRIVER_CHROME",
+            Browser::Firefox => "WASM_MATRIX_WEBDRIVER_FIREFOX",
+        }
+    }
+
+    fn binary_env(self) -> &'static str {
+        match self {
+            Browser::Chrome => "WASM_MATRIX_CHROME",
+            Browser::Firefox => "WASM_MATRIX_FIREFOX",
+        }
+    }
+
+    fn driver_env(self) -> &'static str {
+        match self {
+            Browser::Chrome => "WASM_MATRIX_CHROMEDRIVER",
+            Browser::Firefox => "WASM_MATRIX_GECKODRIVER",
+        }
+    }
+
+    fn binary_names(self) -> &'static [&'static str] {
+        match self {
+            Browser::Chrome => &["chromium", "chromium-browser", "google-chrome", "chrome"],
+            Browser::Firefox => &["firefox-esr", "firefox"],
+        }
+    }
+
+    fn driver_name(self) -> &'static str {
+        match self {
+            Browser::Chrome => "chromedriver",
+            Browser::Firefox => "geckodriver",
+        }
+    }
+}
+
+/// How to reach a browser: a driver to start, or an endpoint to use.
+#[derive(Debug, Clone)]
+pub enum Setup {
+    Local { binary: PathBuf, driver: PathBuf },
+    Remote { url: String },
+}
+
+fn find(env: &str, names: &[&str], what: &str) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(env) {
+        let p = PathBuf::from(p);
+        return if p.is_file() { Ok(p) } else { Err(format!("{env}={} does not exist", p.display())) };
+    }
+    for name in names {
+        if let Some(p) = which(name) {
+            return Ok(p);
+        }
+    }
+    // cargo install puts geckodriver here, which is not always on PATH.
+    if let Some(home) = std::env::var_os("HOME") {
+        for name in names {
+            let p = PathBuf::from(&home).join(".cargo/bin").join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err(format!("{what} not found: looked for {} on PATH (set {env}, or run drivers/install.sh)", names.join(", ")))
+}
+
+impl Browser {
+    /// Where this browser comes from here, or why it is unavailable.
+    pub fn setup(self, remote: Option<&str>) -> Result<Setup, String> {
+        if let Some(url) = remote.map(str::to_string).or_else(|| std::env::var(self.webdriver_env()).ok()).filter(|u| !u.is_empty()) {
+            return Ok(Setup::Remote { url });
+        }
+        let binary = find(self.binary_env(), self.binary_names(), self.id())?;
+        let driver = find(self.driver_env(), &[self.driver_name()], self.driver_name())?;
+        Ok(Setup::Local { binary, driver })
+    }
+
+    fn capabilities(self, setup: &Setup, profile: Option<&std::path::Path>) -> Capabilities {
+        let binary = match setup {
+            Setup::Local { binary, .. } => Some(binary.display().to_string()),
+            Setup::Remote { .. } => None,
+        };
+        let caps = match self {
+            Browser::Chrome => {
+                let mut args = vec![
+                    "--headless".to_string(),
+                    "--no-sandbox".into(),
+                    "--disable-gpu".into(),
+                    "--disable-dev-shm-usage".into(),
+                    "--disable-background-networking".into(),
+                    "--disable-component-update".into(),
+                    "--disable-sync".into(),
+                    "--no-first-run".into(),
+                    "--disable-quic".into(),
+                ];
+                if let Some(p) = profile {
+                    args.push(format!("--user-data-dir={}", p.display()));
+                }
+                let mut opts = json!({ "args": args });
+                if let Some(b) = binary {
+                    opts["binary"] = b.into();
+                }
+                json!({ "browserName": "chrome", "goog:chromeOptions": opts })
+            }
+            Browser::Firefox => {
+                let mut opts = json!({
+                    "args": ["-headless"],
+                    // No network but loopback: keep Firefox from phoning home.
+                    "prefs": {
+                        "app.update.enabled": false,
+                        "browser.safebrowsing.malware.enabled": false,
+                        "browser.safebrowsing.phishing.enabled": false,
+                        "datareporting.policy.dataSubmissionEnabled": false,
+                        "network.captive-portal-service.enabled": false,
+                        "network.connectivity-service.enabled": false,
+                        "toolkit.telemetry.enabled": false,
+                        "extensions.update.enabled": false,
+                        "browser.newtabpage.enabled": false
+                    }
+                });
+                if let Some(b) = binary {
+                    opts["binary"] = b.into();
+                }
+                json!({ "browserName": "firefox", "moz:firefoxOptions": opts })
+            }
+        };
+        caps.as_object().cloned().unwrap_or_default()
+    }
+}
+
+/// A started driver process and the endpoint it listens on.
+struct Driver {
+    url: String,
+    _child: Option<Child>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The driver leads its own process group, the browser with it: end
+        // them all, so that no browser outlives its session.
+        if let Some(pid) = self._child.as_ref().and_then(|c| c.id()) {
+            // SAFETY: kill(2) on a process group this process created.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        }
+    }
+}
+
+async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String> {
+    let binary_driver = match setup {
+        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None }),
+        Setup::Local { driver, .. } => driver.clone(),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let mut cmd = Command::new(&binary_driver);
+    match browser {
+        Browser::Chrome => cmd.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1"),
+        Browser::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1", "--log", "fatal"]),
+    };
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary_driver.display()))?;
+    let start = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(format!("{} did not listen on port {port} within 20 s", binary_driver.display()));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child) })
+}
+
+/// One browser session with its driver, profile and harness server.
+struct Session {
+    client: Client,
+    _driver: Driver,
+    _profile: Option<tempfile::TempDir>,
+    /// Which harness page is loaded (`host.cross_origin_isolated`).
+    page: Option<bool>,
+}
+
+async fn open_session(browser: Browser, setup: &Setup) -> Result<(Session, String), String> {
+    let driver = start_driver(browser, setup).await?;
+    let profile = match (browser, setup) {
+        (Browser::Chrome, Setup::Local { .. }) => Some(tempfile::tempdir().map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let caps = browser.capabilities(setup, profile.as_ref().map(|p| p.path()));
+    let client = ClientBuilder::rustls()
+        .map_err(|e| e.to_string())?
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .map_err(|e| format!("cannot open a {} session at {}: {e}", browser.id(), driver.url))?;
+    let version = client
+        .capabilities()
+        .and_then(|c| c.get("browserVersion").and_then(|v| v.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    Ok((Session { client, _driver: driver, _profile: profile, page: None }, version))
+}
+
+const RUN_BATCH: &str = "const [requests, done] = arguments;\n\
+    if (!window.wasmMatrix) { done({ harness_error: 'the harness page is not loaded' }); return; }\n\
+    window.wasmMatrix.runBatch(requests).then(done, (e) => done({ harness_error: String(e) }));";
+
+struct Request {
+    id: u64,
+    plan: Value,
+    isolated: bool,
+}
+
+/// Why a batch failed: a script timeout or anything else.
+fn failure_outcome(err: &fantoccini::error::CmdError, timeout: Duration) -> Outcome {
+    let text = err.to_string();
+    if text.to_lowercase().contains("timeout") {
+        Outcome::Timeout(format!("no answer in {} s: {text}", timeout.as_secs_f64()))
+    } else {
+        Outcome::Crash(format!("browser session failed: {text}"))
+    }
+}
+
+impl Session {
+    async fn run(&mut self, server: &HarnessServer, batch: &[Request], per_case: Duration) -> Result<Vec<Event>, Outcome> {
+        let isolated = batch[0].isolated;
+        if self.page != Some(isolated) {
+            self.client.goto(&server.url(isolated)).await.map_err(|e| Outcome::Crash(format!("cannot load the harness page: {e}")))?;
+            self.page = Some(isolated);
+        }
+        let total = per_case * batch.len() as u32;
+        self.client
+            .update_timeouts(TimeoutConfiguration::new(Some(total), None, None))
+            .await
+            .map_err(|e| Outcome::Crash(format!("cannot set the script timeout: {e}")))?;
+        let requests: Vec<Value> = batch.iter().map(|r| json!({ "id": r.id, "plan": r.plan })).collect();
+        let result = self.client.execute_async(RUN_BATCH, vec![Value::Array(requests)]).await;
+        match result {
+            Ok(Value::Array(events)) => events
+                .into_iter()
+                .map(|e| serde_json::from_value(e).map_err(|e| Outcome::Crash(format!("unreadable event from the page: {e}"))))
+                .collect(),
+            Ok(other) => Err(Outcome::Crash(format!("the harness failed: {other}"))),
+            Err(e) => {
+                // The page may be dead or spinning: this session is done.
+                self.page = None;
+                Err(failure_outcome(&e, total))
+            }
+        }
+    }
+}
+
+/// A browser as the runner sees it: like a worker process.
+pub struct BrowserConn {
+    requests: Option<mpsc::UnboundedSender<Arc<str>>>,
+    events: mpsc::UnboundedReceiver<Result<Event, Outcome>>,
+    task: tokio::task::JoinHandle<()>,
+    death: Option<Outcome>,
+    pub version: String,
+}
+
+impl BrowserConn {
+    pub async fn start(browser: Browser, setup: Setup, bind: std::net::SocketAddr, per_case: Duration) -> Result<BrowserConn, String> {
+        let server = HarnessServer::start(bind).await.map_err(|e| format!("cannot start the harness server on {bind}: {e}"))?;
+        let (session, version) = open_session(browser, &setup).await?;
+        let (req_tx, req_rx) = mpsc::unbounded_channel::<Arc<str>>();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(serve(browser, setup, server, session, per_case, req_rx, ev_tx));
+        Ok(BrowserConn { requests: Some(req_tx), events: ev_rx, task, death: None, version })
+    }
+
+    pub fn send(&self, line: Arc<str>) {
+        if let Some(tx) = &self.requests {
+            let _ = tx.send(line);
+        }
+    }
+
+    pub async fn next_event(&mut self) -> Option<Result<Event, String>> {
+        match self.events.recv().await {
+            Some(Ok(ev)) => Some(Ok(ev)),
+            Some(Err(outcome)) => {
+                self.death = Some(outcome);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// How the session ended (after `next_event` returned `None`).
+    pub fn death(&mut self) -> Outcome {
+        self.death.take().unwrap_or_else(|| Outcome::Crash("the browser session ended".into()))
+    }
+
+    pub fn kill(&mut self) {
+        self.requests = None;
+        self.task.abort();
+    }
+}
+
+impl Drop for BrowserConn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(
+    browser: Browser,
+    setup: Setup,
+    server: HarnessServer,
+    mut session: Session,
+    per_case: Duration,
+    mut requests: mpsc::UnboundedReceiver<Arc<str>>,
+    events: mpsc::UnboundedSender<Result<Event, Outcome>>,
+) {
+    let mut pending: Option<Request> = None;
+    loop {
+        // A batch: everything queued, up to MAX_BATCH, of one page kind.
+        let first = match pending.take() {
+            Some(r) => r,
+            None => match requests.recv().await {
+                Some(line) => match parse(&line) {
+                    Some(r) => r,
+                    None => continue,
+                },
+                None => break,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(line) => {
+                    if let Some(r) = parse(&line) {
+                        if r.isolated != batch[0].isolated {
+                            pending = Some(r);
+                            break;
+                        }
+                        batch.push(r);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        match session.run(&server, &batch, per_case).await {
+            Ok(evs) => {
+                for ev in evs {
+                    let _ = events.send(Ok(ev));
+                }
+            }
+            Err(first_failure) => {
+                // Find the case that broke the batch: one at a time, fresh session.
+                let mut blamed = if batch.len() == 1 { Some(first_failure) } else { None };
+                if blamed.is_none() {
+                    match open_session(browser, &setup).await {
+                        Ok((s, _)) => session = s,
+                        Err(e) => blamed = Some(Outcome::Crash(e)),
+                    }
+                }
+                if blamed.is_none() {
+                    for req in &batch {
+                        match session.run(&server, std::slice::from_ref(req), per_case).await {
+                            Ok(evs) => {
+                                for ev in evs {
+                                    let _ = events.send(Ok(ev));
+                                }
+                            }
+                            Err(o) => {
+                                blamed = Some(o);
+                                break;
+                            }
+                        }
+                    }
+                }
+                if let Some(o) = blamed {
+                    let _ = events.send(Err(o));
+                    return; // the runner starts a new connection for the rest
+                }
+            }
+        }
+    }
+    let _ = session.client.close().await;
+}
+
+fn parse(line: &str) -> Option<Request> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let id = v.get("id")?.as_u64()?;
+    let plan = v.get("plan")?.clone();
+    let isolated = plan.pointer("/host/cross_origin_isolated").and_then(|b| b.as_bool()).unwrap_or(true);
+    Some(Request { id, plan, isolated })
+}
