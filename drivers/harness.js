@@ -222,7 +222,9 @@ async function runBatch(requests) {
     } catch (e) {
       events.push({ step: { id: req.id, index: 0, outcome: { kind: 'unsupported', message: `harness error: ${describe(e)}` } } });
     }
-    events.push({ done: { id: req.id, us: Math.round((performance.now() - t0) * 1000) } });
+    const done = { id: req.id, us: Math.round((performance.now() - t0) * 1000) };
+    if (typeof self !== 'undefined' && 'crossOriginIsolated' in self) done.cross_origin_isolated = self.crossOriginIsolated === true;
+    events.push({ done });
   }
   return events;
 }

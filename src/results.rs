@@ -80,6 +80,9 @@ pub struct CellEntry {
     /// For `known`/`fixed`: the listed reason; for `unavailable`: why (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Browsers: whether the harness page was cross-origin isolated (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_origin_isolated: Option<bool>,
 }
 
 /// What a case is, so that a report can show it (extension).
@@ -278,6 +281,7 @@ impl<'a> Collector<'a> {
             ms: round3(run.ms),
             engine_ms: run.engine_us.map(|us| round3(us as f64 / 1000.0)),
             reason: known.map(|k| k.reason.clone()),
+            cross_origin_isolated: run.cross_origin_isolated,
         };
         self.push(entry)
     }
@@ -292,6 +296,7 @@ impl<'a> Collector<'a> {
             ms: 0.0,
             engine_ms: None,
             reason: Some(reason.to_string()),
+            cross_origin_isolated: None,
         };
         self.push(entry)
     }

@@ -62,6 +62,8 @@ pub struct CellRun {
     pub ms: f64,
     /// The engine's own time for the case (compile + instantiate + steps).
     pub engine_us: Option<u64>,
+    /// For browsers: whether the harness page was cross-origin isolated.
+    pub cross_origin_isolated: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +250,10 @@ impl Worker {
     /// Finishes a cell: normalizes what arrived; a step that never reported
     /// gets `fatal` and the ones after it are skipped.
     fn finish(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>, front_since: Instant) {
+        self.finish_with(f, fatal, engine_us, front_since, None)
+    }
+
+    fn finish_with(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>, front_since: Instant, isolated: Option<bool>) {
         let mut fatal = fatal;
         let n = self.cases[f.case].steps.len();
         let mut outcomes = Vec::with_capacity(n);
@@ -263,7 +269,14 @@ impl Worker {
         // From when the engine could start on it (it was sent, and the case
         // before it in the window was done) to its end.
         let ms = f.sent.max(front_since).elapsed().as_secs_f64() * 1000.0;
-        let _ = self.tx.send(RunEvent::Cell(CellRun { case: f.case, engine: self.spec.id, outcomes, ms, engine_us }));
+        let _ = self.tx.send(RunEvent::Cell(CellRun {
+            case: f.case,
+            engine: self.spec.id,
+            outcomes,
+            ms,
+            engine_us,
+            cross_origin_isolated: isolated,
+        }));
     }
 
     async fn run(self) {
@@ -346,10 +359,11 @@ impl Worker {
                             }
                         }
                     }
-                    Some(Ok(Event::Done { id, us })) => {
+                    Some(Ok(Event::Done { id, us, cross_origin_isolated })) => {
                         if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
                             let f = inflight.remove(pos).expect("position is valid");
-                            self.finish(f, Some(Outcome::Crash("the engine ended the case without reporting this step".into())), Some(us), front_since);
+                            let missing = Outcome::Crash("the engine ended the case without reporting this step".into());
+                            self.finish_with(f, Some(missing), Some(us), front_since, cross_origin_isolated);
                         }
                         p.clear_stderr();
                         front_since = Instant::now();

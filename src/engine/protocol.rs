@@ -24,7 +24,13 @@ pub enum Event {
     Ready { engine: String, version: String },
     Step { id: u64, index: usize, outcome: RawOutcome },
     /// `us`: the engine's own time for the whole case, in microseconds.
-    Done { id: u64, us: u64 },
+    /// Browsers add whether the page was cross-origin isolated.
+    Done {
+        id: u64,
+        us: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cross_origin_isolated: Option<bool>,
+    },
 }
 
 /// Serializes a request line (with the trailing newline).

@@ -50,7 +50,7 @@ pub fn serve(engine_id: &str) -> i32 {
             });
         }
         let us = start.elapsed().as_micros() as u64;
-        if !alive || !send(&mut out, &Event::Done { id: req.id, us }) {
+        if !alive || !send(&mut out, &Event::Done { id: req.id, us, cross_origin_isolated: None }) {
             break; // the runner went away
         }
     }
