@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use wasm_matrix::diff::Verdict;
 use wasm_matrix::results::ResultsDoc;
 
+const EMBEDDED: &str = "wasmtime,wasmer,wasmi";
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wasm-matrix"));
     c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("WASM_MATRIX_REQUIRE");
@@ -59,7 +61,7 @@ fn bad_case_files_name_file_line_column_and_what_was_expected() {
 fn a_bad_file_does_not_stop_the_others() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("r.json");
-    let o = run(&["run", fixture("mixed").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = run(&["run", fixture("mixed").to_str().unwrap(), "--engines", EMBEDDED, "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("broken.yaml:3:5:"), "{}", stderr(&o));
     let doc = ResultsDoc::read(&out).unwrap();
@@ -92,6 +94,9 @@ fn a_case_written_to_the_design_format_runs_unchanged() {
     let o = run(&[
         "run",
         fixture("full-format.yaml").to_str().unwrap(),
+        // host.max_memory_bytes is for embedders: JS engines report it unsupported.
+        "--engines",
+        EMBEDDED,
         "--out",
         out.to_str().unwrap(),
         "--junit",
@@ -118,7 +123,7 @@ fn a_case_written_to_the_design_format_runs_unchanged() {
 fn a_panicking_engine_becomes_a_crash_cell_and_the_rest_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("r.json");
-    let o = run(&["run", "cases/memory64", "cases/grow", "--out", out.to_str().unwrap()]);
+    let o = run(&["run", "cases/memory64", "cases/grow", "--engines", EMBEDDED, "--out", out.to_str().unwrap()]);
     let doc = ResultsDoc::read(&out).unwrap();
     let basic = |engine: &str| doc.cells.iter().find(|c| c.case == "memory64/basic" && c.engine == engine).unwrap();
     let wasmer = basic("wasmer");
@@ -218,4 +223,61 @@ fn list_shows_engines_with_versions_and_cases() {
         assert!(text.lines().any(|l| l.trim_start().starts_with(engine) && l.contains("available")), "{text}");
     }
     assert!(text.contains("grow/beyond-maximum"), "{text}");
+}
+
+/// Whether a browser engine can run here; when it cannot, says so, and
+/// fails if CI requires it.
+fn browser_available(engine: &str) -> bool {
+    let spec = wasm_matrix::engine::spec(engine).unwrap();
+    match spec.availability() {
+        Ok(_) => true,
+        Err(why) => {
+            let required = std::env::var("WASM_MATRIX_REQUIRE").unwrap_or_default();
+            let required = required.split(',').any(|e| e.trim() == engine || e.trim() == "all");
+            assert!(!required, "{engine} is required (WASM_MATRIX_REQUIRE) but unavailable: {why}");
+            eprintln!("skipped: {engine} unavailable: {why}");
+            false
+        }
+    }
+}
+
+#[test]
+fn a_hanging_case_in_a_browser_batch_blames_only_that_case() {
+    let corpus = tempfile::tempdir().unwrap();
+    write_case(corpus.path(), "a-before.yaml", QUICK);
+    write_case(corpus.path(), "b-hang.yaml", HANG);
+    write_case(corpus.path(), "c-after.yaml", QUICK);
+    let out = corpus.path().join("r.json");
+    let engines: Vec<&str> = ["chrome", "firefox"].into_iter().filter(|e| browser_available(e)).collect();
+    if engines.is_empty() {
+        return;
+    }
+    let o = run(&[
+        "run",
+        corpus.path().to_str().unwrap(),
+        "--engines",
+        &engines.join(","),
+        "--jobs",
+        "1",
+        "--timeout",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 3 * engines.len());
+    for c in &doc.cells {
+        if c.case == "b-hang" {
+            // A browser reports a case's steps when the case ends, so a hung
+            // case's timeout stands on its first step, the rest skipped.
+            assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+            assert_eq!(c.steps.iter().filter(|s| s.kind() == "timeout").count(), 1, "{c:?}");
+        } else {
+            assert_eq!(c.verdict, Verdict::Pass, "{c:?}");
+        }
+    }
+    for e in &doc.engines {
+        assert!(e.version.as_deref().is_some_and(|v| v.chars().next().unwrap().is_ascii_digit()), "{e:?}");
+    }
 }

@@ -277,7 +277,17 @@ impl Session {
             .await
             .map_err(|e| Outcome::Crash(format!("cannot set the script timeout: {e}")))?;
         let requests: Vec<Value> = batch.iter().map(|r| json!({ "id": r.id, "plan": r.plan })).collect();
-        let result = self.client.execute_async(RUN_BATCH, vec![Value::Array(requests)]).await;
+        // A page stuck in an endless loop can keep the driver from ever
+        // answering, whatever the script timeout says: wait a little longer
+        // than it ourselves, then give the session up.
+        let call = self.client.execute_async(RUN_BATCH, vec![Value::Array(requests)]);
+        let result = match tokio::time::timeout(total + Duration::from_secs(2), call).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.page = None;
+                return Err(Outcome::Timeout(format!("no answer in {} s; the browser session was ended", total.as_secs_f64())));
+            }
+        };
         match result {
             Ok(Value::Array(events)) => events
                 .into_iter()
