@@ -244,9 +244,12 @@ async fn open_session(browser: Browser, setup: &Setup) -> Result<(Session, Strin
     Ok((Session { client, _driver: driver, _profile: profile, page: None }, version))
 }
 
+/// Requests go in and events come out as one JSON string each: drivers
+/// convert structured arguments value by value, which costs far more than
+/// the page's JSON.parse.
 const RUN_BATCH: &str = "const [requests, done] = arguments;\n\
     if (!window.wasmMatrix) { done({ harness_error: 'the harness page is not loaded' }); return; }\n\
-    window.wasmMatrix.runBatch(requests).then(done, (e) => done({ harness_error: String(e) }));";
+    window.wasmMatrix.runBatch(JSON.parse(requests)).then((ev) => done(JSON.stringify(ev)), (e) => done({ harness_error: String(e) }));";
 
 struct Request {
     id: u64,
@@ -280,7 +283,7 @@ impl Session {
         // A page stuck in an endless loop can keep the driver from ever
         // answering, whatever the script timeout says: wait a little longer
         // than it ourselves, then give the session up.
-        let call = self.client.execute_async(RUN_BATCH, vec![Value::Array(requests)]);
+        let call = self.client.execute_async(RUN_BATCH, vec![Value::String(Value::Array(requests).to_string())]);
         let result = match tokio::time::timeout(total + Duration::from_secs(2), call).await {
             Ok(r) => r,
             Err(_) => {
@@ -289,10 +292,8 @@ impl Session {
             }
         };
         match result {
-            Ok(Value::Array(events)) => events
-                .into_iter()
-                .map(|e| serde_json::from_value(e).map_err(|e| Outcome::Crash(format!("unreadable event from the page: {e}"))))
-                .collect(),
+            Ok(Value::String(events)) => serde_json::from_str::<Vec<Event>>(&events)
+                .map_err(|e| Outcome::Crash(format!("unreadable events from the page: {e}"))),
             Ok(other) => Err(Outcome::Crash(format!("the harness failed: {other}"))),
             Err(e) => {
                 // The page may be dead or spinning: this session is done.
@@ -379,19 +380,30 @@ async fn serve(
             },
         };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(line) => {
-                    if let Some(r) = parse(&line) {
-                        if r.isolated != batch[0].isolated {
-                            pending = Some(r);
-                            break;
+        // The runner refills its window one request per finished case, so
+        // give the refills of the last batch a moment to arrive.
+        let mut gathered = 0;
+        loop {
+            let before = batch.len();
+            while batch.len() < MAX_BATCH && pending.is_none() {
+                match requests.try_recv() {
+                    Ok(line) => {
+                        if let Some(r) = parse(&line) {
+                            if r.isolated != batch[0].isolated {
+                                pending = Some(r);
+                            } else {
+                                batch.push(r);
+                            }
                         }
-                        batch.push(r);
                     }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
+            gathered += 1;
+            if batch.len() >= MAX_BATCH || pending.is_some() || gathered > 3 || (gathered > 1 && batch.len() == before) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         match session.run(&server, &batch, per_case).await {
             Ok(evs) => {
