@@ -281,3 +281,25 @@ fn a_hanging_case_in_a_browser_batch_blames_only_that_case() {
         assert!(e.version.as_deref().is_some_and(|v| v.chars().next().unwrap().is_ascii_digit()), "{e:?}");
     }
 }
+
+#[test]
+fn a_required_engine_that_is_missing_is_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let missing = tmp.path().join("no-node-here");
+    let args = ["run", "cases/grow/zero.yaml", "--engines", "node,wasmi", "--out", out.to_str().unwrap()];
+    // Not required: reported unavailable, the rest runs, exit 0.
+    let o = bin().args(args).env("WASM_MATRIX_NODE", &missing).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("node: unavailable: WASM_MATRIX_NODE="), "{}", stdout(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    let node = doc.cells.iter().find(|c| c.engine == "node").unwrap();
+    assert_eq!(node.verdict, Verdict::Unavailable);
+    assert!(doc.engines.iter().any(|e| e.id == "node" && !e.available && e.reason.as_deref().unwrap().contains("no-node-here")));
+    // Required, by flag or by environment: exit 2.
+    let o = bin().args(args).args(["--require", "node"]).env("WASM_MATRIX_NODE", &missing).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("required engine node is unavailable"), "{}", stderr(&o));
+    let o = bin().args(args).env("WASM_MATRIX_NODE", &missing).env("WASM_MATRIX_REQUIRE", "node").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
