@@ -49,7 +49,7 @@ struct RunArgs {
     /// Case files or directories (searched recursively for *.yaml)
     #[arg(default_value = "cases")]
     paths: Vec<PathBuf>,
-    /// Engines to run, comma-separated, or `all`
+    /// Engines to run, comma-separated (wasmtime, wasmer, wasmi, node, chrome, firefox), or `all`
     #[arg(long, default_value = "all", value_name = "LIST")]
     engines: String,
     /// Only cases with one of these tags (comma-separated)
@@ -61,7 +61,8 @@ struct RunArgs {
     /// Engine processes per engine [default: the number of cores]
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
-    /// Seconds a case may take before its engine process is killed
+    /// Seconds a case may take before its engine process is killed (a case's own
+    /// `timeout` key may raise it)
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     timeout: f64,
     /// Results file (JSON lines while running, the final JSON document at the end)
