@@ -191,6 +191,8 @@ fn killing_a_run_keeps_every_finished_cell() {
     let mut child = bin()
         .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--timeout", "120"])
         .args(["--out", out.to_str().unwrap()])
+        // Its own working directory, so that its workers can be told apart.
+        .current_dir(corpus.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -207,6 +209,24 @@ fn killing_a_run_keeps_every_finished_cell() {
     }
     child.kill().unwrap(); // SIGKILL: no chance to tidy up
     child.wait().unwrap();
+    // The engine processes die with the runner: none is left spinning.
+    let orphans = |dir: &Path| {
+        let mut n = 0;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains("__worker") && std::fs::read_link(entry.path().join("cwd")).ok().as_deref() == Some(dir) {
+                n += 1;
+            }
+        }
+        n
+    };
+    let start = Instant::now();
+    let cwd = std::fs::canonicalize(corpus.path()).unwrap();
+    while orphans(&cwd) > 0 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(orphans(&cwd), 0, "engine processes outlived the killed runner");
     let doc = ResultsDoc::read(&out).unwrap();
     assert!(doc.partial);
     assert_eq!(doc.cells.len(), 20);

@@ -193,6 +193,7 @@ async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String>
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let mut cmd = Command::new(&binary_driver);
+    super::worker::die_with_parent(&mut cmd);
     match browser {
         Browser::Chrome => cmd.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1"),
         Browser::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1", "--log", "fatal"]),

@@ -73,7 +73,9 @@ pub struct Proc {
 impl Proc {
     /// Starts `program args...` and waits for its `ready` line.
     pub async fn spawn(program: &Path, args: &[String], ready_within: Duration) -> Result<Proc, String> {
-        let mut child = Command::new(program)
+        let mut cmd = Command::new(program);
+        die_with_parent(&mut cmd);
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -183,6 +185,20 @@ impl Proc {
         if tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await.is_err() {
             self.kill().await;
         }
+    }
+}
+
+/// Makes the child get SIGKILL when this process dies, however it dies (a
+/// SIGKILLed runner must not leave engines spinning). Linux only.
+pub fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
