@@ -109,26 +109,6 @@ impl Outcome {
         }
     }
 
-    /// The observed value in a few characters: `-1`, `trap out_of_bounds`.
-    pub fn short(&self) -> String {
-        match self {
-            Outcome::Ok => "ok".into(),
-            Outcome::Returns(v) if v.len() == 1 => v[0].to_string(),
-            Outcome::Returns(v) => {
-                let v: Vec<String> = v.iter().map(|v| v.to_string()).collect();
-                format!("[{}]", v.join(", "))
-            }
-            Outcome::Pages(p) => format!("{p} pages"),
-            Outcome::Bytes(b) => {
-                let hex = hex_bytes::encode(b);
-                if hex.len() > 16 { format!("{}…", &hex[..16]) } else { hex }
-            }
-            Outcome::Trap(k, _) => format!("trap {k}"),
-            Outcome::Error(k, _) => format!("error {k}"),
-            other => other.kind().to_string(),
-        }
-    }
-
     /// JSON fields as results.json writes them (besides `step` and `ok`).
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();

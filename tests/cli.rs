@@ -148,12 +148,18 @@ fn write_case(dir: &Path, name: &str, text: &str) {
 const QUICK: &str = "summary: quick\nmodule: (module (memory 1))\n";
 const HANG: &str = "summary: an endless loop\nmodule: |\n  (module (func (export \"spin\") (loop (br 0))))\nsteps:\n  - invoke: spin\n    expect: { returns: [] }\n";
 
-#[test]
-fn a_hanging_case_times_out_and_the_worker_is_replaced() {
+/// a-before (quick), b-hang (an endless loop), c-after (quick).
+fn hang_between_two_quick_cases() -> tempfile::TempDir {
     let corpus = tempfile::tempdir().unwrap();
     write_case(corpus.path(), "a-before.yaml", QUICK);
     write_case(corpus.path(), "b-hang.yaml", HANG);
     write_case(corpus.path(), "c-after.yaml", QUICK);
+    corpus
+}
+
+#[test]
+fn a_hanging_case_times_out_and_the_worker_is_replaced() {
+    let corpus = hang_between_two_quick_cases();
     let out = corpus.path().join("r.json");
     let o = run(&[
         "run",
@@ -263,10 +269,7 @@ fn browser_available(engine: &str) -> bool {
 
 #[test]
 fn a_hanging_case_in_a_browser_batch_blames_only_that_case() {
-    let corpus = tempfile::tempdir().unwrap();
-    write_case(corpus.path(), "a-before.yaml", QUICK);
-    write_case(corpus.path(), "b-hang.yaml", HANG);
-    write_case(corpus.path(), "c-after.yaml", QUICK);
+    let corpus = hang_between_two_quick_cases();
     let out = corpus.path().join("r.json");
     let engines: Vec<&str> = ["chrome", "firefox"].into_iter().filter(|e| browser_available(e)).collect();
     if engines.is_empty() {

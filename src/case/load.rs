@@ -186,7 +186,14 @@ pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
     for combo in combos {
         let expanded = substitute(text, &combo, file)?;
         let raw: RawCase = serde_yaml::from_str(&expanded).map_err(|e| LoadError::yaml(file, &e))?;
-        let spans = if combo.is_empty() { Spans::parse(text) } else { Spans::parse(&expanded) };
+        // Without `vary` the text is unchanged: its positions are known already.
+        let expanded_spans;
+        let spans = if combo.is_empty() {
+            &spans
+        } else {
+            expanded_spans = Spans::parse(&expanded);
+            &expanded_spans
+        };
         let id = if combo.is_empty() {
             id.to_string()
         } else {
@@ -194,7 +201,7 @@ pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
             format!("{id}[{}]", parts.join(","))
         };
         let vary = combo.into_iter().collect();
-        cases.push(build(raw, file, id, &spans, vary)?);
+        cases.push(build(raw, file, id, spans, vary)?);
     }
     Ok(cases)
 }

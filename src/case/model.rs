@@ -18,17 +18,6 @@ pub enum Feature {
     CustomPageSizes,
 }
 
-impl Feature {
-    pub fn name(self) -> &'static str {
-        match self {
-            Feature::Memory64 => "memory64",
-            Feature::Threads => "threads",
-            Feature::MultiMemory => "multi-memory",
-            Feature::CustomPageSizes => "custom-page-sizes",
-        }
-    }
-}
-
 /// What the embedder sets up around the module.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,14 +265,13 @@ snake_names!(ErrorKind {
     GrowFailed => "grow_failed", Resource => "resource", TypeError => "type_error", Other => "other",
 });
 
-/// What a step is expected to do.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a step is expected to do (shown in results.json by `to_json`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
     Ok,
     Returns(Vec<Val>),
     Pages(u64),
-    Bytes(#[serde(with = "hex_bytes")] Vec<u8>),
+    Bytes(Vec<u8>),
     Trap(TrapKind),
     Error(ErrorKind),
     OneOf(Vec<Expect>),
