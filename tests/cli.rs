@@ -305,6 +305,47 @@ fn a_hanging_case_in_a_browser_batch_blames_only_that_case() {
     }
 }
 
+/// A case that crashes Chrome's tab for real: 200 externref tables grown to
+/// 10M entries each need ~8 GB of V8 heap, and V8 ends the renderer when its
+/// heap is exhausted ("tab crashed", ~4 GB and ~15 s here). Firefox keeps
+/// tables outside its GC heap and would take the machine's memory instead,
+/// so the test runs on Chrome only.
+fn tab_crash_case() -> String {
+    let tables: String = (0..200).map(|i| format!("    (table $t{i} 0 externref)\n")).collect();
+    let grows: String =
+        (0..200).map(|i| format!("      (drop (table.grow $t{i} (ref.null extern) (i32.const 10000000)))\n")).collect();
+    format!(
+        "summary: exhausts V8's heap with externref tables\nmodule: |\n  (module\n{tables}    (func (export \"run\")\n{grows}    ))\nsteps:\n  - invoke: run\n    expect: {{ returns: [] }}\n"
+    )
+}
+
+#[test]
+fn a_tab_crashing_case_does_not_lose_the_other_cells() {
+    if !browser_available("chrome") {
+        return;
+    }
+    let corpus = tempfile::tempdir().unwrap();
+    write_case(corpus.path(), "a-before.yaml", QUICK);
+    write_case(corpus.path(), "b-crash.yaml", &tab_crash_case());
+    write_case(corpus.path(), "c-after.yaml", QUICK);
+    let out = corpus.path().join("r.json");
+    let dir = corpus.path().to_str().unwrap();
+    let o = run(&["run", dir, "--engines", "chrome", "--jobs", "1", "--timeout", "120", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 3, "{doc:?}");
+    for c in &doc.cells {
+        if c.case == "b-crash" {
+            assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+            let crash = c.steps.iter().find(|s| s.kind() == "crash").expect("a crash step");
+            let text = serde_json::to_string(crash).unwrap();
+            assert!(text.contains("tab crashed"), "{text}");
+        } else {
+            assert_eq!(c.verdict, Verdict::Pass, "{c:?}");
+        }
+    }
+}
+
 #[test]
 fn a_required_engine_that_is_missing_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
