@@ -5,7 +5,7 @@ use crate::case::{load_paths, Case, LoadError};
 use crate::diff::Known;
 use crate::engine::{self, EngineSpec, ENGINES};
 use crate::report;
-use crate::results::Collector;
+use crate::results::{Collector, Corpus, ResultsDoc};
 use crate::runner::{self, RunEvent, RunOptions};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -37,6 +37,8 @@ struct Cli {
 enum Command {
     /// Run cases on engines and report divergences
     Run(RunArgs),
+    /// Merge results files (e.g. shards) and write index.html, REPORT.md and results.json
+    Report(ReportArgs),
     /// List cases and engines (with availability and versions)
     List(ListArgs),
     /// Serve one embedded engine over the worker line protocol (internal)
@@ -58,6 +60,10 @@ struct RunArgs {
     /// Only cases whose id contains this text
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
+    /// Run only part K of N of the selected cases (a stable split by case id;
+    /// the N parts together run every cell once; merge them with `report`)
+    #[arg(long, value_name = "K/N")]
+    shard: Option<crate::shard::Shard>,
     /// Engine processes per engine [default: the number of cores]
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -91,6 +97,27 @@ struct RunArgs {
     /// No progress bar, even on a terminal
     #[arg(long)]
     no_progress: bool,
+    /// Exit 0 only when all engines that ran agree on every step's outcome,
+    /// whatever the cases expect (1 when any two differ)
+    #[arg(long)]
+    unanimous: bool,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Results files written by `run --out` (shards of one run are merged)
+    #[arg(required = true, value_name = "RESULTS.json")]
+    results: Vec<PathBuf>,
+    /// Directory to write index.html, REPORT.md and results.json into
+    #[arg(long, default_value = "report", value_name = "DIR")]
+    out: PathBuf,
+    /// Also write JUnit XML of the merged results
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Exit 1 when the merged results hold an unexpected divergence (a `fail`
+    /// or `fixed` cell), as `run` does
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Args)]
@@ -98,6 +125,14 @@ struct ListArgs {
     /// Case files or directories
     #[arg(default_value = "cases")]
     paths: Vec<PathBuf>,
+}
+
+/// Whether `args` (without the program name) parse as a command line of
+/// this version; the error is clap's text. For checking scripts that call
+/// the tool (the CI workflow).
+pub fn parse_args(args: &[String]) -> Result<(), String> {
+    let argv = std::iter::once("wasm-matrix".to_string()).chain(args.iter().cloned());
+    Cli::try_parse_from(argv).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Runs the CLI; returns the exit status.
@@ -113,6 +148,7 @@ pub fn main() -> i32 {
         Command::Worker { engine } => engine::worker::serve(&engine),
         Command::List(args) => list(args),
         Command::Run(args) => run(args),
+        Command::Report(args) => report_cmd(args),
     }
 }
 
@@ -186,6 +222,19 @@ fn run(args: RunArgs) -> i32 {
         }
         return bad("no cases to run");
     }
+    let selected = cases.len();
+    let cases: Vec<Case> = match args.shard {
+        Some(shard) => {
+            let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+            let mine = shard.select(&ids);
+            let mut keep = vec![false; cases.len()];
+            for i in mine {
+                keep[i] = true;
+            }
+            cases.into_iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| c).collect()
+        }
+        None => cases,
+    };
     let ids: Vec<&str> = engines.iter().map(|e| e.id).collect();
     // A stale entry is only visible when the whole corpus it belongs to runs.
     let whole_corpus = args.filter.is_none()
@@ -213,6 +262,9 @@ fn run(args: RunArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return bad(format!("{}: cannot write results: {e}", args.out.display())),
     };
+    if let Some(first) = args.paths.iter().find(|p| p.exists()) {
+        collector.doc.corpus = Some(Corpus::at(&crate::case::load::corpus_root(first)));
+    }
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => return bad(format!("cannot find this program's own path to start workers: {e}")),
@@ -291,6 +343,9 @@ fn run(args: RunArgs) -> i32 {
         }
     }
     let summary = doc.summary.clone().unwrap_or_default();
+    if let Some(shard) = args.shard {
+        println!("shard {shard}: {} of {selected} cases", cases.len());
+    }
     println!("{}", summary.line());
     if interrupted {
         println!("interrupted: {} of {total} cells finished; {} holds them", doc.cells.len(), args.out.display());
@@ -298,13 +353,63 @@ fn run(args: RunArgs) -> i32 {
     if !load_errors.is_empty() {
         println!("{} file(s) could not be loaded (see the errors above)", load_errors.len());
     }
+    let mut disagree = 0;
+    if args.unanimous {
+        let view = report::view::View::new(&doc);
+        let differ: Vec<&report::view::Row> = view.rows.iter().filter(|r| r.divergent()).collect();
+        disagree = differ.len();
+        if differ.is_empty() {
+            println!("unanimous: the engines that ran agree on every step of {} cases", view.rows.len());
+        } else {
+            println!("not unanimous: engines differ on {} of {} cases:", differ.len(), view.rows.len());
+            for r in &differ {
+                let groups: Vec<String> = (0..view.engines.len())
+                    .filter_map(|e| r.agree[e].map(|g| format!("{}={}", view.engines[e].id, report::view::group_letter(g))))
+                    .collect();
+                println!("  {} ({}: {})", r.id, r.step_label, groups.join(" "));
+            }
+        }
+    }
     let missing: Vec<&(&str, String)> = unavailable.iter().filter(|(e, _)| required.iter().any(|r| r.id == *e)).collect();
     for (engine, reason) in &missing {
         eprintln!("error: required engine {engine} is unavailable: {reason}");
     }
     if !load_errors.is_empty() || !missing.is_empty() {
         EXIT_BAD_INPUT
+    } else if args.unanimous {
+        if interrupted || disagree > 0 { EXIT_DIVERGENCE } else { EXIT_PASS }
     } else if interrupted || summary.fail > 0 || summary.fixed > 0 {
+        EXIT_DIVERGENCE
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn report_cmd(args: ReportArgs) -> i32 {
+    let mut inputs = Vec::new();
+    for path in &args.results {
+        match ResultsDoc::read(path) {
+            Ok(doc) => inputs.push((path.clone(), doc)),
+            Err(e) => return bad(e),
+        }
+    }
+    let doc = match crate::results::merge(inputs) {
+        Ok(d) => d,
+        Err(e) => return bad(e),
+    };
+    if let Err(e) = report::write_dir(&doc, &args.out) {
+        return bad(format!("{}: {e}", args.out.display()));
+    }
+    if let Some(path) = &args.junit {
+        let written = report::junit::render(&doc).and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return bad(format!("{}: cannot write JUnit: {e}", path.display()));
+        }
+    }
+    let summary = doc.summary.clone().unwrap_or_default();
+    println!("{}", summary.line());
+    println!("wrote {}", ["index.html", "REPORT.md", "results.json"].map(|f| args.out.join(f).display().to_string()).join(", "));
+    if args.check && (summary.fail > 0 || summary.fixed > 0 || doc.interrupted) {
         EXIT_DIVERGENCE
     } else {
         EXIT_PASS

@@ -10,3 +10,4 @@ pub mod outcome;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod shard;

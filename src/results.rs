@@ -7,7 +7,7 @@
 //! finish. At the end it is replaced (atomically) by the final document.
 //! [`ResultsDoc::read`] accepts both forms.
 
-use crate::case::{Case, Expect};
+use crate::case::{Case, Expect, Step};
 use crate::diff::{check_steps, verdict, Known, Verdict};
 use crate::engine::EngineSpec;
 use crate::outcome::Outcome;
@@ -54,6 +54,10 @@ pub struct StepEntry {
     /// What the case expects (extension: `"ok"`, `{"returns": [-1]}`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<serde_json::Value>,
+    /// Whether the outcome met the step's `claim` (extension; only on steps
+    /// that have one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_ok: Option<bool>,
 }
 
 impl StepEntry {
@@ -105,6 +109,8 @@ pub struct CaseStep {
     pub step: String,
     pub expect: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
 }
 
@@ -120,7 +126,12 @@ impl CaseEntry {
             steps: case
                 .steps
                 .iter()
-                .map(|s| CaseStep { step: s.label(), expect: s.expect.to_json(), line: (s.line > 0).then_some(s.line) })
+                .map(|s| CaseStep {
+                    step: s.label(),
+                    expect: s.expect.to_json(),
+                    claim: s.claim.as_ref().map(Expect::to_json),
+                    line: (s.line > 0).then_some(s.line),
+                })
                 .collect(),
         }
     }
@@ -183,6 +194,33 @@ pub struct ResultsDoc {
     pub interrupted: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// Which corpus was run: its root and `git describe` there (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<Corpus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Corpus {
+    pub root: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+impl Corpus {
+    /// The corpus at `root`, with `git describe --always --dirty --tags` there
+    /// when it is in a git checkout.
+    pub fn at(root: &Path) -> Corpus {
+        let revision = std::process::Command::new("git")
+            .args(["describe", "--always", "--dirty", "--tags"])
+            .current_dir(root)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|r| !r.is_empty());
+        Corpus { root: root.display().to_string(), revision }
+    }
 }
 
 impl ResultsDoc {
@@ -206,6 +244,130 @@ impl ResultsDoc {
         }
         doc.partial = true;
         Ok(doc)
+    }
+}
+
+/// Merges results files (shards of one run, or runs of different engines)
+/// into one document. The same cell twice is an error unless both agree on
+/// everything but timings; an engine's versions must agree; a case defined
+/// differently in two files is an error. The summary is recomputed; its
+/// `seconds` is the longest input's (shards run side by side).
+pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
+    let mut out = ResultsDoc::default();
+    let mut cell_from: BTreeMap<(String, String), (usize, PathBuf)> = BTreeMap::new();
+    let mut case_from: BTreeMap<String, (usize, PathBuf)> = BTreeMap::new();
+    let mut engine_from: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut seconds: f64 = 0.0;
+    let mut revisions: Vec<String> = Vec::new();
+    for (i, (path, doc)) in inputs.into_iter().enumerate() {
+        if i == 0 {
+            out.tool = doc.tool.clone();
+        }
+        for e in doc.engines {
+            match out.engines.iter_mut().find(|x| x.id == e.id) {
+                None => {
+                    engine_from.insert(e.id.clone(), path.clone());
+                    out.engines.push(e);
+                }
+                Some(x) => {
+                    if let (Some(a), Some(b)) = (&x.version, &e.version) {
+                        if a != b {
+                            return Err(format!(
+                                "engine {}: version {a} in {} but {b} in {} (merge results of one engine version)",
+                                e.id,
+                                engine_from[&e.id].display(),
+                                path.display()
+                            ));
+                        }
+                    }
+                    if e.available && !x.available {
+                        *x = e;
+                        engine_from.insert(x.id.clone(), path.clone());
+                    } else if x.version.is_none() {
+                        x.version = e.version;
+                    }
+                }
+            }
+        }
+        for c in doc.cases {
+            match case_from.get(&c.id) {
+                None => {
+                    case_from.insert(c.id.clone(), (out.cases.len(), path.clone()));
+                    out.cases.push(c);
+                }
+                Some((at, first)) => {
+                    if out.cases[*at] != c {
+                        return Err(format!(
+                            "case {} differs between {} and {} (results of different corpora?)",
+                            c.id,
+                            first.display(),
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        for c in doc.cells {
+            let key = (c.case.clone(), c.engine.clone());
+            match cell_from.get(&key) {
+                None => {
+                    cell_from.insert(key, (out.cells.len(), path.clone()));
+                    out.cells.push(c);
+                }
+                Some((at, first)) => {
+                    let untimed = |c: &CellEntry| CellEntry { ms: 0.0, engine_ms: None, ..c.clone() };
+                    if untimed(&out.cells[*at]) != untimed(&c) {
+                        return Err(format!(
+                            "cell {}::{} is in {} and in {} with different results",
+                            c.case,
+                            c.engine,
+                            first.display(),
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        for e in doc.load_errors {
+            if !out.load_errors.contains(&e) {
+                out.load_errors.push(e);
+            }
+        }
+        out.started = match (out.started.take(), doc.started) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        seconds = seconds.max(doc.summary.map(|s| s.seconds).unwrap_or(0.0));
+        out.interrupted |= doc.interrupted;
+        out.partial |= doc.partial;
+        if let Some(corpus) = doc.corpus {
+            if let Some(r) = &corpus.revision {
+                if !revisions.contains(r) {
+                    revisions.push(r.clone());
+                }
+            }
+            out.corpus.get_or_insert(corpus);
+        }
+    }
+    if let Some(c) = &mut out.corpus {
+        c.revision = (!revisions.is_empty()).then(|| revisions.join(" + "));
+    }
+    let mut summary = Summary { seconds, ..Summary::default() };
+    for c in &out.cells {
+        summary.add(c.verdict);
+    }
+    out.summary = Some(summary);
+    out.cases.sort_by(|a, b| a.id.cmp(&b.id));
+    out.sort_cells();
+    Ok(out)
+}
+
+impl ResultsDoc {
+    /// Cells by case id, then in the order of `engines`.
+    pub fn sort_cells(&mut self) {
+        let engine_order: Vec<String> = self.engines.iter().map(|e| e.id.clone()).collect();
+        let pos = |e: &str| engine_order.iter().position(|x| x == e).unwrap_or(usize::MAX);
+        self.cells.sort_by(|a, b| a.case.cmp(&b.case).then(pos(&a.engine).cmp(&pos(&b.engine))));
     }
 }
 
@@ -276,7 +438,7 @@ impl<'a> Collector<'a> {
                 .iter()
                 .zip(&run.outcomes)
                 .zip(&checks)
-                .map(|((s, o), ok)| step_entry(&s.label(), &s.expect, o, *ok))
+                .map(|((s, o), ok)| step_entry(s, o, *ok))
                 .collect(),
             ms: round3(run.ms),
             engine_ms: run.engine_us.map(|us| round3(us as f64 / 1000.0)),
@@ -322,9 +484,7 @@ impl<'a> Collector<'a> {
         ids.dedup();
         let by_id: BTreeMap<&str, &Case> = self.cases.iter().map(|c| (c.id.as_str(), c)).collect();
         self.doc.cases = ids.iter().filter_map(|id| by_id.get(id)).map(|c| CaseEntry::of(c)).collect();
-        let engine_order: Vec<String> = self.doc.engines.iter().map(|e| e.id.clone()).collect();
-        let pos = |e: &str| engine_order.iter().position(|x| x == e).unwrap_or(usize::MAX);
-        self.doc.cells.sort_by(|a, b| a.case.cmp(&b.case).then(pos(&a.engine).cmp(&pos(&b.engine))));
+        self.doc.sort_cells();
         if let Some((path, w)) = self.out.take() {
             drop(w);
             write_json_atomically(&path, &self.doc)?;
@@ -344,8 +504,14 @@ pub fn write_json_atomically(path: &Path, doc: &ResultsDoc) -> std::io::Result<(
     std::fs::rename(&tmp, path)
 }
 
-fn step_entry(label: &str, expect: &Expect, outcome: &Outcome, ok: Option<bool>) -> StepEntry {
-    StepEntry { step: label.to_string(), ok, outcome: outcome.to_json(), expect: Some(expect.to_json()) }
+fn step_entry(step: &Step, outcome: &Outcome, ok: Option<bool>) -> StepEntry {
+    StepEntry {
+        step: step.label(),
+        ok,
+        outcome: outcome.to_json(),
+        expect: Some(step.expect.to_json()),
+        claim_ok: step.claim.as_ref().and_then(|c| c.check(outcome)),
+    }
 }
 
 fn round3(x: f64) -> f64 {

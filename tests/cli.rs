@@ -367,3 +367,40 @@ fn a_required_engine_that_is_missing_is_exit_2() {
     let o = bin().args(args).env("WASM_MATRIX_NODE", &missing).env("WASM_MATRIX_REQUIRE", "node").output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn unanimous_asks_only_whether_engines_agree() {
+    let corpus = tempfile::tempdir().unwrap();
+    let dir = corpus.path().to_str().unwrap();
+    let out = corpus.path().join("r.json");
+    // Every engine returns 1 where the case wrongly expects -1: the case
+    // fails everywhere, but the engines agree.
+    let wrong = "summary: wrong expectation\nmodule: |\n  (module (memory 1 4) (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\nsteps:\n  - invoke: grow\n    args: [1]\n    expect: { returns: [-1] }\n";
+    write_case(corpus.path(), "wrong.yaml", wrong);
+    let o = run(&["run", dir, "--engines", EMBEDDED, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = run(&["run", dir, "--engines", EMBEDDED, "--unanimous", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("unanimous: the engines that ran agree on every step of 1 cases"), "{}", stdout(&o));
+    // wasmi has no shared memories: the engines differ.
+    let shared = "summary: shared\nfeatures: [threads]\nmodule: (module (memory 1 2 shared))\n";
+    write_case(corpus.path(), "shared.yaml", shared);
+    let o = run(&["run", dir, "--engines", EMBEDDED, "--unanimous", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("not unanimous: engines differ on 1 of 2 cases:"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("shared (instantiate (implicit): wasmtime=A wasmer=A wasmi=B)"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_shard_with_no_cases_writes_an_empty_results_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let o = run(&["run", "cases/grow/zero.yaml", "--engines", "wasmi", "--shard", "2/2", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("shard 2/2: 0 of 1 cases"), "{}", stdout(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert!(doc.cells.is_empty() && !doc.partial);
+    let o = run(&["run", "cases/grow/zero.yaml", "--engines", "wasmi", "--shard", "1/2", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(ResultsDoc::read(&out).unwrap().cells.len(), 1);
+}

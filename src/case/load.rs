@@ -359,6 +359,8 @@ struct RawStep {
     /// Read by hand (serde_yaml 0.9 wants YAML tags for enums; the case
     /// format writes `{returns: [-1]}` and `ok`).
     expect: Option<Yaml>,
+    /// What a claim under test predicts (extension; same forms as `expect`).
+    claim: Option<Yaml>,
 }
 
 #[derive(Deserialize)]
@@ -465,7 +467,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
     }
     if wasm.is_some() && !has_instantiate {
         let at = steps.iter().position(|s| !matches!(s.action, Action::NewMemory { .. })).unwrap_or(steps.len());
-        steps.insert(at, Step { action: Action::Instantiate, expect: Expect::Ok, line: 0, implicit: true });
+        steps.insert(at, Step { action: Action::Instantiate, expect: Expect::Ok, claim: None, line: 0, implicit: true });
     }
 
     let mut imports = Vec::new();
@@ -619,15 +621,22 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
         }
     };
     let expect_path = format!("{path}.expect");
-    let expect = match rs.expect {
+    let expected = match rs.expect {
         None => match action {
             Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } => Expect::Ok,
             _ => return Err(cx.err(path, format!("`{}` needs an `expect`", action.label()))),
         },
         Some(raw) => expect(raw_expect(&raw, &expect_path, cx)?, &action, result_types.as_deref(), &expect_path, cx)?,
     };
+    let claim = match rs.claim {
+        None => None,
+        Some(raw) => {
+            let at = format!("{path}.claim");
+            Some(expect(raw_expect(&raw, &at, cx)?, &action, result_types.as_deref(), &at, cx)?)
+        }
+    };
     let line = cx.spans.find(path).line;
-    Ok(Step { action, expect, line, implicit: false })
+    Ok(Step { action, expect: expected, claim, line, implicit: false })
 }
 
 fn type_list(types: &[ValType]) -> String {
@@ -858,6 +867,17 @@ mod tests {
         assert_eq!(labels, ["new_memory m (1)", "instantiate (implicit)", "size m"]);
         assert_eq!(case.plan.imports, vec![MemoryImport { module: "env".into(), name: "m".into(), memory: "m".into() }]);
         assert_eq!(case.steps[2].line, 6);
+    }
+
+    #[test]
+    fn a_claim_is_read_like_an_expectation_and_checked_against_the_step() {
+        let text = "summary: s\nsteps:\n  - new_memory: {as: m, initial: 1, maximum: 2}\n  - grow: {memory: m, delta: 5}\n    expect: {error: grow_failed}\n    claim: {returns: [-1]}\n";
+        let case = &parse(text).unwrap()[0];
+        assert_eq!(case.steps[1].claim, Some(Expect::Returns(vec![Val::I64(-1)])));
+        assert_eq!(case.steps[0].claim, None);
+        let bad = "summary: s\nsteps:\n  - new_memory: {as: m, initial: 1}\n  - size: {memory: m}\n    expect: {pages: 1}\n    claim: {trap: out_of_bounds}\n";
+        let err = parse(bad).unwrap_err().to_string();
+        assert!(err.contains(":6:") && err.contains("cannot expect `trap`"), "{err}");
     }
 
     #[test]

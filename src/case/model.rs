@@ -322,6 +322,9 @@ impl fmt::Display for Expect {
 pub struct Step {
     pub action: Action,
     pub expect: Expect,
+    /// What a claim under test (a seed-guide claim, a blog post) predicts for
+    /// this step, where it differs from `expect` (extension).
+    pub claim: Option<Expect>,
     /// Line in the case file (1-based); 0 for implicit steps.
     pub line: usize,
     /// Inserted by the loader (the implicit `instantiate`).

@@ -245,6 +245,24 @@ async fn open_session(browser: Browser, setup: &Setup) -> Result<(Session, Strin
     Ok((Session { client, _driver: driver, _profile: profile, page: None }, version))
 }
 
+/// A browser session for uses other than running cases (the report's
+/// browser test): the same driver start-up, profile and clean-up.
+pub struct PlainSession {
+    session: Session,
+}
+
+impl PlainSession {
+    pub async fn open(browser: Browser) -> Result<(PlainSession, String), String> {
+        let setup = browser.setup(None)?;
+        let (session, version) = open_session(browser, &setup).await?;
+        Ok((PlainSession { session }, version))
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.session.client
+    }
+}
+
 /// Requests go in and events come out as one JSON string each: drivers
 /// convert structured arguments value by value, which costs far more than
 /// the page's JSON.parse.

@@ -40,3 +40,17 @@ pub fn explain(cell: &CellEntry) -> String {
     }
     out.trim_end().to_string()
 }
+
+pub mod html;
+pub mod markdown;
+pub mod view;
+
+/// Writes `index.html`, `REPORT.md` and `results.json` into `dir`.
+pub fn write_dir(doc: &crate::results::ResultsDoc, dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory: {e}"))?;
+    let view = view::View::new(doc);
+    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"));
+    write("index.html", html::render(&view))?;
+    write("REPORT.md", markdown::render(&view))?;
+    crate::results::write_json_atomically(&dir.join("results.json"), doc).map_err(|e| format!("cannot write results.json: {e}"))
+}

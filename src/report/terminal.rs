@@ -42,7 +42,7 @@ pub fn same_outcome(a: &StepEntry, b: &StepEntry) -> bool {
     strip(a) == strip(b)
 }
 
-fn expect_text(v: &serde_json::Value) -> String {
+pub fn expect_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Object(m) => m

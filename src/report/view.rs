@@ -1,0 +1,398 @@
+//! What the HTML and Markdown reports show, computed once from a results
+//! document: the matrix rows, per-engine conformance, pairwise agreement,
+//! the message matrix, the limits table and the seed claims.
+
+use super::terminal::{expect_text, same_outcome, short};
+use crate::diff::Verdict;
+use crate::results::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry};
+use std::collections::BTreeMap;
+
+/// One row of the matrix: a case, shown at its headline step.
+pub struct Row<'a> {
+    pub id: &'a str,
+    pub case: Option<&'a CaseEntry>,
+    /// The group it is shown under (its first tag, else its directory).
+    pub group: String,
+    pub tags: Vec<String>,
+    /// The step the row shows: the first where engines differ or a cell
+    /// fails its case, else the last step.
+    pub step: Option<usize>,
+    pub step_label: String,
+    pub expected: String,
+    /// Per engine (in `View::engines` order).
+    pub cells: Vec<Option<&'a CellEntry>>,
+    /// Per engine: which group of identical outcomes (over all steps) it is
+    /// in, 0-based in engine order; `None` when it did not run.
+    pub agree: Vec<Option<usize>>,
+}
+
+impl Row<'_> {
+    /// Engines that ran disagree somewhere in the case.
+    pub fn divergent(&self) -> bool {
+        self.agree.iter().flatten().any(|g| *g > 0)
+    }
+
+    pub fn failing(&self) -> bool {
+        self.cells.iter().flatten().any(|c| c.verdict.is_failure())
+    }
+
+    /// What a cell shows: the observed value at the row's step.
+    pub fn value(&self, engine: usize) -> String {
+        match self.cells[engine] {
+            None => String::new(),
+            Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
+            Some(c) => self.step.and_then(|i| c.steps.get(i)).map(short).unwrap_or_else(|| c.verdict.name().into()),
+        }
+    }
+
+    /// The verbatim message at the row's step, if any.
+    pub fn message(&self, engine: usize) -> Option<&str> {
+        match self.cells[engine] {
+            Some(c) if c.verdict == Verdict::Unavailable => c.reason.as_deref(),
+            Some(c) => self.step.and_then(|i| c.steps.get(i)).and_then(StepEntry::message),
+            None => None,
+        }
+    }
+}
+
+pub struct Conformance {
+    pub pass: usize,
+    pub known: usize,
+    pub fail: usize,
+    pub fixed: usize,
+    pub unavailable: usize,
+}
+
+impl Conformance {
+    pub fn ran(&self) -> usize {
+        self.pass + self.known + self.fail + self.fixed
+    }
+
+    pub fn pct(&self, n: usize) -> f64 {
+        if self.ran() == 0 { 0.0 } else { 100.0 * n as f64 / self.ran() as f64 }
+    }
+}
+
+/// Distinct message headlines of one outcome kind on one engine.
+#[derive(Default)]
+pub struct Messages {
+    /// headline -> (count, first case id, full text)
+    pub texts: BTreeMap<String, (usize, String, String)>,
+}
+
+pub struct MessageRow {
+    /// `trap out_of_bounds`, `error grow_failed`, `crash`, ...
+    pub kind: String,
+    pub per_engine: Vec<Messages>,
+}
+
+pub struct LimitRow {
+    /// The case id without its `[name=value]` part.
+    pub base: String,
+    /// The `vary` values in order (`pages=65536`), empty for a plain case.
+    pub variants: Vec<String>,
+    /// Per engine: (largest variant that succeeded, first that failed and how).
+    pub per_engine: Vec<(Option<String>, Option<(String, String)>)>,
+}
+
+pub enum Holds {
+    Yes,
+    No(String),
+    /// The steps the claim is about did not run (an earlier step failed,
+    /// or the engine lacks a feature): why.
+    Untested(String),
+    NotRun,
+}
+
+pub struct ClaimRow<'a> {
+    pub id: &'a str,
+    pub claim: String,
+    pub summary: String,
+    pub per_engine: Vec<Holds>,
+}
+
+pub struct View<'a> {
+    pub doc: &'a ResultsDoc,
+    pub engines: Vec<&'a EngineEntry>,
+    pub rows: Vec<Row<'a>>,
+    /// Group name -> row indices, groups sorted by name.
+    pub groups: Vec<(String, Vec<usize>)>,
+    pub conformance: Vec<Conformance>,
+    /// [a][b] = (cases with identical outcomes, cases both ran).
+    pub pairwise: Vec<Vec<(usize, usize)>>,
+    pub messages: Vec<MessageRow>,
+    pub limits: Vec<LimitRow>,
+    pub claims: Vec<ClaimRow<'a>>,
+}
+
+/// A step's outcome without its message: what "identical normalized
+/// outcome" compares.
+fn signature(cell: &CellEntry) -> String {
+    let steps: Vec<serde_json::Map<String, serde_json::Value>> = cell
+        .steps
+        .iter()
+        .map(|s| {
+            let mut m = s.outcome.clone();
+            m.remove("message");
+            m
+        })
+        .collect();
+    serde_json::to_string(&steps).unwrap_or_default()
+}
+
+/// The informative line of an engine message: wasmtime's innermost
+/// `Caused by` entry, else the first line.
+pub fn headline(message: &str) -> String {
+    let text = match message.rfind("Caused by:") {
+        Some(at) => {
+            let last = message[at..].lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+            last.split_once(": ").filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())).map(|(_, t)| t).unwrap_or(last)
+        }
+        None => message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""),
+    };
+    text.chars().take(200).collect()
+}
+
+fn is_failure_kind(step: &StepEntry) -> bool {
+    matches!(step.kind(), "trap" | "error" | "crash" | "timeout" | "unsupported" | "skipped")
+        || (step.step.contains("grow") && step.outcome.get("values").and_then(|v| v.as_array()).is_some_and(|v| v.len() == 1 && (v[0] == -1 || v[0] == "-1")))
+}
+
+/// `limits/declared-maximum[pages=65536]` -> (`limits/declared-maximum`, `pages=65536`).
+fn split_variant(id: &str) -> (&str, &str) {
+    match id.find('[') {
+        Some(at) if id.ends_with(']') => (&id[..at], &id[at + 1..id.len() - 1]),
+        _ => (id, ""),
+    }
+}
+
+/// Sort key of a variant: its numbers compared as numbers.
+fn variant_key(v: &str) -> Vec<(u8, u128, String)> {
+    v.split(',')
+        .map(|part| {
+            let value = part.split_once('=').map(|(_, x)| x).unwrap_or(part).trim();
+            match value.parse::<u128>() {
+                Ok(n) => (0, n, String::new()),
+                Err(_) => (1, 0, value.to_string()),
+            }
+        })
+        .collect()
+}
+
+impl<'a> View<'a> {
+    pub fn new(doc: &'a ResultsDoc) -> View<'a> {
+        let engines: Vec<&EngineEntry> = doc.engines.iter().collect();
+        let n = engines.len();
+        let pos = |e: &str| engines.iter().position(|x| x.id == e);
+        let case_by_id: BTreeMap<&str, &CaseEntry> = doc.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+        let mut by_case: BTreeMap<&str, Vec<Option<&CellEntry>>> = BTreeMap::new();
+        for c in &doc.cells {
+            let slot = by_case.entry(c.case.as_str()).or_insert_with(|| vec![None; n]);
+            if let Some(i) = pos(&c.engine) {
+                slot[i] = Some(c);
+            }
+        }
+
+        let mut rows = Vec::new();
+        for (id, cells) in by_case {
+            let case = case_by_id.get(id).copied();
+            let ran: Vec<&CellEntry> = cells.iter().flatten().filter(|c| c.verdict != Verdict::Unavailable).copied().collect();
+            let steps = ran.iter().map(|c| c.steps.len()).max().unwrap_or(0);
+            let mut step = None;
+            for i in 0..steps {
+                let here: Vec<(&CellEntry, &StepEntry)> = ran.iter().filter_map(|c| c.steps.get(i).map(|s| (*c, s))).collect();
+                let diverges = here.windows(2).any(|w| !same_outcome(w[0].1, w[1].1));
+                let fails = here.iter().any(|(c, s)| s.ok == Some(false) && c.verdict != Verdict::Pass);
+                if diverges || fails {
+                    step = Some(i);
+                    break;
+                }
+            }
+            let step = step.or(steps.checked_sub(1));
+            let first_step = step.and_then(|i| ran.iter().find_map(|c| c.steps.get(i)));
+            let step_label = step
+                .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| s.step.clone()))
+                .or_else(|| first_step.map(|s| s.step.clone()))
+                .unwrap_or_default();
+            let expected = step
+                .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| expect_text(&s.expect)))
+                .or_else(|| first_step.and_then(|s| s.expect.as_ref()).map(expect_text))
+                .unwrap_or_default();
+            let mut sigs: Vec<String> = Vec::new();
+            let agree = cells
+                .iter()
+                .map(|c| match c {
+                    Some(c) if c.verdict != Verdict::Unavailable => {
+                        let s = signature(c);
+                        Some(sigs.iter().position(|x| *x == s).unwrap_or_else(|| {
+                            sigs.push(s);
+                            sigs.len() - 1
+                        }))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let tags: Vec<String> = case.map(|c| c.tags.clone()).unwrap_or_default();
+            let group = tags.first().cloned().unwrap_or_else(|| id.split('/').next().unwrap_or(id).to_string());
+            rows.push(Row { id, case, group, tags, step, step_label, expected, cells, agree });
+        }
+
+        // `vary` variants in the order of their values (8192 before 16384).
+        rows.sort_by(|a, b| {
+            let (ba, va) = split_variant(a.id);
+            let (bb, vb) = split_variant(b.id);
+            ba.cmp(bb).then_with(|| variant_key(va).cmp(&variant_key(vb)))
+        });
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            groups.entry(r.group.clone()).or_default().push(i);
+        }
+
+        let conformance = (0..n)
+            .map(|e| {
+                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0 };
+                for cell in rows.iter().filter_map(|r| r.cells[e]) {
+                    match cell.verdict {
+                        Verdict::Pass => c.pass += 1,
+                        Verdict::Known => c.known += 1,
+                        Verdict::Fail => c.fail += 1,
+                        Verdict::Fixed => c.fixed += 1,
+                        Verdict::Unavailable => c.unavailable += 1,
+                    }
+                }
+                c
+            })
+            .collect();
+
+        let mut pairwise = vec![vec![(0, 0); n]; n];
+        for r in &rows {
+            for a in 0..n {
+                for b in 0..n {
+                    if let (Some(x), Some(y)) = (r.agree[a], r.agree[b]) {
+                        pairwise[a][b].1 += 1;
+                        if x == y {
+                            pairwise[a][b].0 += 1;
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut by_kind: BTreeMap<String, Vec<Messages>> = BTreeMap::new();
+        for r in &rows {
+            for (e, cell) in r.cells.iter().enumerate() {
+                let Some(cell) = cell else { continue };
+                for s in &cell.steps {
+                    let Some(m) = s.message() else { continue };
+                    let kind = match s.kind() {
+                        "trap" => format!("trap {}", s.outcome.get("trap").and_then(|v| v.as_str()).unwrap_or("")),
+                        "error" => format!("error {}", s.outcome.get("error").and_then(|v| v.as_str()).unwrap_or("")),
+                        "skipped" => continue,
+                        k => k.to_string(),
+                    };
+                    let slot = by_kind.entry(kind).or_insert_with(|| (0..n).map(|_| Messages::default()).collect());
+                    let entry = slot[e].texts.entry(headline(m)).or_insert_with(|| (0, r.id.to_string(), m.to_string()));
+                    entry.0 += 1;
+                }
+            }
+        }
+        let messages = by_kind.into_iter().map(|(kind, per_engine)| MessageRow { kind, per_engine }).collect();
+
+        let mut limit_groups: BTreeMap<&str, Vec<(&str, &Row)>> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.tags.iter().any(|t| t == "limits")) {
+            let (base, variant) = split_variant(r.id);
+            limit_groups.entry(base).or_default().push((variant, r));
+        }
+        let limits = limit_groups
+            .into_iter()
+            .map(|(base, mut variants)| {
+                variants.sort_by_key(|(v, _)| variant_key(v));
+                let per_engine = (0..n)
+                    .map(|e| {
+                        let mut best = None;
+                        let mut first_fail = None;
+                        for (v, r) in &variants {
+                            let Some(cell) = r.cells[e].filter(|c| c.verdict != Verdict::Unavailable) else { continue };
+                            let label = v.to_string();
+                            // A sweep is judged on the steps that use its value
+                            // (`invoke grow(32768)` for `pages=32768`), else on all.
+                            let values: Vec<&str> = v.split(',').filter_map(|p| p.split_once('=').map(|(_, x)| x.trim())).collect();
+                            let uses = |s: &&StepEntry| values.iter().any(|x| !x.is_empty() && s.step.contains(x));
+                            let judged: Vec<&StepEntry> = if cell.steps.iter().any(|s| uses(&s)) {
+                                cell.steps.iter().filter(|s| uses(s) || matches!(s.kind(), "crash" | "timeout" | "unsupported")).collect()
+                            } else {
+                                cell.steps.iter().collect()
+                            };
+                            match judged.into_iter().find(|s| is_failure_kind(s)) {
+                                None if first_fail.is_none() => best = Some(label),
+                                None => {}
+                                Some(s) if first_fail.is_none() => first_fail = Some((label, format!("{}: {}", s.step, short(s)))),
+                                Some(_) => {}
+                            }
+                        }
+                        (best, first_fail)
+                    })
+                    .collect();
+                LimitRow { base: base.to_string(), variants: variants.iter().map(|(v, _)| v.to_string()).collect(), per_engine }
+            })
+            .collect();
+
+        let claims = rows
+            .iter()
+            .filter(|r| r.tags.iter().any(|t| t == "seed-claim"))
+            .map(|r| {
+                let has_claims = r.case.is_some_and(|c| c.steps.iter().any(|s| s.claim.is_some()));
+                let per_engine = r
+                    .cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(c) if c.verdict != Verdict::Unavailable => {
+                            let missed = c.steps.iter().find(|s| {
+                                if has_claims { s.claim_ok == Some(false) } else { s.ok == Some(false) }
+                            });
+                            let untestable = |s: &StepEntry| matches!(s.kind(), "crash" | "timeout" | "unsupported" | "skipped");
+                            match missed {
+                                Some(s) if untestable(s) => {
+                                    // Name the step that stopped it, not the skipped one.
+                                    let cause = c.steps.iter().find(|s| s.ok == Some(false) || untestable(s)).unwrap_or(s);
+                                    Holds::Untested(format!("{}: {}", cause.step, short(cause)))
+                                }
+                                Some(s) => Holds::No(format!("{}: {}", s.step, short(s))),
+                                None => Holds::Yes,
+                            }
+                        }
+                        _ => Holds::NotRun,
+                    })
+                    .collect();
+                ClaimRow {
+                    id: r.id,
+                    claim: r.case.and_then(|c| c.source.clone()).unwrap_or_default(),
+                    summary: r.case.map(|c| c.summary.clone()).unwrap_or_default(),
+                    per_engine,
+                }
+            })
+            .collect();
+
+        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims }
+    }
+
+    /// Cases both engines ran with identical outcomes, in percent.
+    pub fn agreement(&self, a: usize, b: usize) -> Option<f64> {
+        let (same, both) = self.pairwise[a][b];
+        (both > 0).then(|| 100.0 * same as f64 / both as f64)
+    }
+
+    /// `Nov 24, 2026 ...`-free header facts: started, tool, corpus revision.
+    pub fn facts(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("tool", format!("{} {}", self.doc.tool.name, self.doc.tool.version))];
+        if let Some(c) = &self.doc.corpus {
+            out.push(("corpus", c.revision.clone().unwrap_or_else(|| "(not in git)".into())));
+        }
+        out
+    }
+}
+
+/// A letter per agreement group: A, B, C, ...
+pub fn group_letter(g: usize) -> char {
+    (b'A' + (g % 26) as u8) as char
+}
