@@ -239,6 +239,7 @@ fn run(args: RunArgs) -> i32 {
     // A stale entry is only visible when the whole corpus it belongs to runs.
     let whole_corpus = args.filter.is_none()
         && args.tags.is_none()
+        && args.shard.is_none()
         && known.file.as_ref().and_then(|f| f.parent()).is_some_and(|root| {
             args.paths.iter().any(|p| std::fs::canonicalize(p).ok().as_deref() == Some(root))
         });
@@ -407,7 +408,9 @@ fn report_cmd(args: ReportArgs) -> i32 {
         }
     }
     let summary = doc.summary.clone().unwrap_or_default();
-    println!("{}", summary.line());
+    // Counts only: the merged `seconds` is the longest input's, not a rate.
+    let counts = summary.line();
+    println!("{} (from {} results file(s))", counts.split(" in ").next().unwrap_or(&counts), args.results.len());
     println!("wrote {}", ["index.html", "REPORT.md", "results.json"].map(|f| args.out.join(f).display().to_string()).join(", "));
     if args.check && (summary.fail > 0 || summary.fixed > 0 || doc.interrupted) {
         EXIT_DIVERGENCE

@@ -182,9 +182,12 @@ pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
     }
     let spans = Spans::parse(text);
     let combos = vary_combinations(&doc, file, &spans)?;
+    // Each variant reads the file without its `vary` block: a sweep of N
+    // values would otherwise parse N values N times.
+    let template = if combos.len() > 1 { without_vary_block(text) } else { text.to_string() };
     let mut cases = Vec::with_capacity(combos.len());
     for combo in combos {
-        let expanded = substitute(text, &combo, file)?;
+        let expanded = substitute(&template, &combo, file)?;
         let raw: RawCase = serde_yaml::from_str(&expanded).map_err(|e| LoadError::yaml(file, &e))?;
         // Without `vary` the text is unchanged: its positions are known already.
         let expanded_spans;
@@ -267,6 +270,25 @@ fn placeholders_as_scalars(text: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// The text with the lines of a block-style top-level `vary` entry blanked
+/// (line numbers stay as they are); unchanged when `vary` is written some
+/// other way.
+fn without_vary_block(text: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with("vary:")) else { return text.to_string() };
+    let top_level = |l: &str| !l.trim().is_empty() && !l.starts_with([' ', '\t', '#']);
+    let end = lines.iter().skip(start + 1).position(|l| top_level(l)).map(|n| start + 1 + n).unwrap_or(lines.len());
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in lines.iter().enumerate() {
+        if (start..end).contains(&i) {
+            out.push('\n');
+        } else {
+            out.push_str(l);
+        }
+    }
     out
 }
 
@@ -867,6 +889,18 @@ mod tests {
         assert_eq!(labels, ["new_memory m (1)", "instantiate (implicit)", "size m"]);
         assert_eq!(case.plan.imports, vec![MemoryImport { module: "env".into(), name: "m".into(), memory: "m".into() }]);
         assert_eq!(case.steps[2].line, 6);
+    }
+
+    #[test]
+    fn variants_are_read_without_the_vary_block_and_keep_their_lines() {
+        let text = "summary: s\nvary:\n  n: [1,\n      2]\n  # a comment\nmodule: (module (memory ${n}))\nsteps:\n  - instantiate: {}\n";
+        let blanked = without_vary_block(text);
+        assert_eq!(blanked.lines().count(), text.lines().count());
+        assert!(!blanked.contains("vary") && blanked.contains("module: (module (memory ${n}))"));
+        let cases = parse(text).unwrap();
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[1].id, "topic/t[n=2]");
+        assert_eq!(cases[1].steps[1].line, 8);
     }
 
     #[test]
