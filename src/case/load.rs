@@ -900,7 +900,7 @@ mod tests {
         let cases = parse(text).unwrap();
         assert_eq!(cases.len(), 2);
         assert_eq!(cases[1].id, "topic/t[n=2]");
-        assert_eq!(cases[1].steps[1].line, 8);
+        assert_eq!(cases[1].steps[0].line, 8);
     }
 
     #[test]
