@@ -153,6 +153,8 @@ impl Expect {
             (Expect::OneOf(list), o) => list.iter().any(|e| e.matches(o)),
             (Expect::Ok, Outcome::Ok) => true,
             (Expect::Returns(a), Outcome::Returns(b)) => a == b,
+            (Expect::Results(p), Outcome::Returns(b)) => p.len() == b.len() && p.iter().zip(b).all(|(p, v)| p.matches(v)),
+            (Expect::TrapAny, Outcome::Trap(..)) => true,
             (Expect::Pages(a), Outcome::Pages(b)) => a == b,
             (Expect::Bytes(a), Outcome::Bytes(b)) => a == b,
             (Expect::Trap(a), Outcome::Trap(b, _)) => a == b,

@@ -133,7 +133,7 @@ fn case_files(path: &Path) -> Result<Vec<(PathBuf, PathBuf)>, LoadError> {
     let root = corpus_root(path);
     if meta.is_file() {
         if !is_case_file(path) {
-            return Err(LoadError::whole(path, "not a case file: expected a `.yaml` or `.yml` file"));
+            return Err(LoadError::whole(path, "not a case file: expected a `.yaml`, `.yml` or `.wast` file"));
         }
         return Ok(vec![(path.to_path_buf(), root)]);
     }
@@ -141,14 +141,14 @@ fn case_files(path: &Path) -> Result<Vec<(PathBuf, PathBuf)>, LoadError> {
     walk(path, &mut files).map_err(|e| LoadError::whole(path, format!("cannot read directory: {e}")))?;
     files.sort();
     if files.is_empty() {
-        return Err(LoadError::whole(path, "no case files (*.yaml) in this directory"));
+        return Err(LoadError::whole(path, "no case files (*.yaml, *.wast) in this directory"));
     }
     Ok(files.into_iter().map(|f| (f, root.clone())).collect())
 }
 
 fn is_case_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    (name.ends_with(".yaml") || name.ends_with(".yml")) && name != KNOWN_FILE
+    (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".wast")) && name != KNOWN_FILE
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -168,6 +168,11 @@ pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
     let text = std::fs::read_to_string(file).map_err(|e| LoadError::whole(file, format!("cannot read: {e}")))?;
     let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let rel = abs.strip_prefix(root).unwrap_or(&abs);
+    if file.extension().is_some_and(|e| e == "wast") {
+        // Scripts keep their extension: `spec/memory_grow.wast`.
+        let id = rel.to_string_lossy().replace('\\', "/");
+        return super::wast::parse_wast(&text, file, &id);
+    }
     let id = rel.with_extension("").to_string_lossy().replace('\\', "/");
     parse_case(&text, file, &id)
 }
@@ -489,7 +494,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
     }
     if wasm.is_some() && !has_instantiate {
         let at = steps.iter().position(|s| !matches!(s.action, Action::NewMemory { .. })).unwrap_or(steps.len());
-        steps.insert(at, Step { action: Action::Instantiate, expect: Expect::Ok, claim: None, line: 0, implicit: true });
+        steps.insert(at, Step { action: Action::Instantiate, expect: Expect::Ok, claim: None, message: None, line: 0, implicit: true, prefix: None });
     }
 
     let mut imports = Vec::new();
@@ -515,6 +520,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
         features: raw.features,
         host: raw.host,
         imports,
+        modules: vec![],
         actions: steps.iter().map(|s| s.action.clone()).collect(),
     };
     Ok(Case {
@@ -598,7 +604,7 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
             args.push(typed(v, *t).map_err(|e| cx.err(&format!("{path}.args.{j}"), format!("argument {}: {e}", j + 1)))?);
         }
         result_types = Some(results.clone());
-        actions.push(Action::Invoke { name: name.clone(), args, results: results.clone() });
+        actions.push(Action::Invoke { name: name.clone(), args, results: results.clone(), instance: None });
     } else if rs.args.is_some() {
         return Err(cx.err(&format!("{path}.args"), "`args` belongs to an `invoke` step"));
     }
@@ -658,19 +664,11 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
         }
     };
     let line = cx.spans.find(path).line;
-    Ok(Step { action, expect: expected, claim, line, implicit: false })
+    Ok(Step { action, expect: expected, claim, message: None, line, implicit: false, prefix: None })
 }
 
 fn type_list(types: &[ValType]) -> String {
-    let names: Vec<&str> = types
-        .iter()
-        .map(|t| match t {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-        })
-        .collect();
+    let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
     if names.is_empty() { "none".into() } else { names.join(", ") }
 }
 
@@ -726,6 +724,10 @@ fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]>, path: &s
         Action::Read { .. } => "read",
         Action::Write { .. } => "write",
         Action::NewMemory { .. } => "new_memory",
+        Action::Module { .. } | Action::Instance { .. } => "module",
+        Action::Register { .. } => "register",
+        Action::Get { .. } => "get",
+        Action::Unsupported { .. } => "unsupported",
     };
     let wrong = |what: &str, allowed: &str| cx.err(path, format!("a `{kind}` step cannot expect `{what}` (expected {allowed})"));
     Ok(match raw {
@@ -820,6 +822,14 @@ pub fn typed(v: &Yaml, t: ValType) -> Result<Val, String> {
             Some(bits) => bits,
             None => text.parse::<f64>().map_err(|_| format!("expected an f64, found `{text}`"))?.to_bits(),
         }),
+        ValType::V128 => {
+            let digits = text.strip_prefix("0x").ok_or_else(|| format!("expected a v128 as 0x and 32 hex digits, found `{text}`"))?;
+            Val::V128(u128::from_str_radix(&digits.replace('_', ""), 16).map_err(|_| format!("`{text}` is not a v128"))?)
+        }
+        ValType::FuncRef if text == "null" => Val::RefNull(RefType::Func),
+        ValType::ExternRef if text == "null" => Val::RefNull(RefType::Extern),
+        ValType::ExternRef => Val::RefExtern(text.parse().map_err(|_| format!("expected `null` or a number (a host reference), found `{text}`"))?),
+        other => return Err(format!("a {} value cannot be written in a case (only `null`)", other.name())),
     })
 }
 

@@ -4,6 +4,7 @@ pub mod load;
 mod model;
 pub mod module;
 pub mod spans;
+pub mod wast;
 
 pub use load::{load_paths, LoadError};
 pub use model::*;

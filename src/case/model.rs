@@ -52,15 +52,36 @@ pub enum Val {
     I64(i64),
     F32(u32),
     F64(u64),
+    /// `{"v128": "0x000102..."}` (32 hex digits, lane 0 in the low bytes).
+    V128(u128),
+    /// `{"ref_null": "func"}`
+    RefNull(RefType),
+    /// A host reference made from a number (`ref.extern N` in .wast):
+    /// `{"ref_extern": 1}`.
+    RefExtern(u32),
+    /// Some non-null function reference (results only): `{"ref_func": null}`.
+    RefFunc,
+}
+
+/// The reference types a value can carry across the host boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefType {
+    Func,
+    Extern,
 }
 
 #[derive(Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 enum WireVal {
     I32(Flex),
     I64(Flex),
     F32(Flex),
     F64(Flex),
+    V128(String),
+    RefNull(RefType),
+    RefExtern(Flex),
+    RefFunc(Option<serde_json::Value>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,6 +109,10 @@ impl Serialize for Val {
             Val::I64(v) => WireVal::I64(Flex::Text(v.to_string())),
             Val::F32(v) => WireVal::F32(Flex::Int(v as i64)),
             Val::F64(v) => WireVal::F64(Flex::Text(v.to_string())),
+            Val::V128(v) => WireVal::V128(format!("0x{v:032x}")),
+            Val::RefNull(t) => WireVal::RefNull(t),
+            Val::RefExtern(n) => WireVal::RefExtern(Flex::Int(n as i64)),
+            Val::RefFunc => WireVal::RefFunc(None),
         }
         .serialize(s)
     }
@@ -105,6 +130,13 @@ impl<'de> Deserialize<'de> for Val {
             WireVal::I64(f) => Val::I64(fit(f.int(), i64::MIN as i128, u64::MAX as i128)? as u64 as i64),
             WireVal::F32(f) => Val::F32(fit(f.int(), 0, u32::MAX as i128)? as u32),
             WireVal::F64(f) => Val::F64(fit(f.int(), 0, u64::MAX as i128)? as u64),
+            WireVal::V128(t) => {
+                let digits = t.trim().trim_start_matches("0x");
+                Val::V128(u128::from_str_radix(digits, 16).map_err(|_| D::Error::custom(format!("`{t}` is not a v128")))?)
+            }
+            WireVal::RefNull(t) => Val::RefNull(t),
+            WireVal::RefExtern(f) => Val::RefExtern(fit(f.int(), 0, u32::MAX as i128)? as u32),
+            WireVal::RefFunc(_) => Val::RefFunc,
         })
     }
 }
@@ -118,6 +150,11 @@ impl Val {
             Val::I64(v) => v.into(),
             Val::F32(bits) => float_json(f32::from_bits(bits) as f64, bits as u64, 8),
             Val::F64(bits) => float_json(f64::from_bits(bits), bits, 16),
+            Val::V128(v) => format!("v128:0x{v:032x}").into(),
+            Val::RefNull(RefType::Func) => "ref.null func".into(),
+            Val::RefNull(RefType::Extern) => "ref.null extern".into(),
+            Val::RefExtern(n) => format!("ref.extern {n}").into(),
+            Val::RefFunc => "ref.func".into(),
         }
     }
 }
@@ -149,6 +186,26 @@ pub enum ValType {
     I64,
     F32,
     F64,
+    V128,
+    FuncRef,
+    ExternRef,
+    /// Any other reference type (GC proposal): values cannot cross.
+    OtherRef,
+}
+
+impl ValType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+            ValType::V128 => "v128",
+            ValType::FuncRef => "funcref",
+            ValType::ExternRef => "externref",
+            ValType::OtherRef => "(ref ...)",
+        }
+    }
 }
 
 /// Index type of a memory.
@@ -168,7 +225,27 @@ pub enum Action {
     Validate,
     /// `results`: the export's result types (JS engines need them to read
     /// the values back exactly).
-    Invoke { name: String, args: Vec<Val>, #[serde(default)] results: Vec<ValType> },
+    Invoke {
+        name: String,
+        args: Vec<Val>,
+        #[serde(default)]
+        results: Vec<ValType>,
+        /// A named instance (.wast `$name`); the current one when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+    },
+    /// Compile `plan.modules[module]` and, with `instantiate`, instantiate it
+    /// as the current instance; `name` names the instance (or, without
+    /// `instantiate`, the module definition).
+    Module { module: usize, #[serde(default, skip_serializing_if = "Option::is_none")] name: Option<String>, instantiate: bool },
+    /// Instantiate a named module definition (.wast `module instance`).
+    Instance { #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String>, module: Option<String> },
+    /// Make an instance's exports importable under `name`.
+    Register { name: String, #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String> },
+    /// Read an exported global.
+    Get { global: String, #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String> },
+    /// A command the tool cannot express: reported `unsupported`, never run.
+    Unsupported { what: String, reason: String },
     Grow { memory: String, delta: u64 },
     Size { memory: String },
     Read { memory: String, offset: u64, len: u64 },
@@ -182,10 +259,27 @@ impl Action {
         match self {
             Action::Instantiate => "instantiate".into(),
             Action::Validate => "validate".into(),
-            Action::Invoke { name, args, .. } => {
+            Action::Invoke { name, args, instance, .. } => {
                 let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-                format!("invoke {name}({})", args.join(", "))
+                let on = instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default();
+                format!("invoke {on}{name}({})", args.join(", "))
             }
+            Action::Module { name, instantiate, .. } => {
+                let name = name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+                if *instantiate { format!("module{name}") } else { format!("module definition{name}") }
+            }
+            Action::Instance { instance, module } => {
+                let i = instance.as_deref().unwrap_or("");
+                let m = module.as_deref().unwrap_or("(last definition)");
+                format!("module instance {i} {m}").replace("  ", " ")
+            }
+            Action::Register { name, instance } => {
+                format!("register {name:?}{}", instance.as_ref().map(|i| format!(" {i}")).unwrap_or_default())
+            }
+            Action::Get { global, instance } => {
+                format!("get {}{global}", instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default())
+            }
+            Action::Unsupported { what, .. } => what.clone(),
             Action::Grow { memory, delta } => format!("grow {memory} by {delta}"),
             Action::Size { memory } => format!("size {memory}"),
             Action::Read { memory, offset, len } => format!("read {memory}[{offset}..+{len}]"),
@@ -277,6 +371,71 @@ pub enum Expect {
     OneOf(Vec<Expect>),
     /// Observe only: no verdict.
     Any,
+    /// Results matched by patterns (.wast: `nan:canonical`, `either`, v128
+    /// lanes, references).
+    Results(Vec<Pattern>),
+    /// Some trap, whichever (.wast `assert_trap`: the script's text is
+    /// documentation, not a kind).
+    TrapAny,
+}
+
+/// A pattern for one result value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    Val(Val),
+    /// `nan:canonical` / `nan:arithmetic` of f32 (`f64: false`) or f64.
+    Nan { f64: bool, canonical: bool },
+    Either(Vec<Pattern>),
+    /// A v128 whose float lanes are patterns (4 x f32 or 2 x f64).
+    Lanes { f64: bool, lanes: Vec<Pattern> },
+    /// Any null reference.
+    RefNull,
+    /// Any non-null function reference.
+    RefFunc,
+}
+
+impl Pattern {
+    pub fn matches(&self, v: &Val) -> bool {
+        match (self, v) {
+            (Pattern::Val(a), b) => a == b,
+            (Pattern::Nan { f64: false, canonical }, Val::F32(bits)) => {
+                f32::from_bits(*bits).is_nan() && if *canonical { bits & 0x7fff_ffff == 0x7fc0_0000 } else { bits & 0x0040_0000 != 0 }
+            }
+            (Pattern::Nan { f64: true, canonical }, Val::F64(bits)) => {
+                f64::from_bits(*bits).is_nan()
+                    && if *canonical { bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000 } else { bits & 0x0008_0000_0000_0000 != 0 }
+            }
+            (Pattern::Either(list), v) => list.iter().any(|p| p.matches(v)),
+            (Pattern::Lanes { f64, lanes }, Val::V128(bits)) => lanes.iter().enumerate().all(|(i, p)| {
+                let lane = if *f64 { Val::F64((bits >> (64 * i)) as u64) } else { Val::F32((bits >> (32 * i)) as u32) };
+                p.matches(&lane)
+            }),
+            (Pattern::RefNull, Val::RefNull(_)) => true,
+            (Pattern::RefFunc, Val::RefFunc) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pattern::Val(v) => write!(f, "{v}"),
+            Pattern::Nan { f64, canonical } => {
+                write!(f, "{}:nan:{}", if *f64 { "f64" } else { "f32" }, if *canonical { "canonical" } else { "arithmetic" })
+            }
+            Pattern::Either(list) => {
+                let v: Vec<String> = list.iter().map(|p| p.to_string()).collect();
+                write!(f, "either({})", v.join(" | "))
+            }
+            Pattern::Lanes { f64, lanes } => {
+                let v: Vec<String> = lanes.iter().map(|p| p.to_string()).collect();
+                write!(f, "{}[{}]", if *f64 { "f64x2" } else { "f32x4" }, v.join(" "))
+            }
+            Pattern::RefNull => f.write_str("ref.null"),
+            Pattern::RefFunc => f.write_str("ref.func"),
+        }
+    }
 }
 
 impl Expect {
@@ -292,6 +451,11 @@ impl Expect {
             Expect::Trap(t) => json!({ "trap": t.name() }),
             Expect::Error(e) => json!({ "error": e.name() }),
             Expect::OneOf(list) => json!({ "one_of": list.iter().map(|e| e.to_json()).collect::<Vec<_>>() }),
+            Expect::Results(p) => json!({ "returns": p.iter().map(|p| match p {
+                Pattern::Val(v) => v.to_json(),
+                other => other.to_string().into(),
+            }).collect::<Vec<_>>() }),
+            Expect::TrapAny => json!({ "trap": "any" }),
         }
     }
 }
@@ -313,6 +477,11 @@ impl fmt::Display for Expect {
                 let v: Vec<String> = list.iter().map(|e| e.to_string()).collect();
                 write!(f, "one of: {}", v.join(" | "))
             }
+            Expect::Results(p) => {
+                let v: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+                write!(f, "returns [{}]", v.join(", "))
+            }
+            Expect::TrapAny => f.write_str("trap (any kind)"),
         }
     }
 }
@@ -325,16 +494,26 @@ pub struct Step {
     /// What a claim under test (a seed-guide claim, a blog post) predicts for
     /// this step, where it differs from `expect` (extension).
     pub claim: Option<Expect>,
+    /// The text the case gives for the expected failure (.wast assertion
+    /// messages): shown beside the engine's text, never compared.
+    pub message: Option<String>,
     /// Line in the case file (1-based); 0 for implicit steps.
     pub line: usize,
     /// Inserted by the loader (the implicit `instantiate`).
     pub implicit: bool,
+    /// Where the step comes from, shown before it (.wast:
+    /// `memory_grow.wast:123 assert_return`).
+    pub prefix: Option<String>,
 }
 
 impl Step {
     pub fn label(&self) -> String {
         let label = self.action.label();
-        if self.implicit { format!("{label} (implicit)") } else { label }
+        match &self.prefix {
+            Some(p) => format!("{p}: {label}"),
+            None if self.implicit => format!("{label} (implicit)"),
+            None => label,
+        }
     }
 }
 
@@ -358,8 +537,16 @@ pub struct Plan {
     pub host: Host,
     #[serde(default)]
     pub imports: Vec<MemoryImport>,
+    /// Further modules (.wast scripts, named modules) that `module` actions
+    /// refer to by index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<Wasm>,
     pub actions: Vec<Action>,
 }
+
+/// Module bytes, hex on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Wasm(#[serde(with = "hex_bytes")] pub Vec<u8>);
 
 /// A loaded case.
 #[derive(Debug, Clone)]

@@ -105,6 +105,9 @@ fn val_type(t: wasmparser::ValType) -> Option<ValType> {
         wasmparser::ValType::I64 => Some(ValType::I64),
         wasmparser::ValType::F32 => Some(ValType::F32),
         wasmparser::ValType::F64 => Some(ValType::F64),
-        _ => None,
+        wasmparser::ValType::V128 => Some(ValType::V128),
+        wasmparser::ValType::Ref(r) if r.is_func_ref() => Some(ValType::FuncRef),
+        wasmparser::ValType::Ref(r) if r.is_extern_ref() => Some(ValType::ExternRef),
+        wasmparser::ValType::Ref(_) => Some(ValType::OtherRef),
     }
 }

@@ -28,7 +28,32 @@ pub trait Engine {
 pub trait Session {
     fn validate(&mut self) -> RawOutcome;
     fn instantiate(&mut self) -> RawOutcome;
-    fn invoke(&mut self, name: &str, args: &[Val]) -> RawOutcome;
+    /// Calls an export of the named instance, or of the current one.
+    fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome;
+    /// Compiles `plan.modules[index]`; with `instantiate`, instantiates it
+    /// (imports from registered instances, host memories and `spectest`)
+    /// as the current instance, named `name` if given; without, keeps it as
+    /// the definition `name`.
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+        let _ = (index, name, instantiate);
+        RawOutcome::Unsupported { message: "this engine's adapter runs single-module cases only".into() }
+    }
+    /// Instantiates a definition kept by `module(.., false)`.
+    fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
+        let _ = (instance, module);
+        RawOutcome::Unsupported { message: "this engine's adapter has no module definitions".into() }
+    }
+    /// Makes the exports of an instance (the current one by default)
+    /// importable under `name`.
+    fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
+        let _ = (name, instance);
+        RawOutcome::Unsupported { message: "this engine's adapter has no registered instances".into() }
+    }
+    /// Reads an exported global.
+    fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
+        let _ = (instance, global);
+        RawOutcome::Unsupported { message: "this engine's adapter cannot read globals".into() }
+    }
     fn new_memory(&mut self, spec: &MemorySpec) -> RawOutcome;
     fn grow(&mut self, memory: &str, delta: u64) -> RawOutcome;
     fn size(&mut self, memory: &str) -> RawOutcome;
@@ -70,13 +95,30 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                 o
             }
             Action::Validate => session.validate(),
-            Action::Invoke { name, args, .. } => {
-                if session.instantiated() {
-                    session.invoke(name, args)
+            Action::Invoke { name, args, instance, .. } => {
+                if instance.is_some() || session.instantiated() {
+                    session.invoke(instance.as_deref(), name, args)
                 } else {
                     skipped(no_instance(failed_instantiate))
                 }
             }
+            Action::Module { module, name, instantiate } => session.module(*module, name.as_deref(), *instantiate),
+            Action::Instance { instance, module } => session.module_instance(instance.as_deref(), module.as_deref()),
+            Action::Register { name, instance } => {
+                if instance.is_some() || session.instantiated() {
+                    session.register(name, instance.as_deref())
+                } else {
+                    skipped(no_instance(failed_instantiate))
+                }
+            }
+            Action::Get { global, instance } => {
+                if instance.is_some() || session.instantiated() {
+                    session.get(instance.as_deref(), global)
+                } else {
+                    skipped(no_instance(failed_instantiate))
+                }
+            }
+            Action::Unsupported { reason, .. } => RawOutcome::Unsupported { message: reason.clone() },
             Action::NewMemory { name, initial, maximum, shared, address } => {
                 let o = session.new_memory(&MemorySpec {
                     name,

@@ -1,13 +1,16 @@
 //! wasmer (sys backend, Cranelift).
 
 use super::{Engine, MemorySpec, Session};
-use crate::case::{AddressType, Feature, Plan, Val};
+use crate::case::{AddressType, Feature, Plan, RefType, Val};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use wasmer::sys::vm::{MemoryError, MemoryStyle, TableStyle, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition};
 use wasmer::sys::{BaseTunables, CompilerConfig, Cranelift, EngineBuilder, NativeEngineExt, Target, Tunables};
-use wasmer::{Imports, Instance, InstantiationError, LinkError, Memory, MemoryType, Module, Pages, RuntimeError, Store, TableType, Value};
+use wasmer::{
+    Extern, ExternRef, Function, Global, Imports, Instance, InstantiationError, LinkError, Memory, MemoryType, Module, Pages,
+    RuntimeError, Store, Table, TableType, Type, Value,
+};
 
 /// Engines are costly to build, so one is kept per feature set and cap.
 #[derive(Default)]
@@ -50,7 +53,17 @@ impl Engine for Wasmer {
     fn session<'a>(&'a mut self, plan: &'a Plan) -> Box<dyn Session + 'a> {
         let engine = self.engine(&plan.features, plan.host.max_memory_bytes);
         let store = Store::new(engine);
-        Box::new(WasmerSession { plan, store, instance: None, host: HashMap::new() })
+        Box::new(WasmerSession {
+            plan,
+            store,
+            instance: None,
+            host: HashMap::new(),
+            named: HashMap::new(),
+            defs: HashMap::new(),
+            last_def: None,
+            registered: Vec::new(),
+            spectest: None,
+        })
     }
 }
 
@@ -119,8 +132,67 @@ impl Tunables for CapTunables {
 struct WasmerSession<'a> {
     plan: &'a Plan,
     store: Store,
+    /// The current instance.
     instance: Option<Instance>,
     host: HashMap<String, Memory>,
+    named: HashMap<String, Instance>,
+    defs: HashMap<String, Module>,
+    last_def: Option<Module>,
+    /// Instances whose exports are importable, by module name.
+    registered: Vec<(String, Instance)>,
+    /// The spec tests' host module, made on first use.
+    spectest: Option<Vec<(&'static str, Extern)>>,
+}
+
+fn to_val(store: &Store, v: &Value) -> Option<Val> {
+    Some(match v {
+        Value::I32(x) => Val::I32(*x),
+        Value::I64(x) => Val::I64(*x),
+        Value::F32(x) => Val::F32(x.to_bits()),
+        Value::F64(x) => Val::F64(x.to_bits()),
+        Value::V128(x) => Val::V128(*x),
+        Value::FuncRef(None) => Val::RefNull(RefType::Func),
+        Value::FuncRef(Some(_)) => Val::RefFunc,
+        Value::ExternRef(None) => Val::RefNull(RefType::Extern),
+        Value::ExternRef(Some(r)) => Val::RefExtern(*r.downcast::<u32>(store)?),
+        _ => return None,
+    })
+}
+
+fn from_val(store: &mut Store, v: &Val) -> Result<Value, String> {
+    Ok(match *v {
+        Val::I32(x) => Value::I32(x),
+        Val::I64(x) => Value::I64(x),
+        Val::F32(x) => Value::F32(f32::from_bits(x)),
+        Val::F64(x) => Value::F64(f64::from_bits(x)),
+        Val::V128(x) => Value::V128(x),
+        Val::RefNull(RefType::Func) => Value::FuncRef(None),
+        Val::RefNull(RefType::Extern) => Value::ExternRef(None),
+        Val::RefExtern(n) => Value::ExternRef(Some(ExternRef::new(store, n))),
+        Val::RefFunc => return Err("a function reference cannot be passed in".into()),
+    })
+}
+
+/// The spec tests' host module, as the reference interpreter defines it.
+fn spectest(store: &mut Store) -> Result<Vec<(&'static str, Extern)>, String> {
+    let mut out: Vec<(&'static str, Extern)> = vec![
+        ("print", Function::new_typed(store, || {}).into()),
+        ("print_i32", Function::new_typed(store, |_: i32| {}).into()),
+        ("print_i64", Function::new_typed(store, |_: i64| {}).into()),
+        ("print_f32", Function::new_typed(store, |_: f32| {}).into()),
+        ("print_f64", Function::new_typed(store, |_: f64| {}).into()),
+        ("print_i32_f32", Function::new_typed(store, |_: i32, _: f32| {}).into()),
+        ("print_f64_f64", Function::new_typed(store, |_: f64, _: f64| {}).into()),
+        ("global_i32", Global::new(store, Value::I32(666)).into()),
+        ("global_i64", Global::new(store, Value::I64(666)).into()),
+        ("global_f32", Global::new(store, Value::F32(666.6)).into()),
+        ("global_f64", Global::new(store, Value::F64(666.6)).into()),
+    ];
+    let table = Table::new(store, TableType::new(Type::FuncRef, 10, Some(20)), Value::FuncRef(None)).map_err(|e| e.to_string())?;
+    out.push(("table", table.into()));
+    let memory = Memory::new(store, MemoryType::new(1, Some(2), false)).map_err(|e| e.to_string())?;
+    out.push(("memory", memory.into()));
+    Ok(out)
 }
 
 fn runtime_failure(e: &RuntimeError, stage: Stage) -> RawOutcome {
@@ -131,6 +203,57 @@ fn runtime_failure(e: &RuntimeError, stage: Stage) -> RawOutcome {
 }
 
 impl WasmerSession<'_> {
+    /// The named instance, or the current one.
+    fn pick(&self, instance: Option<&str>) -> Result<Instance, RawOutcome> {
+        match instance {
+            Some(n) => self.named.get(n).cloned().ok_or_else(|| RawOutcome::Error {
+                stage: Stage::Call,
+                code: None,
+                message: format!("no instance named {n}"),
+            }),
+            None => self.instance.clone().ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
+        }
+    }
+
+    /// Instantiates with imports from host memories, registered instances
+    /// and `spectest`; the result becomes the current instance.
+    fn instantiate_module(&mut self, module: &Module, name: Option<&str>) -> RawOutcome {
+        if self.spectest.is_none() {
+            match spectest(&mut self.store) {
+                Ok(items) => self.spectest = Some(items),
+                Err(message) => return RawOutcome::Error { stage: Stage::Link, code: None, message: format!("spectest: {message}") },
+            }
+        }
+        let mut imports = Imports::new();
+        for (item, ext) in self.spectest.as_ref().expect("made") {
+            imports.define("spectest", item, ext.clone());
+        }
+        for (ns, inst) in &self.registered {
+            for (item, ext) in inst.exports.iter() {
+                imports.define(ns, item, ext.clone());
+            }
+        }
+        for imp in &self.plan.imports {
+            if let Some(m) = self.host.get(&imp.memory) {
+                imports.define(&imp.module, &imp.name, m.clone());
+            }
+        }
+        match Instance::new(&mut self.store, module, &imports) {
+            Ok(i) => {
+                if let Some(n) = name {
+                    self.named.insert(n.to_string(), i.clone());
+                }
+                self.instance = Some(i);
+                RawOutcome::Ok
+            }
+            Err(InstantiationError::Start(e)) | Err(InstantiationError::Link(LinkError::Trap(e))) => {
+                runtime_failure(&e, Stage::Instantiate)
+            }
+            Err(e @ InstantiationError::Link(_)) => RawOutcome::Error { stage: Stage::Link, code: None, message: e.to_string() },
+            Err(e) => RawOutcome::Error { stage: Stage::Instantiate, code: None, message: e.to_string() },
+        }
+    }
+
     fn memory(&self, name: &str) -> Option<Memory> {
         if let Some(m) = self.host.get(name) {
             return Some(m.clone());
@@ -152,57 +275,86 @@ impl Session for WasmerSession<'_> {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };
-        let mut imports = Imports::new();
-        for imp in &self.plan.imports {
-            if let Some(m) = self.host.get(&imp.memory) {
-                imports.define(&imp.module, &imp.name, m.clone());
+        self.instantiate_module(&module, None)
+    }
+
+    fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        let func = match inst.exports.get_function(name) {
+            Ok(f) => f.clone(),
+            Err(_) => return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported function `{name}`") },
+        };
+        let mut params = Vec::with_capacity(args.len());
+        for a in args {
+            match from_val(&mut self.store, a) {
+                Ok(v) => params.push(v),
+                Err(message) => return RawOutcome::Unsupported { message },
             }
         }
-        match Instance::new(&mut self.store, &module, &imports) {
-            Ok(i) => {
-                self.instance = Some(i);
-                RawOutcome::Ok
-            }
-            Err(InstantiationError::Start(e)) | Err(InstantiationError::Link(LinkError::Trap(e))) => {
-                runtime_failure(&e, Stage::Instantiate)
-            }
-            Err(e @ InstantiationError::Link(_)) => RawOutcome::Error { stage: Stage::Link, code: None, message: e.to_string() },
-            Err(e) => RawOutcome::Error { stage: Stage::Instantiate, code: None, message: e.to_string() },
+        match func.call(&mut self.store, &params) {
+            Ok(results) => match results.iter().map(|v| to_val(&self.store, v)).collect::<Option<Vec<_>>>() {
+                Some(values) => RawOutcome::Returns { values },
+                None => RawOutcome::Unsupported { message: "a result type the case format cannot show".into() },
+            },
+            Err(e) => runtime_failure(&e, Stage::Call),
         }
     }
 
-    fn invoke(&mut self, name: &str, args: &[Val]) -> RawOutcome {
-        let func = match self.instance.as_ref().map(|i| i.exports.get_function(name)) {
-            Some(Ok(f)) => f.clone(),
-            _ => return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported function `{name}`") },
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+        let Some(wasm) = self.plan.modules.get(index) else {
+            return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
         };
-        let params: Vec<Value> = args
-            .iter()
-            .map(|v| match *v {
-                Val::I32(x) => Value::I32(x),
-                Val::I64(x) => Value::I64(x),
-                Val::F32(x) => Value::F32(f32::from_bits(x)),
-                Val::F64(x) => Value::F64(f64::from_bits(x)),
-            })
-            .collect();
-        match func.call(&mut self.store, &params) {
-            Ok(results) => {
-                let values: Option<Vec<Val>> = results
-                    .iter()
-                    .map(|v| match v {
-                        Value::I32(x) => Some(Val::I32(*x)),
-                        Value::I64(x) => Some(Val::I64(*x)),
-                        Value::F32(x) => Some(Val::F32(x.to_bits())),
-                        Value::F64(x) => Some(Val::F64(x.to_bits())),
-                        _ => None,
-                    })
-                    .collect();
-                match values {
-                    Some(values) => RawOutcome::Returns { values },
-                    None => RawOutcome::Unsupported { message: "a result type the case format cannot show".into() },
-                }
+        let module = match Module::new(&self.store, &wasm.0) {
+            Ok(m) => m,
+            Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
+        };
+        if instantiate {
+            return self.instantiate_module(&module, name);
+        }
+        if let Some(n) = name {
+            self.defs.insert(n.to_string(), module.clone());
+        }
+        self.last_def = Some(module);
+        RawOutcome::Ok
+    }
+
+    fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
+        let def = match module {
+            Some(m) => self.defs.get(m).cloned(),
+            None => self.last_def.clone(),
+        };
+        match def {
+            Some(def) => self.instantiate_module(&def, instance),
+            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        }
+    }
+
+    fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
+        match self.pick(instance) {
+            Ok(i) => {
+                self.registered.retain(|(n, _)| n != name);
+                self.registered.push((name.to_string(), i));
+                RawOutcome::Ok
             }
-            Err(e) => runtime_failure(&e, Stage::Call),
+            Err(o) => o,
+        }
+    }
+
+    fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        let Ok(g) = inst.exports.get_global(global) else {
+            return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported global `{global}`") };
+        };
+        let v = g.get(&mut self.store);
+        match to_val(&self.store, &v) {
+            Some(v) => RawOutcome::Returns { values: vec![v] },
+            None => RawOutcome::Unsupported { message: "a global type the case format cannot show".into() },
         }
     }
 

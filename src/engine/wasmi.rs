@@ -1,10 +1,13 @@
 //! wasmi (interpreter).
 
 use super::{Engine, MemorySpec, Session};
-use crate::case::{AddressType, Feature, Plan, Val};
+use crate::case::{AddressType, Feature, Plan, RefType, Val};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
-use wasmi::{Config, Instance, Linker, Memory, MemoryType, Module, Store, StoreLimits, StoreLimitsBuilder, F32, F64};
+use wasmi::{
+    Config, ExternRef, Global, Instance, Linker, Memory, MemoryType, Module, Mutability, Nullable, Ref, Store, StoreLimits,
+    StoreLimitsBuilder, Table, TableType, F32, F64,
+};
 
 #[derive(Default)]
 pub struct Wasmi {
@@ -45,7 +48,17 @@ impl Engine for Wasmi {
         }
         let mut store = Store::new(&engine, limits.build());
         store.limiter(|l| l);
-        Box::new(WasmiSession { plan, engine, store, instance: None, host: HashMap::new() })
+        Box::new(WasmiSession {
+            plan,
+            engine,
+            store,
+            instance: None,
+            host: HashMap::new(),
+            linker: None,
+            named: HashMap::new(),
+            defs: HashMap::new(),
+            last_def: None,
+        })
     }
 }
 
@@ -53,8 +66,68 @@ struct WasmiSession<'a> {
     plan: &'a Plan,
     engine: wasmi::Engine,
     store: Store<StoreLimits>,
+    /// The current instance.
     instance: Option<Instance>,
     host: HashMap<String, Memory>,
+    /// Made on first use: `spectest` and registered instances live here.
+    linker: Option<Linker<StoreLimits>>,
+    named: HashMap<String, Instance>,
+    defs: HashMap<String, Module>,
+    last_def: Option<Module>,
+}
+
+fn to_val(store: &Store<StoreLimits>, v: &wasmi::Val) -> Option<Val> {
+    Some(match v {
+        wasmi::Val::I32(x) => Val::I32(*x),
+        wasmi::Val::I64(x) => Val::I64(*x),
+        wasmi::Val::F32(x) => Val::F32(x.to_bits()),
+        wasmi::Val::F64(x) => Val::F64(x.to_bits()),
+        wasmi::Val::V128(x) => Val::V128(x.as_u128()),
+        wasmi::Val::FuncRef(Nullable::Null) => Val::RefNull(RefType::Func),
+        wasmi::Val::FuncRef(Nullable::Val(_)) => Val::RefFunc,
+        wasmi::Val::ExternRef(Nullable::Null) => Val::RefNull(RefType::Extern),
+        wasmi::Val::ExternRef(Nullable::Val(r)) => Val::RefExtern(*r.data(store).downcast_ref::<u32>()?),
+    })
+}
+
+fn from_val(store: &mut Store<StoreLimits>, v: &Val) -> Result<wasmi::Val, String> {
+    Ok(match *v {
+        Val::I32(x) => wasmi::Val::I32(x),
+        Val::I64(x) => wasmi::Val::I64(x),
+        Val::F32(x) => wasmi::Val::F32(F32::from_bits(x)),
+        Val::F64(x) => wasmi::Val::F64(F64::from_bits(x)),
+        Val::V128(x) => wasmi::Val::V128(x.into()),
+        Val::RefNull(RefType::Func) => wasmi::Val::FuncRef(Nullable::Null),
+        Val::RefNull(RefType::Extern) => wasmi::Val::ExternRef(Nullable::Null),
+        Val::RefExtern(n) => wasmi::Val::ExternRef(Nullable::Val(ExternRef::new(store, n))),
+        Val::RefFunc => return Err("a function reference cannot be passed in".into()),
+    })
+}
+
+/// The spec tests' host module, as the reference interpreter defines it.
+fn define_spectest(linker: &mut Linker<StoreLimits>, store: &mut Store<StoreLimits>) -> Result<(), wasmi::Error> {
+    linker.func_wrap("spectest", "print", || {})?;
+    linker.func_wrap("spectest", "print_i32", |_: i32| {})?;
+    linker.func_wrap("spectest", "print_i64", |_: i64| {})?;
+    linker.func_wrap("spectest", "print_f32", |_: F32| {})?;
+    linker.func_wrap("spectest", "print_f64", |_: F64| {})?;
+    linker.func_wrap("spectest", "print_i32_f32", |_: i32, _: F32| {})?;
+    linker.func_wrap("spectest", "print_f64_f64", |_: F64, _: F64| {})?;
+    let globals = [
+        ("global_i32", wasmi::Val::I32(666)),
+        ("global_i64", wasmi::Val::I64(666)),
+        ("global_f32", wasmi::Val::F32(F32::from(666.6f32))),
+        ("global_f64", wasmi::Val::F64(F64::from(666.6f64))),
+    ];
+    for (name, val) in globals {
+        let g = Global::new(&mut *store, val, Mutability::Const);
+        linker.define("spectest", name, g)?;
+    }
+    let table = Table::new(&mut *store, TableType::new(wasmi::RefType::Func, 10, Some(20)), Ref::Func(Nullable::Null))?;
+    linker.define("spectest", "table", table)?;
+    let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
+    linker.define("spectest", "memory", memory)?;
+    Ok(())
 }
 
 fn failure(e: wasmi::Error, stage: Stage) -> RawOutcome {
@@ -65,6 +138,55 @@ fn failure(e: wasmi::Error, stage: Stage) -> RawOutcome {
 }
 
 impl WasmiSession<'_> {
+    /// The named instance, or the current one.
+    fn pick(&self, instance: Option<&str>) -> Result<Instance, RawOutcome> {
+        match instance {
+            Some(n) => self.named.get(n).copied().ok_or_else(|| RawOutcome::Error {
+                stage: Stage::Call,
+                code: None,
+                message: format!("no instance named {n}"),
+            }),
+            None => self.instance.ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
+        }
+    }
+
+    fn ensure_linker(&mut self) -> Result<(), RawOutcome> {
+        if self.linker.is_none() {
+            let mut linker: Linker<StoreLimits> = Linker::new(&self.engine);
+            linker.allow_shadowing(true);
+            define_spectest(&mut linker, &mut self.store)
+                .map_err(|e| RawOutcome::Error { stage: Stage::Link, code: None, message: format!("spectest: {e}") })?;
+            self.linker = Some(linker);
+        }
+        Ok(())
+    }
+
+    /// Instantiates with imports from host memories, registered instances
+    /// and `spectest`; the result becomes the current instance.
+    fn instantiate_module(&mut self, module: &Module, name: Option<&str>) -> RawOutcome {
+        if let Err(o) = self.ensure_linker() {
+            return o;
+        }
+        let linker = self.linker.as_mut().expect("made");
+        for imp in &self.plan.imports {
+            if let Some(m) = self.host.get(&imp.memory) {
+                if let Err(e) = linker.define(&imp.module, &imp.name, *m) {
+                    return RawOutcome::Error { stage: Stage::Link, code: None, message: e.to_string() };
+                }
+            }
+        }
+        match linker.instantiate_and_start(&mut self.store, module) {
+            Ok(i) => {
+                self.instance = Some(i);
+                if let Some(n) = name {
+                    self.named.insert(n.to_string(), i);
+                }
+                RawOutcome::Ok
+            }
+            Err(e) => failure(e, Stage::Instantiate),
+        }
+    }
+
     fn memory(&self, name: &str) -> Option<Memory> {
         self.host.get(name).copied().or_else(|| self.instance?.get_memory(&self.store, name))
     }
@@ -83,56 +205,90 @@ impl Session for WasmiSession<'_> {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };
-        let mut linker: Linker<StoreLimits> = Linker::new(&self.engine);
-        for imp in &self.plan.imports {
-            if let Some(m) = self.host.get(&imp.memory) {
-                if let Err(e) = linker.define(&imp.module, &imp.name, *m) {
-                    return RawOutcome::Error { stage: Stage::Link, code: None, message: e.to_string() };
-                }
-            }
-        }
-        match linker.instantiate_and_start(&mut self.store, &module) {
-            Ok(i) => {
-                self.instance = Some(i);
-                RawOutcome::Ok
-            }
-            Err(e) => failure(e, Stage::Instantiate),
-        }
+        self.instantiate_module(&module, None)
     }
 
-    fn invoke(&mut self, name: &str, args: &[Val]) -> RawOutcome {
-        let Some(func) = self.instance.and_then(|i| i.get_func(&self.store, name)) else {
+    fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        let Some(func) = inst.get_func(&self.store, name) else {
             return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported function `{name}`") };
         };
         let n = func.ty(&self.store).results().len();
-        let params: Vec<wasmi::Val> = args
-            .iter()
-            .map(|v| match *v {
-                Val::I32(x) => wasmi::Val::I32(x),
-                Val::I64(x) => wasmi::Val::I64(x),
-                Val::F32(x) => wasmi::Val::F32(F32::from_bits(x)),
-                Val::F64(x) => wasmi::Val::F64(F64::from_bits(x)),
-            })
-            .collect();
+        let mut params = Vec::with_capacity(args.len());
+        for a in args {
+            match from_val(&mut self.store, a) {
+                Ok(v) => params.push(v),
+                Err(message) => return RawOutcome::Unsupported { message },
+            }
+        }
         let mut results = vec![wasmi::Val::I32(0); n];
         match func.call(&mut self.store, &params, &mut results) {
-            Ok(()) => {
-                let values: Option<Vec<Val>> = results
-                    .iter()
-                    .map(|v| match v {
-                        wasmi::Val::I32(x) => Some(Val::I32(*x)),
-                        wasmi::Val::I64(x) => Some(Val::I64(*x)),
-                        wasmi::Val::F32(x) => Some(Val::F32(x.to_bits())),
-                        wasmi::Val::F64(x) => Some(Val::F64(x.to_bits())),
-                        _ => None,
-                    })
-                    .collect();
-                match values {
-                    Some(values) => RawOutcome::Returns { values },
-                    None => RawOutcome::Unsupported { message: "a result type the case format cannot show".into() },
-                }
-            }
+            Ok(()) => match results.iter().map(|v| to_val(&self.store, v)).collect::<Option<Vec<_>>>() {
+                Some(values) => RawOutcome::Returns { values },
+                None => RawOutcome::Unsupported { message: "a result type the case format cannot show".into() },
+            },
             Err(e) => failure(e, Stage::Call),
+        }
+    }
+
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+        let Some(wasm) = self.plan.modules.get(index) else {
+            return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
+        };
+        let module = match Module::new(&self.engine, &wasm.0) {
+            Ok(m) => m,
+            Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
+        };
+        if instantiate {
+            return self.instantiate_module(&module, name);
+        }
+        if let Some(n) = name {
+            self.defs.insert(n.to_string(), module.clone());
+        }
+        self.last_def = Some(module);
+        RawOutcome::Ok
+    }
+
+    fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
+        let def = match module {
+            Some(m) => self.defs.get(m).cloned(),
+            None => self.last_def.clone(),
+        };
+        match def {
+            Some(def) => self.instantiate_module(&def, instance),
+            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        }
+    }
+
+    fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        if let Err(o) = self.ensure_linker() {
+            return o;
+        }
+        match self.linker.as_mut().expect("made").instance(&mut self.store, name, inst) {
+            Ok(_) => RawOutcome::Ok,
+            Err(e) => RawOutcome::Error { stage: Stage::Link, code: None, message: e.to_string() },
+        }
+    }
+
+    fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        let Some(g) = inst.get_global(&self.store, global) else {
+            return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported global `{global}`") };
+        };
+        let v = g.get(&self.store);
+        match to_val(&self.store, &v) {
+            Some(v) => RawOutcome::Returns { values: vec![v] },
+            None => RawOutcome::Unsupported { message: "a global type the case format cannot show".into() },
         }
     }
 

@@ -1,12 +1,12 @@
 //! wasmtime (Cranelift).
 
 use super::{Engine, MemorySpec, Session};
-use crate::case::{AddressType, Feature, Plan, Val};
+use crate::case::{AddressType, Feature, Plan, RefType, Val};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
 use wasmtime::{
-    Config, Extern, Instance, Linker, Memory, MemoryTypeBuilder, Module, SharedMemory, Store, StoreLimits,
-    StoreLimitsBuilder, Strategy, Trap,
+    Config, Extern, ExternRef, Global, GlobalType, Instance, Linker, Memory, MemoryType, MemoryTypeBuilder, Module,
+    Mutability, Ref, SharedMemory, Store, StoreLimits, StoreLimitsBuilder, Strategy, Table, TableType, Trap, ValType,
 };
 
 /// Engines are costly to build, so one is kept per feature set.
@@ -52,7 +52,17 @@ impl Engine for Wasmtime {
             store.limiter(|l| l);
             store
         });
-        Box::new(WasmtimeSession { plan, engine, store, instance: None, host: HashMap::new() })
+        Box::new(WasmtimeSession {
+            plan,
+            engine,
+            store,
+            instance: None,
+            host: HashMap::new(),
+            linker: None,
+            named: HashMap::new(),
+            defs: HashMap::new(),
+            last_def: None,
+        })
     }
 }
 
@@ -65,8 +75,14 @@ struct WasmtimeSession<'a> {
     plan: &'a Plan,
     engine: Result<wasmtime::Engine, String>,
     store: Option<Store<StoreLimits>>,
+    /// The current instance.
     instance: Option<Instance>,
     host: HashMap<String, Mem>,
+    /// Made on first use: `spectest` and registered instances live here.
+    linker: Option<Linker<StoreLimits>>,
+    named: HashMap<String, Instance>,
+    defs: HashMap<String, Module>,
+    last_def: Option<Module>,
 }
 
 /// wasmtime's full error text: the message and its causes, as `{:?}` prints it.
@@ -82,26 +98,118 @@ fn failure(e: wasmtime::Error, stage: Stage) -> RawOutcome {
     }
 }
 
-fn to_val(v: &wasmtime::Val) -> Option<Val> {
+fn to_val(store: &Store<StoreLimits>, v: &wasmtime::Val) -> Option<Val> {
     Some(match v {
         wasmtime::Val::I32(x) => Val::I32(*x),
         wasmtime::Val::I64(x) => Val::I64(*x),
         wasmtime::Val::F32(x) => Val::F32(*x),
         wasmtime::Val::F64(x) => Val::F64(*x),
+        wasmtime::Val::V128(x) => Val::V128(x.as_u128()),
+        wasmtime::Val::FuncRef(None) => Val::RefNull(RefType::Func),
+        wasmtime::Val::FuncRef(Some(_)) => Val::RefFunc,
+        wasmtime::Val::ExternRef(None) => Val::RefNull(RefType::Extern),
+        wasmtime::Val::ExternRef(Some(r)) => Val::RefExtern(*r.data(store).ok()??.downcast_ref::<u32>()?),
         _ => return None,
     })
 }
 
-fn from_val(v: &Val) -> wasmtime::Val {
-    match *v {
+fn from_val(store: &mut Store<StoreLimits>, v: &Val) -> Result<wasmtime::Val, String> {
+    Ok(match *v {
         Val::I32(x) => wasmtime::Val::I32(x),
         Val::I64(x) => wasmtime::Val::I64(x),
         Val::F32(x) => wasmtime::Val::F32(x),
         Val::F64(x) => wasmtime::Val::F64(x),
+        Val::V128(x) => wasmtime::Val::V128(x.into()),
+        Val::RefNull(RefType::Func) => wasmtime::Val::FuncRef(None),
+        Val::RefNull(RefType::Extern) => wasmtime::Val::ExternRef(None),
+        Val::RefExtern(n) => wasmtime::Val::ExternRef(Some(ExternRef::new(store, n).map_err(|e| text(&e))?)),
+        Val::RefFunc => return Err("a function reference cannot be passed in".into()),
+    })
+}
+
+/// The spec tests' host module, as the reference interpreter defines it.
+fn define_spectest(linker: &mut Linker<StoreLimits>, store: &mut Store<StoreLimits>) -> wasmtime::Result<()> {
+    linker.func_wrap("spectest", "print", || {})?;
+    linker.func_wrap("spectest", "print_i32", |_: i32| {})?;
+    linker.func_wrap("spectest", "print_i64", |_: i64| {})?;
+    linker.func_wrap("spectest", "print_f32", |_: f32| {})?;
+    linker.func_wrap("spectest", "print_f64", |_: f64| {})?;
+    linker.func_wrap("spectest", "print_i32_f32", |_: i32, _: f32| {})?;
+    linker.func_wrap("spectest", "print_f64_f64", |_: f64, _: f64| {})?;
+    let globals = [
+        ("global_i32", ValType::I32, wasmtime::Val::I32(666)),
+        ("global_i64", ValType::I64, wasmtime::Val::I64(666)),
+        ("global_f32", ValType::F32, wasmtime::Val::F32(666.6f32.to_bits())),
+        ("global_f64", ValType::F64, wasmtime::Val::F64(666.6f64.to_bits())),
+    ];
+    for (name, ty, val) in globals {
+        let g = Global::new(&mut *store, GlobalType::new(ty, Mutability::Const), val)?;
+        linker.define(&mut *store, "spectest", name, g)?;
     }
+    let table = Table::new(&mut *store, TableType::new(wasmtime::RefType::FUNCREF, 10, Some(20)), Ref::Func(None))?;
+    linker.define(&mut *store, "spectest", "table", table)?;
+    let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
+    linker.define(&mut *store, "spectest", "memory", memory)?;
+    Ok(())
 }
 
 impl WasmtimeSession<'_> {
+    /// The named instance, or the current one.
+    fn pick(&self, instance: Option<&str>) -> Result<Instance, RawOutcome> {
+        match instance {
+            Some(n) => self.named.get(n).copied().ok_or_else(|| RawOutcome::Error {
+                stage: Stage::Call,
+                code: None,
+                message: format!("no instance named {n}"),
+            }),
+            None => self.instance.ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
+        }
+    }
+
+    fn ensure_linker(&mut self) -> Result<(), RawOutcome> {
+        if self.linker.is_some() {
+            return Ok(());
+        }
+        let Ok(engine) = &self.engine else { return Err(self.engine_error()) };
+        let store = self.store.as_mut().expect("a store exists when the engine does");
+        let mut linker: Linker<StoreLimits> = Linker::new(engine);
+        linker.allow_shadowing(true);
+        define_spectest(&mut linker, store)
+            .map_err(|e| RawOutcome::Error { stage: Stage::Link, code: None, message: format!("spectest: {}", text(&e)) })?;
+        self.linker = Some(linker);
+        Ok(())
+    }
+
+    /// Instantiates with imports from host memories, registered instances
+    /// and `spectest`; the result becomes the current instance.
+    fn instantiate_module(&mut self, module: &Module, name: Option<&str>) -> RawOutcome {
+        if let Err(o) = self.ensure_linker() {
+            return o;
+        }
+        let store = self.store.as_mut().expect("a store exists when the engine does");
+        let linker = self.linker.as_mut().expect("made");
+        for imp in &self.plan.imports {
+            let ext: Extern = match self.host.get(&imp.memory) {
+                Some(Mem::Plain(m)) => (*m).into(),
+                Some(Mem::Shared(m)) => m.clone().into(),
+                None => continue, // its new_memory step failed: the link error will say so
+            };
+            if let Err(e) = linker.define(&mut *store, &imp.module, &imp.name, ext) {
+                return RawOutcome::Error { stage: Stage::Link, code: None, message: text(&e) };
+            }
+        }
+        match linker.instantiate(&mut *store, module) {
+            Ok(i) => {
+                self.instance = Some(i);
+                if let Some(n) = name {
+                    self.named.insert(n.to_string(), i);
+                }
+                RawOutcome::Ok
+            }
+            Err(e) => failure(e, Stage::Instantiate),
+        }
+    }
+
     fn engine_error(&self) -> RawOutcome {
         let message = self.engine.as_ref().err().cloned().unwrap_or_default();
         RawOutcome::Error { stage: Stage::Compile, code: None, message: format!("engine configuration: {message}") }
@@ -140,41 +248,94 @@ impl Session for WasmtimeSession<'_> {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: text(&e) },
         };
-        let store = self.store.as_mut().expect("a store exists when the engine does");
-        let mut linker: Linker<StoreLimits> = Linker::new(engine);
-        for imp in &self.plan.imports {
-            let ext: Extern = match self.host.get(&imp.memory) {
-                Some(Mem::Plain(m)) => (*m).into(),
-                Some(Mem::Shared(m)) => m.clone().into(),
-                None => continue, // its new_memory step failed: the link error will say so
-            };
-            if let Err(e) = linker.define(&mut *store, &imp.module, &imp.name, ext) {
-                return RawOutcome::Error { stage: Stage::Link, code: None, message: text(&e) };
-            }
-        }
-        match linker.instantiate(&mut *store, &module) {
-            Ok(i) => {
-                self.instance = Some(i);
-                RawOutcome::Ok
-            }
-            Err(e) => failure(e, Stage::Instantiate),
-        }
+        self.instantiate_module(&module, None)
     }
 
-    fn invoke(&mut self, name: &str, args: &[Val]) -> RawOutcome {
+    fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
         let store = self.store.as_mut().expect("instantiated");
-        let Some(func) = self.instance.and_then(|i| i.get_func(&mut *store, name)) else {
+        let Some(func) = inst.get_func(&mut *store, name) else {
             return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported function `{name}`") };
         };
         let ty = func.ty(&*store);
-        let params: Vec<wasmtime::Val> = args.iter().map(from_val).collect();
+        let mut params = Vec::with_capacity(args.len());
+        for a in args {
+            match from_val(store, a) {
+                Ok(v) => params.push(v),
+                Err(message) => return RawOutcome::Unsupported { message },
+            }
+        }
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         match func.call(&mut *store, &params, &mut results) {
-            Ok(()) => match results.iter().map(to_val).collect::<Option<Vec<_>>>() {
+            Ok(()) => match results.iter().map(|v| to_val(store, v)).collect::<Option<Vec<_>>>() {
                 Some(values) => RawOutcome::Returns { values },
                 None => RawOutcome::Unsupported { message: "a result type the case format cannot show".into() },
             },
             Err(e) => failure(e, Stage::Call),
+        }
+    }
+
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+        let Ok(engine) = &self.engine else { return self.engine_error() };
+        let Some(wasm) = self.plan.modules.get(index) else {
+            return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
+        };
+        let module = match Module::new(engine, &wasm.0) {
+            Ok(m) => m,
+            Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: text(&e) },
+        };
+        if instantiate {
+            return self.instantiate_module(&module, name);
+        }
+        if let Some(n) = name {
+            self.defs.insert(n.to_string(), module.clone());
+        }
+        self.last_def = Some(module);
+        RawOutcome::Ok
+    }
+
+    fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
+        let def = match module {
+            Some(m) => self.defs.get(m).cloned(),
+            None => self.last_def.clone(),
+        };
+        match def {
+            Some(def) => self.instantiate_module(&def, instance),
+            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        }
+    }
+
+    fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        if let Err(o) = self.ensure_linker() {
+            return o;
+        }
+        let store = self.store.as_mut().expect("store");
+        match self.linker.as_mut().expect("made").instance(&mut *store, name, inst) {
+            Ok(_) => RawOutcome::Ok,
+            Err(e) => RawOutcome::Error { stage: Stage::Link, code: None, message: text(&e) },
+        }
+    }
+
+    fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        let store = self.store.as_mut().expect("store");
+        let Some(g) = inst.get_global(&mut *store, global) else {
+            return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported global `{global}`") };
+        };
+        let v = g.get(&mut *store);
+        match to_val(store, &v) {
+            Some(v) => RawOutcome::Returns { values: vec![v] },
+            None => RawOutcome::Unsupported { message: "a global type the case format cannot show".into() },
         }
     }
 
