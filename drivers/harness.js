@@ -23,13 +23,27 @@ function bytesToHex(bytes) {
   return s;
 }
 
-// Wire values: {"i32": n}, {"i64": "n"}, {"f32": bits}, {"f64": "bits"}.
+// A value the JS API cannot carry (v128, a function reference passed in).
+class Unsupported extends Error {}
+
+// Host references (`ref.extern N`): one object per number, so identity holds.
+const hostRefs = new Map();
+function hostRef(n) {
+  if (!hostRefs.has(n)) hostRefs.set(n, { hostref: n });
+  return hostRefs.get(n);
+}
+
+// Wire values: {"i32": n}, {"i64": "n"}, {"f32": bits}, {"f64": "bits"},
+// {"v128": "0x.."}, {"ref_null": "func"|"extern"}, {"ref_extern": n}.
 function fromVal(v) {
   if ('i32' in v) return Number(v.i32) | 0;
   if ('i64' in v) return BigInt.asIntN(64, BigInt(v.i64));
   if ('f32' in v) { scratch.setUint32(0, Number(v.f32)); return scratch.getFloat32(0); }
-  scratch.setBigUint64(0, BigInt(v.f64));
-  return scratch.getFloat64(0);
+  if ('f64' in v) { scratch.setBigUint64(0, BigInt(v.f64)); return scratch.getFloat64(0); }
+  if ('ref_null' in v) return null;
+  if ('ref_extern' in v) return hostRef(Number(v.ref_extern));
+  if ('v128' in v) throw new Unsupported('a v128 value cannot cross the JS API');
+  throw new Unsupported('a function reference cannot be passed in from JS');
 }
 
 function toVal(x, type) {
@@ -37,8 +51,28 @@ function toVal(x, type) {
     case 'i32': return { i32: Number(x) | 0 };
     case 'i64': return { i64: BigInt.asIntN(64, BigInt(x)).toString() };
     case 'f32': scratch.setFloat32(0, Number(x)); return { f32: scratch.getUint32(0) };
-    default: scratch.setFloat64(0, Number(x)); return { f64: scratch.getBigUint64(0).toString() };
+    case 'f64': scratch.setFloat64(0, Number(x)); return { f64: scratch.getBigUint64(0).toString() };
+    case 'funcref': return x === null ? { ref_null: 'func' } : { ref_func: null };
+    case 'externref':
+      if (x === null) return { ref_null: 'extern' };
+      if (x && typeof x === 'object' && 'hostref' in x) return { ref_extern: x.hostref };
+      throw new Unsupported('an externref that is not a host reference of the case');
+    default: throw new Unsupported(`a ${type} value cannot cross the JS API`);
   }
+}
+
+// The spec tests' host module, as the reference interpreter defines it.
+function makeSpectest() {
+  const nop = () => {};
+  return {
+    print: nop, print_i32: nop, print_i64: nop, print_f32: nop, print_f64: nop, print_i32_f32: nop, print_f64_f64: nop,
+    global_i32: new WebAssembly.Global({ value: 'i32' }, 666),
+    global_i64: new WebAssembly.Global({ value: 'i64' }, 666n),
+    global_f32: new WebAssembly.Global({ value: 'f32' }, 666.6),
+    global_f64: new WebAssembly.Global({ value: 'f64' }, 666.6),
+    table: new WebAssembly.Table({ initial: 10, maximum: 20, element: 'anyfunc' }),
+    memory: new WebAssembly.Memory({ initial: 1, maximum: 2 }),
+  };
 }
 
 // The exception as the JS engine gives it: `${constructor.name}: ${message}`.
@@ -79,6 +113,52 @@ async function runCase(plan, emit) {
   const failedMemories = new Set();
   let instance = null;
   let failedInstantiate = null;
+  const named = new Map();
+  const defs = new Map();
+  let lastDef = null;
+  const registered = new Map();
+  let spectest = null;
+
+  // Compiles bytes: the synchronous API where engines allow it (Chrome
+  // refuses it on the main thread above 4 KiB): the async one costs a task
+  // hop each, ~1 ms per tiny module, and throws the same errors.
+  const compile = async (b) => (b.length <= SYNC_LIMIT ? new WebAssembly.Module(b) : await WebAssembly.compile(b));
+  // Instantiates with imports from host memories, registered instances and
+  // `spectest`; sets the current instance. Returns the outcome.
+  const instantiate = async (module, name) => {
+    const imports = {};
+    const put = (m, n, v) => { (imports[m] = imports[m] || {})[n] = v; };
+    for (const imp of WebAssembly.Module.imports(module)) {
+      if (registered.has(imp.module) && imp.name in registered.get(imp.module)) {
+        put(imp.module, imp.name, registered.get(imp.module)[imp.name]);
+      } else if (imp.module === 'spectest') {
+        spectest = spectest || makeSpectest();
+        if (imp.name in spectest) put(imp.module, imp.name, spectest[imp.name]);
+      }
+    }
+    for (const imp of plan.imports || []) {
+      if (hostMemories.has(imp.memory)) put(imp.module, imp.name, hostMemories.get(imp.memory));
+    }
+    try {
+      const sync = bytesOf(module) <= SYNC_LIMIT;
+      const inst = sync ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
+      instance = inst;
+      if (name) named.set(name, inst);
+      return { kind: 'ok' };
+    } catch (e) {
+      if (e instanceof WebAssembly.LinkError) return error('link', e);
+      if (e instanceof WebAssembly.RuntimeError) return trap(e);
+      return error('instantiate', e);
+    }
+  };
+  const sizes = new WeakMap();
+  const bytesOf = (module) => sizes.get(module) || 0;
+  const compileBytes = async (b) => {
+    const m = await compile(b);
+    sizes.set(m, b.length);
+    return m;
+  };
+  const pick = (name) => (name ? named.get(name) || null : instance);
 
   const noInstance = () =>
     failedInstantiate === null
@@ -108,51 +188,102 @@ async function runCase(plan, emit) {
           outcome = { kind: 'returns', values: [{ i32: WebAssembly.validate(bytes) ? 1 : 0 }] };
           break;
         case 'instantiate': {
-          // The synchronous API where engines allow it (Chrome refuses it on
-          // the main thread above 4 KiB): the async one costs a task hop
-          // each, ~1 ms per tiny module, and throws the same errors.
-          const sync = bytes.length <= SYNC_LIMIT;
           let module = null;
           try {
-            module = sync ? new WebAssembly.Module(bytes) : await WebAssembly.compile(bytes);
+            module = await compileBytes(bytes);
           } catch (e) {
             outcome = error('compile', e);
           }
-          if (module) {
-            const imports = {};
-            for (const imp of plan.imports || []) {
-              if (!hostMemories.has(imp.memory)) continue;
-              (imports[imp.module] = imports[imp.module] || {})[imp.name] = hostMemories.get(imp.memory);
-            }
-            try {
-              instance = sync ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
-              outcome = { kind: 'ok' };
-            } catch (e) {
-              if (e instanceof WebAssembly.LinkError) outcome = error('link', e);
-              else if (e instanceof WebAssembly.RuntimeError) outcome = trap(e);
-              else outcome = error('instantiate', e);
-            }
-          }
+          if (module) outcome = await instantiate(module, null);
           if (outcome.kind !== 'ok') failedInstantiate = i;
           break;
         }
-        case 'invoke': {
-          if (!instance) {
-            outcome = { kind: 'skipped', message: noInstance() };
+        case 'module': {
+          if (arg.text) {
+            outcome = { kind: 'unsupported', message: 'a text-format module: the JS API compiles binaries only' };
             break;
           }
-          const f = instance.exports[arg.name];
+          let module = null;
+          try {
+            module = await compileBytes(hexToBytes(plan.modules[arg.module]));
+          } catch (e) {
+            outcome = error('compile', e);
+          }
+          if (module && arg.instantiate) {
+            outcome = await instantiate(module, arg.name);
+          } else if (module) {
+            if (arg.name) defs.set(arg.name, module);
+            lastDef = module;
+            outcome = { kind: 'ok' };
+          }
+          break;
+        }
+        case 'instance': {
+          const def = arg.module ? defs.get(arg.module) : lastDef;
+          outcome = def ? await instantiate(def, arg.instance) : { kind: 'error', stage: 'link', message: `no module definition ${arg.module || ''}` };
+          break;
+        }
+        case 'register': {
+          const inst = pick(arg.instance);
+          if (!inst) {
+            outcome = arg.instance ? { kind: 'error', stage: 'call', message: `no instance named ${arg.instance}` } : { kind: 'skipped', message: noInstance() };
+            break;
+          }
+          registered.set(arg.name, inst.exports);
+          outcome = { kind: 'ok' };
+          break;
+        }
+        case 'get': {
+          const inst = pick(arg.instance);
+          if (!inst) {
+            outcome = arg.instance ? { kind: 'error', stage: 'call', message: `no instance named ${arg.instance}` } : { kind: 'skipped', message: noInstance() };
+            break;
+          }
+          const g = inst.exports[arg.global];
+          if (!(g instanceof WebAssembly.Global)) {
+            outcome = { kind: 'error', stage: 'call', message: `no exported global \`${arg.global}\`` };
+            break;
+          }
+          try {
+            outcome = { kind: 'returns', values: [toVal(g.value, arg.ty || 'f64')] };
+          } catch (e) {
+            outcome = e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
+          }
+          break;
+        }
+        case 'unsupported':
+          outcome = { kind: 'unsupported', message: arg.reason };
+          break;
+        case 'invoke': {
+          const inst = pick(arg.instance);
+          if (!inst) {
+            outcome = arg.instance ? { kind: 'error', stage: 'call', message: `no instance named ${arg.instance}` } : { kind: 'skipped', message: noInstance() };
+            break;
+          }
+          const f = inst.exports[arg.name];
           if (typeof f !== 'function') {
             outcome = { kind: 'error', stage: 'call', message: `no exported function \`${arg.name}\`` };
             break;
           }
+          const cannot = (arg.results || []).find((t) => t === 'v128' || t === 'otherref');
+          if (cannot) {
+            outcome = { kind: 'unsupported', message: `a ${cannot} result cannot cross the JS API` };
+            break;
+          }
+          let args;
           try {
-            const r = f(...arg.args.map(fromVal));
+            args = arg.args.map(fromVal);
+          } catch (e) {
+            outcome = { kind: 'unsupported', message: e.message };
+            break;
+          }
+          try {
+            const r = f(...args);
             const types = arg.results || [];
             const list = types.length === 0 ? [] : types.length === 1 ? [r] : Array.from(r);
             outcome = { kind: 'returns', values: list.map((x, j) => toVal(x, types[j])) };
           } catch (e) {
-            outcome = trap(e);
+            outcome = e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
           }
           break;
         }

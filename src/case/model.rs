@@ -237,13 +237,29 @@ pub enum Action {
     /// Compile `plan.modules[module]` and, with `instantiate`, instantiate it
     /// as the current instance; `name` names the instance (or, without
     /// `instantiate`, the module definition).
-    Module { module: usize, #[serde(default, skip_serializing_if = "Option::is_none")] name: Option<String>, instantiate: bool },
+    Module {
+        module: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        instantiate: bool,
+        /// The module is WAT text (.wast `module quote` in `assert_malformed`):
+        /// for engines whose API accepts the text format.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        text: bool,
+    },
     /// Instantiate a named module definition (.wast `module instance`).
     Instance { #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String>, module: Option<String> },
     /// Make an instance's exports importable under `name`.
     Register { name: String, #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String> },
     /// Read an exported global.
-    Get { global: String, #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String> },
+    Get {
+        global: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<String>,
+        /// The global's type (JS engines need it to read the value exactly).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ty: Option<ValType>,
+    },
     /// A command the tool cannot express: reported `unsupported`, never run.
     Unsupported { what: String, reason: String },
     Grow { memory: String, delta: u64 },
@@ -264,9 +280,10 @@ impl Action {
                 let on = instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default();
                 format!("invoke {on}{name}({})", args.join(", "))
             }
-            Action::Module { name, instantiate, .. } => {
+            Action::Module { name, instantiate, text, .. } => {
                 let name = name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
-                if *instantiate { format!("module{name}") } else { format!("module definition{name}") }
+                let quote = if *text { " quote" } else { "" };
+                if *instantiate { format!("module{name}{quote}") } else { format!("module definition{name}{quote}") }
             }
             Action::Instance { instance, module } => {
                 let i = instance.as_deref().unwrap_or("");
@@ -276,7 +293,7 @@ impl Action {
             Action::Register { name, instance } => {
                 format!("register {name:?}{}", instance.as_ref().map(|i| format!(" {i}")).unwrap_or_default())
             }
-            Action::Get { global, instance } => {
+            Action::Get { global, instance, .. } => {
                 format!("get {}{global}", instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default())
             }
             Action::Unsupported { what, .. } => what.clone(),

@@ -17,6 +17,8 @@ pub struct ModuleInfo {
     pub memories: BTreeMap<String, AddressType>,
     /// Imported memories as (module, name).
     pub memory_imports: Vec<(String, String)>,
+    /// Exported globals: name -> value type.
+    pub globals: BTreeMap<String, ValType>,
 }
 
 impl ModuleInfo {
@@ -24,6 +26,7 @@ impl ModuleInfo {
         let mut types: Vec<Option<(Vec<ValType>, Vec<ValType>)>> = Vec::new();
         let mut func_types: Vec<u32> = Vec::new();
         let mut mem_types: Vec<AddressType> = Vec::new();
+        let mut global_types: Vec<Option<ValType>> = Vec::new();
         let mut info = ModuleInfo::default();
         let mut exports = Vec::new();
         for payload in Parser::new(0).parse_all(wasm) {
@@ -47,6 +50,7 @@ impl ModuleInfo {
                         let imp = imp.map_err(|e| e.to_string())?;
                         match imp.ty {
                             TypeRef::Func(t) => func_types.push(t),
+                            TypeRef::Global(g) => global_types.push(val_type(g.content_type)),
                             TypeRef::Memory(m) => {
                                 mem_types.push(addr(m.memory64));
                                 info.memory_imports.push((imp.module.to_string(), imp.name.to_string()));
@@ -58,6 +62,11 @@ impl ModuleInfo {
                 Payload::FunctionSection(r) => {
                     for t in r {
                         func_types.push(t.map_err(|e| e.to_string())?);
+                    }
+                }
+                Payload::GlobalSection(r) => {
+                    for g in r {
+                        global_types.push(val_type(g.map_err(|e| e.to_string())?.ty.content_type));
                     }
                 }
                 Payload::MemorySection(r) => {
@@ -82,6 +91,11 @@ impl ModuleInfo {
                     let sig = func_types.get(index as usize).and_then(|t| types.get(*t as usize)).cloned().flatten();
                     if let Some(sig) = sig {
                         info.funcs.insert(name, sig);
+                    }
+                }
+                ExternalKind::Global => {
+                    if let Some(Some(t)) = global_types.get(index as usize) {
+                        info.globals.insert(name, *t);
                     }
                 }
                 ExternalKind::Memory => {

@@ -102,7 +102,7 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                     skipped(no_instance(failed_instantiate))
                 }
             }
-            Action::Module { module, name, instantiate } => session.module(*module, name.as_deref(), *instantiate),
+            Action::Module { module, name, instantiate, .. } => session.module(*module, name.as_deref(), *instantiate),
             Action::Instance { instance, module } => session.module_instance(instance.as_deref(), module.as_deref()),
             Action::Register { name, instance } => {
                 if instance.is_some() || session.instantiated() {
@@ -111,7 +111,7 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                     skipped(no_instance(failed_instantiate))
                 }
             }
-            Action::Get { global, instance } => {
+            Action::Get { global, instance, .. } => {
                 if instance.is_some() || session.instantiated() {
                     session.get(instance.as_deref(), global)
                 } else {
