@@ -129,6 +129,9 @@ async function runCase(plan, emit) {
     const imports = {};
     const put = (m, n, v) => { (imports[m] = imports[m] || {})[n] = v; };
     for (const imp of WebAssembly.Module.imports(module)) {
+      // Every module name gets a namespace, so that a missing item is a
+      // LinkError (unlinkable), not a TypeError about the import object.
+      imports[imp.module] = imports[imp.module] || {};
       if (registered.has(imp.module) && imp.name in registered.get(imp.module)) {
         put(imp.module, imp.name, registered.get(imp.module)[imp.name]);
       } else if (imp.module === 'spectest') {

@@ -256,6 +256,7 @@ const UNLINKABLE_TEXTS: &[&str] = &[
     "linkerror",
     "type mismatch",
     "error while importing",
+    "cannot find definition for import",
 ];
 
 fn contains_any(text: &str, fragments: &[&str]) -> bool {

@@ -146,6 +146,14 @@ pub struct Summary {
     pub fixed: usize,
     pub unavailable: usize,
     pub seconds: f64,
+    /// Steps reported `unsupported`: commands the tool cannot express, or
+    /// that an engine cannot run (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsupported_steps: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -160,6 +168,12 @@ impl Summary {
         }
     }
 
+    /// Counts a cell: its verdict and its unsupported steps.
+    pub fn add_cell(&mut self, cell: &CellEntry) {
+        self.add(cell.verdict);
+        self.unsupported_steps += cell.steps.iter().filter(|s| s.kind() == "unsupported").count();
+    }
+
     /// `N cells, P pass, F fail, K known in T s (X cells/s)`.
     pub fn line(&self) -> String {
         let mut s = format!("{} cells, {} pass, {} fail, {} known", self.cells, self.pass, self.fail, self.known);
@@ -168,6 +182,9 @@ impl Summary {
         }
         if self.unavailable > 0 {
             s += &format!(", {} unavailable", self.unavailable);
+        }
+        if self.unsupported_steps > 0 {
+            s += &format!(" ({} steps unsupported)", self.unsupported_steps);
         }
         let ran = self.cells - self.unavailable;
         let rate = if self.seconds > 0.0 { ran as f64 / self.seconds } else { 0.0 };
@@ -354,7 +371,7 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
     }
     let mut summary = Summary { seconds, ..Summary::default() };
     for c in &out.cells {
-        summary.add(c.verdict);
+        summary.add_cell(c);
     }
     out.summary = Some(summary);
     out.cases.sort_by(|a, b| a.id.cmp(&b.id));
@@ -464,7 +481,7 @@ impl<'a> Collector<'a> {
     }
 
     fn push(&mut self, entry: CellEntry) -> &CellEntry {
-        self.summary.add(entry.verdict);
+        self.summary.add_cell(&entry);
         if let Some((_, w)) = &mut self.out {
             // A failed write must not lose the run: the final write reports it.
             let _ = serde_json::to_writer(&mut *w, &entry).map(|_| w.write_all(b"\n")).map(|_| w.flush());

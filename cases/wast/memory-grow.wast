@@ -1,0 +1,30 @@
+;; memory.grow and memory.size from wasm: results, limits, new pages zeroed.
+(module
+  (memory 1 3)
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+)
+(assert_return (invoke "size") (i32.const 1))
+(assert_return (invoke "grow" (i32.const 0)) (i32.const 1))
+(assert_trap (invoke "load" (i32.const 65536)) "out of bounds memory access")
+(assert_return (invoke "grow" (i32.const 1)) (i32.const 1))
+(assert_return (invoke "load" (i32.const 65536)) (i32.const 0))
+(invoke "store" (i32.const 131068) (i32.const 7))
+(assert_return (invoke "load" (i32.const 131068)) (i32.const 7))
+(assert_return (invoke "grow" (i32.const 2)) (i32.const -1))
+(assert_return (invoke "size") (i32.const 2))
+(assert_return (invoke "grow" (i32.const 1)) (i32.const 2))
+(assert_return (invoke "grow" (i32.const 1)) (i32.const -1))
+(assert_return (invoke "grow" (i32.const -1)) (i32.const -1))
+(assert_return (invoke "size") (i32.const 3))
+
+;; No maximum: the 32-bit limit is 65536 pages.
+(module
+  (memory 0)
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+)
+(assert_return (invoke "grow" (i32.const 65537)) (i32.const -1))
+(assert_return (invoke "grow" (i32.const 0x10000000)) (i32.const -1))
+(assert_return (invoke "grow" (i32.const 16)) (i32.const 0))

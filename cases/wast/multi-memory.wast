@@ -1,0 +1,17 @@
+;; Several memories: each has its own size, grow and bounds.
+(module
+  (memory $a 1)
+  (memory $b 2 3)
+  (func (export "size-a") (result i32) (memory.size $a))
+  (func (export "size-b") (result i32) (memory.size $b))
+  (func (export "grow-b") (param i32) (result i32) (memory.grow $b (local.get 0)))
+  (func (export "load-a") (param i32) (result i32) (i32.load $a (local.get 0)))
+  (func (export "load-b") (param i32) (result i32) (i32.load $b (local.get 0)))
+)
+(assert_return (invoke "size-a") (i32.const 1))
+(assert_return (invoke "size-b") (i32.const 2))
+(assert_return (invoke "load-b" (i32.const 131068)) (i32.const 0))
+(assert_trap (invoke "load-a" (i32.const 65536)) "out of bounds memory access")
+(assert_return (invoke "grow-b" (i32.const 1)) (i32.const 2))
+(assert_return (invoke "grow-b" (i32.const 1)) (i32.const -1))
+(assert_return (invoke "size-a") (i32.const 1))

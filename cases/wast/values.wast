@@ -1,0 +1,22 @@
+;; v128 and reference values across the host boundary (embedded engines:
+;; the JS API cannot pass a v128 and has no `ref.extern N` numbering).
+
+(module
+  (func (export "f32") (param f32) (result f32) (local.get 0))
+  (func (export "v") (param v128) (result v128) (local.get 0))
+  (func (export "fnan") (result v128) (f32x4.div (v128.const f32x4 0 0 0 0) (v128.const f32x4 0 0 0 0)))
+  (func (export "ext") (param externref) (result externref) (local.get 0))
+  (func (export "null-func") (result funcref) (ref.null func))
+  (func $f)
+  (elem declare func $f)
+  (func (export "some-func") (result funcref) (ref.func $f))
+)
+;; A signalling NaN's payload: the JS API converts through a JS number.
+(assert_return (invoke "f32" (f32.const nan:0x200000)) (f32.const nan:0x200000))
+(assert_return (invoke "v" (v128.const i32x4 1 2 3 4)) (v128.const i32x4 1 2 3 4))
+(assert_return (invoke "v" (v128.const i8x16 -1 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14)) (v128.const i8x16 -1 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14))
+(assert_return (invoke "fnan") (v128.const f32x4 nan:arithmetic nan:arithmetic nan:arithmetic nan:arithmetic))
+(assert_return (invoke "ext" (ref.extern 7)) (ref.extern 7))
+(assert_return (invoke "ext" (ref.null extern)) (ref.null extern))
+(assert_return (invoke "null-func") (ref.null func))
+(assert_return (invoke "some-func") (ref.func))
