@@ -125,7 +125,7 @@ async function runCase(plan, emit) {
   const compile = async (b) => (b.length <= SYNC_LIMIT ? new WebAssembly.Module(b) : await WebAssembly.compile(b));
   // Instantiates with imports from host memories, registered instances and
   // `spectest`; sets the current instance. Returns the outcome.
-  const instantiate = async (module, name) => {
+  const instantiate = async (module, name, current = true) => {
     const imports = {};
     const put = (m, n, v) => { (imports[m] = imports[m] || {})[n] = v; };
     for (const imp of WebAssembly.Module.imports(module)) {
@@ -145,7 +145,7 @@ async function runCase(plan, emit) {
     try {
       const sync = bytesOf(module) <= SYNC_LIMIT;
       const inst = sync ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
-      instance = inst;
+      if (current) instance = inst;
       if (name) named.set(name, inst);
       return { kind: 'ok' };
     } catch (e) {
@@ -213,7 +213,7 @@ async function runCase(plan, emit) {
             outcome = error('compile', e);
           }
           if (module && arg.instantiate) {
-            outcome = await instantiate(module, arg.name);
+            outcome = await instantiate(module, arg.name, !arg.assertion);
           } else if (module) {
             if (arg.name) defs.set(arg.name, module);
             lastDef = module;

@@ -110,6 +110,10 @@ pub struct CaseStep {
     pub expect: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<serde_json::Value>,
+    /// The failure text the case gives (.wast assertion messages): shown
+    /// beside the engines' texts, never compared (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
 }
@@ -130,6 +134,7 @@ impl CaseEntry {
                     step: s.label(),
                     expect: s.expect.to_json(),
                     claim: s.claim.as_ref().map(Expect::to_json),
+                    message: s.message.clone(),
                     line: (s.line > 0).then_some(s.line),
                 })
                 .collect(),

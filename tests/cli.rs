@@ -404,3 +404,43 @@ fn a_shard_with_no_cases_writes_an_empty_results_file() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(ResultsDoc::read(&out).unwrap().cells.len(), 1);
 }
+
+#[test]
+fn wrong_wast_assertions_are_reported_as_failures_with_the_scripts_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let o = run(&["run", fixture("wast-failing").to_str().unwrap(), "--engines", "wasmtime,wasmi", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 2);
+    for c in &doc.cells {
+        assert_eq!(c.case, "wrong.wast");
+        assert_eq!(c.verdict, Verdict::Fail);
+        let failing: Vec<&str> = c.steps.iter().filter(|s| s.ok == Some(false)).map(|s| s.step.as_str()).collect();
+        // Every deliberately wrong assertion, by its script line, and nothing else.
+        let lines: Vec<&str> = failing.iter().map(|s| s.split(' ').next().unwrap()).collect();
+        assert_eq!(
+            lines,
+            ["wrong.wast:8", "wrong.wast:9", "wrong.wast:10", "wrong.wast:11", "wrong.wast:12", "wrong.wast:13", "wrong.wast:14"],
+            "{}: {failing:?}",
+            c.engine
+        );
+        assert_eq!(c.steps.last().unwrap().ok, Some(true), "{c:?}");
+    }
+    // The script's own texts are kept as the expected message.
+    let case = &doc.cases[0];
+    assert!(case.steps.iter().any(|s| s.message.as_deref() == Some("this module is valid")), "{case:?}");
+    assert!(stdout(&o).contains("wrong.wast:8 assert_return: invoke grow(1)"), "{}", stdout(&o));
+}
+
+#[test]
+fn yaml_cases_use_named_modules_register_and_get() {
+    let o = run(&["run", "cases/linking/registered-memory.yaml", "--engines", EMBEDDED, "--out", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let corpus = tempfile::tempdir().unwrap();
+    let bad = "summary: s\nmodules:\n  a: (module)\nsteps:\n  - module: b\n";
+    write_case(corpus.path(), "bad.yaml", bad);
+    let o = run(&["run", corpus.path().to_str().unwrap(), "--engines", "wasmi"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.yaml:5:5: no module named `b` in `modules` (known: a)"), "{}", stderr(&o));
+}

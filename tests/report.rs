@@ -183,7 +183,13 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
             tags: vec![tags[i % tags.len()].into()],
             source: None,
             wat: Some("(module (memory 1))".into()),
-            steps: vec![CaseStep { step: "invoke grow(1)".into(), expect: serde_json::json!({"returns": [1]}), claim: None, line: Some(3) }],
+            steps: vec![CaseStep {
+                step: "invoke grow(1)".into(),
+                expect: serde_json::json!({"returns": [1]}),
+                claim: None,
+                message: None,
+                line: Some(3),
+            }],
         });
         for (e, engine) in engines.iter().enumerate() {
             let diverges = i % 7 == 0 && e == 1;

@@ -9,3 +9,5 @@
 
 (module (memory 1) (func (export "ok") (result i32) (i32.const 1)))
 (assert_return (invoke "ok") (i32.const 1))
+
+(assert_suspension (invoke "ok") "unhandled")

@@ -345,6 +345,10 @@ struct RawCase {
     source: Option<String>,
     #[serde(default)]
     module: Option<String>,
+    /// Further modules by name (extension): a `module: NAME` step
+    /// instantiates one as the instance NAME.
+    #[serde(default)]
+    modules: BTreeMap<String, String>,
     #[serde(default)]
     features: Vec<Feature>,
     #[serde(default)]
@@ -388,6 +392,24 @@ struct RawStep {
     expect: Option<Yaml>,
     /// What a claim under test predicts (extension; same forms as `expect`).
     claim: Option<Yaml>,
+    /// Instantiate the named module of `modules` as the instance of that name,
+    /// which becomes the current one (extension).
+    module: Option<String>,
+    /// Make an instance's exports importable (extension).
+    register: Option<RawRegister>,
+    /// Read an exported global (extension).
+    get: Option<String>,
+    /// The named instance `invoke` / `get` works on (extension).
+    instance: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegister {
+    #[serde(rename = "as")]
+    name: String,
+    #[serde(default)]
+    instance: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -465,9 +487,18 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
     if raw.summary.trim().is_empty() {
         return Err(cx.err("summary", "`summary` must say what the case checks"));
     }
+    let mut modules = Vec::new();
+    let mut named: BTreeMap<String, (usize, ModuleInfo)> = BTreeMap::new();
+    for (name, wat) in &raw.modules {
+        let key = format!("modules.{name}");
+        let wasm = compile_wat(wat, &key, &cx)?;
+        let info = ModuleInfo::read(&wasm).map_err(|e| cx.err(&key, format!("cannot read the compiled module: {e}")))?;
+        named.insert(name.clone(), (modules.len(), info));
+        modules.push(Wasm(wasm));
+    }
     let (wasm, info) = match &raw.module {
         Some(wat) => {
-            let wasm = compile_wat(wat, &cx)?;
+            let wasm = compile_wat(wat, "module", &cx)?;
             let info = ModuleInfo::read(&wasm).map_err(|e| cx.err("module", format!("cannot read the compiled module: {e}")))?;
             (Some(wasm), Some(info))
         }
@@ -477,9 +508,17 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
     let mut steps = Vec::new();
     let mut host_memories: Vec<(String, AddressType)> = Vec::new();
     let mut has_instantiate = false;
+    // The instance `invoke` and `get` use without `instance`: a `module: NAME`
+    // step's, else the main module's.
+    let mut current: Option<String> = None;
     for (i, rs) in raw.steps.into_iter().enumerate() {
         let path = format!("steps.{i}");
-        let step = build_step(rs, &path, &cx, info.as_ref(), &host_memories)?;
+        let step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories)?;
+        match &step.action {
+            Action::Module { name, .. } => current = name.clone(),
+            Action::Instantiate => current = None,
+            _ => {}
+        }
         if let Action::NewMemory { name, address, .. } = &step.action {
             if host_memories.iter().any(|(n, _)| n == name) {
                 return Err(cx.err(&format!("{path}.new_memory.as"), format!("a memory named `{name}` is already made by an earlier step")));
@@ -520,7 +559,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
         features: raw.features,
         host: raw.host,
         imports,
-        modules: vec![],
+        modules,
         actions: steps.iter().map(|s| s.action.clone()).collect(),
     };
     Ok(Case {
@@ -541,10 +580,10 @@ fn none_if_empty(list: &[String]) -> String {
     if list.is_empty() { "none".into() } else { list.join(", ") }
 }
 
-fn compile_wat(wat: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
+fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
     let fail = |err: wast::Error| {
         let (line, col) = err.span().linecol_in(wat);
-        let pos = cx.spans.inside("module", line + 1, col + 1);
+        let pos = cx.spans.inside(key, line + 1, col + 1);
         LoadError::new(cx.file, pos, format!("WAT does not parse: {} (WAT line {}, column {})", err.message(), line + 1, col + 1))
     };
     let buf = wast::parser::ParseBuffer::new(wat).map_err(fail)?;
@@ -552,11 +591,37 @@ fn compile_wat(wat: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
     parsed.encode().map_err(fail)
 }
 
-fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host_memories: &[(String, AddressType)]) -> Result<Step, LoadError> {
+fn build_step(
+    rs: RawStep,
+    path: &str,
+    cx: &Ctx,
+    main: Option<&ModuleInfo>,
+    named: &BTreeMap<String, (usize, ModuleInfo)>,
+    current: Option<&str>,
+    host_memories: &[(String, AddressType)],
+) -> Result<Step, LoadError> {
     let mut actions = Vec::new();
     let need_module = |what: &str| -> Result<&ModuleInfo, LoadError> {
-        info.ok_or_else(|| cx.err(path, format!("`{what}` needs a `module`, and the case has none")))
+        main.ok_or_else(|| cx.err(path, format!("`{what}` needs a `module`, and the case has none")))
     };
+    let named_info = |name: &str, key: &str| -> Result<&ModuleInfo, LoadError> {
+        named.get(name).map(|(_, i)| i).ok_or_else(|| {
+            let known: Vec<String> = named.keys().cloned().collect();
+            cx.err(&format!("{path}.{key}"), format!("no module named `{name}` in `modules` (known: {})", none_if_empty(&known)))
+        })
+    };
+    // `invoke` and `get` work on the named instance, or the main module's.
+    let target = |what: &str| -> Result<&ModuleInfo, LoadError> {
+        match (&rs.instance, current) {
+            (Some(n), _) => named_info(n, "instance"),
+            (None, Some(n)) => named_info(n, "module"),
+            (None, None) => need_module(what),
+        }
+    };
+    if rs.instance.is_some() && rs.invoke.is_none() && rs.get.is_none() {
+        return Err(cx.err(&format!("{path}.instance"), "`instance` belongs to an `invoke` or `get` step"));
+    }
+    let info = main;
     let memory = |name: &str, key: &str| -> Result<AddressType, LoadError> {
         if let Some((_, a)) = host_memories.iter().find(|(n, _)| n == name) {
             return Ok(*a);
@@ -564,10 +629,14 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
         if let Some(a) = info.and_then(|i| i.memories.get(name)) {
             return Ok(*a);
         }
+        if let Some(a) = named.values().find_map(|(_, i)| i.memories.get(name)) {
+            return Ok(*a);
+        }
         let mut known: Vec<String> = host_memories.iter().map(|(n, _)| n.clone()).collect();
         if let Some(i) = info {
             known.extend(i.memories.keys().cloned());
         }
+        known.extend(named.values().flat_map(|(_, i)| i.memories.keys().cloned()));
         Err(cx.err(
             &format!("{path}.{key}.memory"),
             format!("no memory named `{name}`: expected an exported memory or one made by an earlier `new_memory` (known: {})", none_if_empty(&known)),
@@ -583,8 +652,30 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
         actions.push(Action::Validate);
         result_types = Some(vec![ValType::I32]);
     }
+    if let Some(name) = &rs.module {
+        let (index, _) = named.get(name).ok_or_else(|| {
+            let known: Vec<String> = named.keys().cloned().collect();
+            cx.err(&format!("{path}.module"), format!("no module named `{name}` in `modules` (known: {})", none_if_empty(&known)))
+        })?;
+        actions.push(Action::Module { module: *index, name: Some(name.clone()), instantiate: true, text: false, assertion: false });
+    }
+    if let Some(r) = &rs.register {
+        if let Some(n) = &r.instance {
+            named_info(n, "register.instance")?;
+        }
+        actions.push(Action::Register { name: r.name.clone(), instance: r.instance.clone() });
+    }
+    if let Some(global) = &rs.get {
+        let info = target("get")?;
+        let Some(ty) = info.globals.get(global) else {
+            let known: Vec<String> = info.globals.keys().cloned().collect();
+            return Err(cx.err(&format!("{path}.get"), format!("no exported global `{global}` (exported globals: {})", none_if_empty(&known))));
+        };
+        result_types = Some(vec![*ty]);
+        actions.push(Action::Get { global: global.clone(), instance: rs.instance.clone(), ty: Some(*ty) });
+    }
     if let Some(name) = &rs.invoke {
-        let info = need_module("invoke")?;
+        let info = target("invoke")?;
         let Some((params, results)) = info.funcs.get(name) else {
             let known: Vec<String> = info.funcs.keys().cloned().collect();
             return Err(cx.err(
@@ -604,7 +695,7 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
             args.push(typed(v, *t).map_err(|e| cx.err(&format!("{path}.args.{j}"), format!("argument {}: {e}", j + 1)))?);
         }
         result_types = Some(results.clone());
-        actions.push(Action::Invoke { name: name.clone(), args, results: results.clone(), instance: None });
+        actions.push(Action::Invoke { name: name.clone(), args, results: results.clone(), instance: rs.instance.clone() });
     } else if rs.args.is_some() {
         return Err(cx.err(&format!("{path}.args"), "`args` belongs to an `invoke` step"));
     }
@@ -640,7 +731,7 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
         0 => {
             return Err(cx.err(
                 path,
-                "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`",
+                "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`, `module`, `register`, `get`",
             ))
         }
         _ => {
@@ -651,7 +742,7 @@ fn build_step(rs: RawStep, path: &str, cx: &Ctx, info: Option<&ModuleInfo>, host
     let expect_path = format!("{path}.expect");
     let expected = match rs.expect {
         None => match action {
-            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } => Expect::Ok,
+            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } | Action::Module { .. } | Action::Register { .. } => Expect::Ok,
             _ => return Err(cx.err(path, format!("`{}` needs an `expect`", action.label()))),
         },
         Some(raw) => expect(raw_expect(&raw, &expect_path, cx)?, &action, result_types.as_deref(), &expect_path, cx)?,
@@ -745,7 +836,9 @@ fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]>, path: &s
         RawExpect::Ok => match action {
             // A function with no results returns nothing: `ok` is `returns: []`.
             Action::Invoke { .. } if results.is_some_and(|r| r.is_empty()) => Expect::Returns(vec![]),
-            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } => Expect::Ok,
+            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } | Action::Module { .. } | Action::Register { .. } => {
+                Expect::Ok
+            }
             _ => return Err(wrong("ok", "`returns`, `trap`, `error`, `one_of` or `any`")),
         },
         RawExpect::Returns(values) => {
@@ -773,8 +866,8 @@ fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]>, path: &s
             _ => return Err(wrong("bytes", "`bytes` only on `read` steps")),
         },
         RawExpect::Trap(t) => match action {
-            Action::Instantiate | Action::Invoke { .. } => Expect::Trap(t),
-            _ => return Err(wrong("trap", "`trap` only on `instantiate` and `invoke` steps (host API failures are `error`)")),
+            Action::Instantiate | Action::Invoke { .. } | Action::Module { .. } => Expect::Trap(t),
+            _ => return Err(wrong("trap", "`trap` only on `instantiate`, `module` and `invoke` steps (host API failures are `error`)")),
         },
         RawExpect::Error(e) => match action {
             Action::Validate | Action::Size { .. } => return Err(wrong("error", "`returns`/`pages`")),
@@ -886,7 +979,7 @@ mod tests {
         let cases = parse(&text).unwrap();
         let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["topic/t[max=2]", "topic/t[max=65536]"]);
-        assert_eq!(cases[1].steps[1].action, Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)], results: vec![ValType::I32] });
+        assert_eq!(cases[1].steps[1].action, Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)], results: vec![ValType::I32], instance: None });
         assert!(cases[1].wat.as_deref().unwrap().contains("1 65536"));
         assert_eq!(cases[1].vary.get("max").map(String::as_str), Some("65536"));
     }

@@ -246,6 +246,10 @@ pub enum Action {
         /// for engines whose API accepts the text format.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         text: bool,
+        /// An assertion's module (.wast `assert_trap` / `assert_unlinkable`):
+        /// even when it instantiates, it does not become the current instance.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        assertion: bool,
     },
     /// Instantiate a named module definition (.wast `module instance`).
     Instance { #[serde(default, skip_serializing_if = "Option::is_none")] instance: Option<String>, module: Option<String> },

@@ -127,13 +127,13 @@ impl Builder<'_> {
         match d {
             WastDirective::Module(mut m) => {
                 if let Some((module, name, info)) = self.encode(&mut m, span, "module") {
-                    self.push(span, "module", Action::Module { module, name: name.clone(), instantiate: true, text: false }, Expect::Ok, None);
+                    self.push(span, "module", Action::Module { module, name: name.clone(), instantiate: true, text: false, assertion: false }, Expect::Ok, None);
                     self.instantiated(info, name);
                 }
             }
             WastDirective::ModuleDefinition(mut m) => {
                 if let Some((module, name, info)) = self.encode(&mut m, span, "module definition") {
-                    self.push(span, "module definition", Action::Module { module, name: name.clone(), instantiate: false, text: false }, Expect::Ok, None);
+                    self.push(span, "module definition", Action::Module { module, name: name.clone(), instantiate: false, text: false, assertion: false }, Expect::Ok, None);
                     if let Some(n) = name {
                         self.defs.insert(n, info.clone());
                     }
@@ -183,7 +183,8 @@ impl Builder<'_> {
                     let mut q = QuoteWat::Wat(w);
                     if let Some((module, name, _)) = self.encode(&mut q, span, "assert_trap") {
                         // A module that traps while instantiating does not become current.
-                        self.push(span, "assert_trap", Action::Module { module, name, instantiate: true, text: false }, Expect::TrapAny, Some(message));
+                        let a = Action::Module { module, name, instantiate: true, text: false, assertion: true };
+                        self.push(span, "assert_trap", a, Expect::TrapAny, Some(message));
                     }
                 }
             },
@@ -193,7 +194,7 @@ impl Builder<'_> {
             },
             WastDirective::AssertInvalid { mut module, message, .. } => {
                 if let Some((m, _, _)) = self.encode(&mut module, span, "assert_invalid") {
-                    let a = Action::Module { module: m, name: None, instantiate: false, text: false };
+                    let a = Action::Module { module: m, name: None, instantiate: false, text: false, assertion: false };
                     self.push(span, "assert_invalid", a, compile_error(ErrorKind::Invalid), Some(message));
                 }
             }
@@ -204,7 +205,7 @@ impl Builder<'_> {
                     match module.to_test() {
                         Ok(wast::QuoteWatTest::Text(text)) => {
                             self.modules.push(Wasm(text));
-                            let a = Action::Module { module: self.modules.len() - 1, name: None, instantiate: false, text: true };
+                            let a = Action::Module { module: self.modules.len() - 1, name: None, instantiate: false, text: true, assertion: false };
                             self.push(span, "assert_malformed", a, compile_error(ErrorKind::Malformed), Some(message));
                         }
                         _ => self.unsupported(span, "assert_malformed", "a quoted module the wast crate cannot read"),
@@ -212,14 +213,14 @@ impl Builder<'_> {
                     return;
                 }
                 if let Some((m, _, _)) = self.encode(&mut module, span, "assert_malformed") {
-                    let a = Action::Module { module: m, name: None, instantiate: false, text: false };
+                    let a = Action::Module { module: m, name: None, instantiate: false, text: false, assertion: false };
                     self.push(span, "assert_malformed", a, compile_error(ErrorKind::Malformed), Some(message));
                 }
             }
             WastDirective::AssertUnlinkable { module, message, .. } => {
                 let mut q = QuoteWat::Wat(module);
                 if let Some((m, name, _)) = self.encode(&mut q, span, "assert_unlinkable") {
-                    let a = Action::Module { module: m, name, instantiate: true, text: false };
+                    let a = Action::Module { module: m, name, instantiate: true, text: false, assertion: true };
                     self.push(span, "assert_unlinkable", a, Expect::Error(ErrorKind::Unlinkable), Some(message));
                 }
             }
@@ -344,4 +345,94 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         vary: Default::default(),
         timeout: Some(TIMEOUT),
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The project's own scripts use every command kind the format has; each
+    /// is run or reported unsupported with a reason.
+    #[test]
+    fn every_command_kind_is_run_or_reported_unsupported() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/wast");
+        let mut seen = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for case in parse_wast(&text, &path, "t").unwrap() {
+                for s in &case.steps {
+                    let prefix = s.prefix.as_deref().unwrap();
+                    let command = prefix.split_once(' ').unwrap().1.to_string();
+                    let kind = match &s.action {
+                        Action::Unsupported { reason, .. } => {
+                            assert!(!reason.is_empty());
+                            "unsupported"
+                        }
+                        Action::Module { text: true, .. } => "text module",
+                        Action::Module { .. } | Action::Instance { .. } => "module",
+                        Action::Register { .. } => "register",
+                        Action::Get { .. } => "get",
+                        Action::Invoke { .. } => "invoke",
+                        other => panic!("unexpected action {other:?}"),
+                    };
+                    seen.insert(format!("{command}: {kind}"));
+                }
+            }
+        }
+        let expected = [
+            "module: module",
+            "module definition: module",
+            "module instance: module",
+            "register: register",
+            "invoke: invoke",
+            "assert_return: invoke",
+            "assert_return: get",
+            "assert_trap: invoke",
+            "assert_trap: module",
+            "assert_exhaustion: invoke",
+            "assert_invalid: module",
+            "assert_malformed: module",
+            "assert_malformed: text module",
+            "assert_unlinkable: module",
+            "assert_exception: unsupported",
+            "assert_suspension: unsupported",
+            "thread: unsupported",
+            "wait: unsupported",
+        ];
+        for e in expected {
+            assert!(seen.contains(e), "no `{e}` in cases/wast (seen: {seen:?})");
+        }
+    }
+
+    #[test]
+    fn assertions_map_to_expectations() {
+        let text = r#"(module (func (export "f") (result f32) (f32.const 1)))
+(assert_return (invoke "f") (either (f32.const 1) (f32.const nan:canonical)))
+(assert_trap (invoke "f") "some text")
+(assert_exhaustion (invoke "f") "call stack exhausted")
+(assert_invalid (module (memory 2 1)) "size minimum")"#;
+        let case = &parse_wast(text, Path::new("x.wast"), "x.wast").unwrap()[0];
+        let e: Vec<&Expect> = case.steps.iter().map(|s| &s.expect).collect();
+        assert_eq!(e[0], &Expect::Ok);
+        assert_eq!(
+            e[1],
+            &Expect::Results(vec![Pattern::Either(vec![Pattern::Val(Val::F32(1f32.to_bits())), Pattern::Nan { f64: false, canonical: true }])])
+        );
+        assert_eq!(e[2], &Expect::TrapAny);
+        assert_eq!(case.steps[2].message.as_deref(), Some("some text"));
+        assert_eq!(e[3], &Expect::Trap(TrapKind::StackExhausted));
+        assert_eq!(e[4], &compile_error(ErrorKind::Invalid));
+        assert_eq!(case.steps[1].line, 2);
+        assert_eq!(case.steps[1].label(), "x.wast:2 assert_return: invoke f()");
+        let Action::Invoke { results, .. } = &case.steps[1].action else { panic!() };
+        assert_eq!(results, &[ValType::F32]);
+    }
+
+    #[test]
+    fn a_script_that_does_not_parse_names_line_and_column() {
+        let err = parse_wast("(module)\n(assert_return (invoke \"f\" (i32.const x)))", Path::new("bad.wast"), "bad.wast").unwrap_err();
+        assert!(err.to_string().starts_with("bad.wast:2:"), "{err}");
+    }
 }

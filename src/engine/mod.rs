@@ -31,11 +31,11 @@ pub trait Session {
     /// Calls an export of the named instance, or of the current one.
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome;
     /// Compiles `plan.modules[index]`; with `instantiate`, instantiates it
-    /// (imports from registered instances, host memories and `spectest`)
-    /// as the current instance, named `name` if given; without, keeps it as
-    /// the definition `name`.
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
-        let _ = (index, name, instantiate);
+    /// (imports from registered instances, host memories and `spectest`),
+    /// named `name` if given, as the current instance if `current`; without,
+    /// keeps it as the definition `name`.
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
+        let _ = (index, name, instantiate, current);
         RawOutcome::Unsupported { message: "this engine's adapter runs single-module cases only".into() }
     }
     /// Instantiates a definition kept by `module(.., false)`.
@@ -102,7 +102,9 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                     skipped(no_instance(failed_instantiate))
                 }
             }
-            Action::Module { module, name, instantiate, .. } => session.module(*module, name.as_deref(), *instantiate),
+            Action::Module { module, name, instantiate, assertion, .. } => {
+                session.module(*module, name.as_deref(), *instantiate, !*assertion)
+            }
             Action::Instance { instance, module } => session.module_instance(instance.as_deref(), module.as_deref()),
             Action::Register { name, instance } => {
                 if instance.is_some() || session.instantiated() {

@@ -217,7 +217,7 @@ impl WasmerSession<'_> {
 
     /// Instantiates with imports from host memories, registered instances
     /// and `spectest`; the result becomes the current instance.
-    fn instantiate_module(&mut self, module: &Module, name: Option<&str>) -> RawOutcome {
+    fn instantiate_module(&mut self, module: &Module, name: Option<&str>, current: bool) -> RawOutcome {
         if self.spectest.is_none() {
             match spectest(&mut self.store) {
                 Ok(items) => self.spectest = Some(items),
@@ -243,7 +243,9 @@ impl WasmerSession<'_> {
                 if let Some(n) = name {
                     self.named.insert(n.to_string(), i.clone());
                 }
-                self.instance = Some(i);
+                if current {
+                    self.instance = Some(i);
+                }
                 RawOutcome::Ok
             }
             Err(InstantiationError::Start(e)) | Err(InstantiationError::Link(LinkError::Trap(e))) => {
@@ -275,7 +277,7 @@ impl Session for WasmerSession<'_> {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };
-        self.instantiate_module(&module, None)
+        self.instantiate_module(&module, None, true)
     }
 
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
@@ -303,7 +305,7 @@ impl Session for WasmerSession<'_> {
         }
     }
 
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
         let Some(wasm) = self.plan.modules.get(index) else {
             return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
         };
@@ -312,7 +314,7 @@ impl Session for WasmerSession<'_> {
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };
         if instantiate {
-            return self.instantiate_module(&module, name);
+            return self.instantiate_module(&module, name, current);
         }
         if let Some(n) = name {
             self.defs.insert(n.to_string(), module.clone());
@@ -327,7 +329,7 @@ impl Session for WasmerSession<'_> {
             None => self.last_def.clone(),
         };
         match def {
-            Some(def) => self.instantiate_module(&def, instance),
+            Some(def) => self.instantiate_module(&def, instance, true),
             None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
         }
     }

@@ -163,7 +163,7 @@ impl WasmiSession<'_> {
 
     /// Instantiates with imports from host memories, registered instances
     /// and `spectest`; the result becomes the current instance.
-    fn instantiate_module(&mut self, module: &Module, name: Option<&str>) -> RawOutcome {
+    fn instantiate_module(&mut self, module: &Module, name: Option<&str>, current: bool) -> RawOutcome {
         if let Err(o) = self.ensure_linker() {
             return o;
         }
@@ -177,7 +177,9 @@ impl WasmiSession<'_> {
         }
         match linker.instantiate_and_start(&mut self.store, module) {
             Ok(i) => {
-                self.instance = Some(i);
+                if current {
+                    self.instance = Some(i);
+                }
                 if let Some(n) = name {
                     self.named.insert(n.to_string(), i);
                 }
@@ -205,7 +207,7 @@ impl Session for WasmiSession<'_> {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };
-        self.instantiate_module(&module, None)
+        self.instantiate_module(&module, None, true)
     }
 
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
@@ -234,7 +236,7 @@ impl Session for WasmiSession<'_> {
         }
     }
 
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
         let Some(wasm) = self.plan.modules.get(index) else {
             return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
         };
@@ -243,7 +245,7 @@ impl Session for WasmiSession<'_> {
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };
         if instantiate {
-            return self.instantiate_module(&module, name);
+            return self.instantiate_module(&module, name, current);
         }
         if let Some(n) = name {
             self.defs.insert(n.to_string(), module.clone());
@@ -258,7 +260,7 @@ impl Session for WasmiSession<'_> {
             None => self.last_def.clone(),
         };
         match def {
-            Some(def) => self.instantiate_module(&def, instance),
+            Some(def) => self.instantiate_module(&def, instance, true),
             None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
         }
     }

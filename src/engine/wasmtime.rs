@@ -182,7 +182,7 @@ impl WasmtimeSession<'_> {
 
     /// Instantiates with imports from host memories, registered instances
     /// and `spectest`; the result becomes the current instance.
-    fn instantiate_module(&mut self, module: &Module, name: Option<&str>) -> RawOutcome {
+    fn instantiate_module(&mut self, module: &Module, name: Option<&str>, current: bool) -> RawOutcome {
         if let Err(o) = self.ensure_linker() {
             return o;
         }
@@ -200,7 +200,9 @@ impl WasmtimeSession<'_> {
         }
         match linker.instantiate(&mut *store, module) {
             Ok(i) => {
-                self.instance = Some(i);
+                if current {
+                    self.instance = Some(i);
+                }
                 if let Some(n) = name {
                     self.named.insert(n.to_string(), i);
                 }
@@ -248,7 +250,7 @@ impl Session for WasmtimeSession<'_> {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: text(&e) },
         };
-        self.instantiate_module(&module, None)
+        self.instantiate_module(&module, None, true)
     }
 
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
@@ -278,7 +280,7 @@ impl Session for WasmtimeSession<'_> {
         }
     }
 
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool) -> RawOutcome {
+    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
         let Ok(engine) = &self.engine else { return self.engine_error() };
         let Some(wasm) = self.plan.modules.get(index) else {
             return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
@@ -288,7 +290,7 @@ impl Session for WasmtimeSession<'_> {
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: text(&e) },
         };
         if instantiate {
-            return self.instantiate_module(&module, name);
+            return self.instantiate_module(&module, name, current);
         }
         if let Some(n) = name {
             self.defs.insert(n.to_string(), module.clone());
@@ -303,7 +305,7 @@ impl Session for WasmtimeSession<'_> {
             None => self.last_def.clone(),
         };
         match def {
-            Some(def) => self.instantiate_module(&def, instance),
+            Some(def) => self.instantiate_module(&def, instance, true),
             None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
         }
     }

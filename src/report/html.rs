@@ -48,7 +48,13 @@ fn details(view: &View) -> serde_json::Value {
                 .steps
                 .iter()
                 .map(|s| {
-                    json!({"step": s.step, "expect": expect_text(&s.expect), "claim": s.claim.as_ref().map(expect_text), "line": s.line})
+                    json!({
+                        "step": s.step,
+                        "expect": expect_text(&s.expect),
+                        "message": s.message,
+                        "claim": s.claim.as_ref().map(expect_text),
+                        "line": s.line,
+                    })
                 })
                 .collect(),
             None => vec![],

@@ -117,7 +117,7 @@
       const st = c.steps[s];
       const any = c.cells.find((x) => x && x.steps[s]);
       tr.append(el("td", {}, (st ? st.step : any ? any.steps[s][3] : "") + (st && st.line ? " (line " + st.line + ")" : "")));
-      tr.append(el("td", {}, st ? st.expect + (st.claim ? "\nclaim: " + st.claim : "") : ""));
+      tr.append(el("td", {}, st ? st.expect + (st.message ? "\n\u201c" + st.message + "\u201d" : "") + (st.claim ? "\nclaim: " + st.claim : "") : ""));
       c.cells.forEach((x) => {
         if (!x) return;
         const v = x.steps[s];
