@@ -41,13 +41,18 @@ fn check_snapshot(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     if expected != actual {
         let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(expected.lines().count().min(actual.lines().count()));
+        let (e, a) = (expected.lines().nth(line).unwrap_or("<end>"), actual.lines().nth(line).unwrap_or("<end>"));
+        // Around the first differing character: the page's data is one long line.
+        let col = e.chars().zip(a.chars()).position(|(x, y)| x != y).unwrap_or(e.chars().count().min(a.chars().count()));
+        let around = |t: &str| t.chars().skip(col.saturating_sub(60)).take(160).collect::<String>();
         panic!(
-            "{} changed at line {} (expected `{}`, got `{}`); if the change is intended, run \
+            "{} changed at line {}, column {} (expected `…{}…`, got `…{}…`); if the change is intended, run \
              WASM_MATRIX_UPDATE_SNAPSHOTS=1 cargo test --release --test report",
             path.display(),
             line + 1,
-            expected.lines().nth(line).unwrap_or("<end>"),
-            actual.lines().nth(line).unwrap_or("<end>")
+            col + 1,
+            around(e),
+            around(a)
         );
     }
 }

@@ -89,6 +89,19 @@ impl Builder<'_> {
         }
     }
 
+    /// A quoted module of an assertion goes to the engines as text: those
+    /// whose API takes the text format judge it.
+    fn text_module(&mut self, module: &mut QuoteWat<'_>, span: Span, command: &str, expect: Expect, message: &str) {
+        match module.to_test() {
+            Ok(wast::QuoteWatTest::Text(text)) => {
+                self.modules.push(Wasm(text));
+                let a = Action::Module { module: self.modules.len() - 1, name: None, instantiate: false, text: true, assertion: false };
+                self.push(span, command, a, expect, Some(message));
+            }
+            _ => self.unsupported(span, command, "a quoted module the wast crate cannot read"),
+        }
+    }
+
     fn info_for(&self, instance: Option<&str>) -> Option<Arc<ModuleInfo>> {
         match instance {
             Some(n) => self.named.get(n).cloned(),
@@ -193,6 +206,10 @@ impl Builder<'_> {
                 Err(why) => self.unsupported(span, "assert_exhaustion", why),
             },
             WastDirective::AssertInvalid { mut module, message, .. } => {
+                if let QuoteWat::QuoteModule(..) = module {
+                    self.text_module(&mut module, span, "assert_invalid", compile_error(ErrorKind::Invalid), message);
+                    return;
+                }
                 if let Some((m, _, _)) = self.encode(&mut module, span, "assert_invalid") {
                     let a = Action::Module { module: m, name: None, instantiate: false, text: false, assertion: false };
                     self.push(span, "assert_invalid", a, compile_error(ErrorKind::Invalid), Some(message));
@@ -200,16 +217,7 @@ impl Builder<'_> {
             }
             WastDirective::AssertMalformed { mut module, message, .. } => {
                 if let QuoteWat::QuoteModule(..) = module {
-                    // Malformed *text*: it goes to the engines as text; those
-                    // whose API takes the text format judge it.
-                    match module.to_test() {
-                        Ok(wast::QuoteWatTest::Text(text)) => {
-                            self.modules.push(Wasm(text));
-                            let a = Action::Module { module: self.modules.len() - 1, name: None, instantiate: false, text: true, assertion: false };
-                            self.push(span, "assert_malformed", a, compile_error(ErrorKind::Malformed), Some(message));
-                        }
-                        _ => self.unsupported(span, "assert_malformed", "a quoted module the wast crate cannot read"),
-                    }
+                    self.text_module(&mut module, span, "assert_malformed", compile_error(ErrorKind::Malformed), message);
                     return;
                 }
                 if let Some((m, _, _)) = self.encode(&mut module, span, "assert_malformed") {
