@@ -104,10 +104,14 @@ pub fn divergence_table(doc: &ResultsDoc, messages: bool) -> String {
                     None => String::new(),
                 })
                 .collect();
-            let msgs = here
+            let mut msgs: Vec<(String, String)> = here
                 .iter()
                 .filter_map(|(c, s)| s.message().map(|m| (c.engine.clone(), m.split_whitespace().collect::<Vec<_>>().join(" "))))
                 .collect();
+            // The case's own text for the expected failure (.wast), beside the engines'.
+            if let Some(text) = doc.cases.iter().find(|c| c.id == *case).and_then(|c| c.steps.get(i)).and_then(|s| s.message.clone()) {
+                msgs.insert(0, ("expected".to_string(), text));
+            }
             rows.push((if shown { String::new() } else { case.to_string() }, first.step.clone(), expected, texts, msgs));
             shown = true;
         }
