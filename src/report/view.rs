@@ -150,7 +150,31 @@ pub fn headline(message: &str) -> String {
         }
         None => message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(""),
     };
-    text.chars().take(200).collect()
+    // Thread and process ids (`thread 'main' (12104) panicked`) differ on every run.
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(" (") {
+        let after = &rest[at + 2..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 && after[digits..].starts_with(')') {
+            out.push_str(&rest[..at]);
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(&rest[..at + 2]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn headlines_drop_backtraces_and_thread_ids() {
+        assert_eq!(super::headline("error while executing\n\nCaused by:\n    0: memory fault\n    1: wasm trap: out of bounds memory access\n"), "wasm trap: out of bounds memory access");
+        assert_eq!(super::headline("worker died; stderr: thread 'main' (12104) panicked at x (a Rust panic)"), "worker died; stderr: thread 'main' panicked at x (a Rust panic)");
+    }
 }
 
 fn is_failure_kind(step: &StepEntry) -> bool {
