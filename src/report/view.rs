@@ -406,7 +406,8 @@ impl<'a> View<'a> {
         (both > 0).then(|| 100.0 * same as f64 / both as f64)
     }
 
-    /// `Nov 24, 2026 ...`-free header facts: started, tool, corpus revision.
+    /// Header facts that do not change between runs of the same results: the
+    /// tool and the corpus revision.
     pub fn facts(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![("tool", format!("{} {}", self.doc.tool.name, self.doc.tool.version))];
         if let Some(c) = &self.doc.corpus {
