@@ -237,21 +237,15 @@ fn run(args: RunArgs) -> i32 {
     };
     let ids: Vec<&str> = engines.iter().map(|e| e.id).collect();
     // A stale entry is only visible when the whole corpus it belongs to runs.
-    let whole_corpus = args.filter.is_none()
-        && args.tags.is_none()
-        && args.shard.is_none()
-        && known.file.as_ref().and_then(|f| f.parent()).is_some_and(|root| {
-            args.paths.iter().any(|p| std::fs::canonicalize(p).ok().as_deref() == Some(root))
-        });
+    let whole_corpus = |file: &std::path::Path| {
+        args.filter.is_none()
+            && args.tags.is_none()
+            && args.shard.is_none()
+            && file.parent().is_some_and(|root| args.paths.iter().any(|p| std::fs::canonicalize(p).ok().as_deref() == Some(root)))
+    };
     for entry in known.unused(&cases, &ids) {
-        if whole_corpus {
-            eprintln!(
-                "warning: {}:{}: `{}` for {} matches no case",
-                known.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
-                entry.line,
-                entry.pattern,
-                entry.engine
-            );
+        if whole_corpus(&entry.file) {
+            eprintln!("warning: {}:{}: `{}` for {} matches no case", entry.file.display(), entry.line, entry.pattern, entry.engine);
         }
     }
 

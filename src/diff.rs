@@ -47,6 +47,8 @@ pub struct KnownEntry {
     pub engine: String,
     pub pattern: String,
     pub reason: String,
+    /// Where the entry is written.
+    pub file: PathBuf,
     pub line: usize,
     matcher: Option<GlobMatcher>,
 }
@@ -97,7 +99,7 @@ impl Known {
                     _ => return Err(LoadError::new(file, at, format!("`{engine}: {pattern}` needs a reason (a non-empty string)"))),
                 };
                 let matcher = Glob::new(&pattern).ok().map(|g| g.compile_matcher());
-                known.entries.push(KnownEntry { engine: engine.clone(), pattern, reason, line: at.line, matcher });
+                known.entries.push(KnownEntry { engine: engine.clone(), pattern, reason, file: file.to_path_buf(), line: at.line, matcher });
             }
         }
         Ok(known)

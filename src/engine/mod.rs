@@ -255,3 +255,64 @@ pub fn create(id: &str) -> Option<Box<dyn Engine>> {
         _ => None,
     }
 }
+
+/// A session's instances and module definitions (.wast scripts, named
+/// modules), whatever the engine's instance and module types are.
+pub struct Instances<I, M> {
+    /// The instance steps use when they name none.
+    pub current: Option<I>,
+    named: std::collections::HashMap<String, I>,
+    defs: std::collections::HashMap<String, M>,
+    last_def: Option<M>,
+}
+
+impl<I: Clone, M: Clone> Default for Instances<I, M> {
+    fn default() -> Self {
+        Instances { current: None, named: Default::default(), defs: Default::default(), last_def: None }
+    }
+}
+
+impl<I: Clone, M: Clone> Instances<I, M> {
+    /// The named instance, or the current one.
+    pub fn pick(&self, name: Option<&str>) -> Result<I, RawOutcome> {
+        match name {
+            Some(n) => self.named.get(n).cloned().ok_or_else(|| RawOutcome::Error {
+                stage: crate::outcome::Stage::Call,
+                code: None,
+                message: format!("no instance named {n}"),
+            }),
+            None => self.current.clone().ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
+        }
+    }
+
+    /// Records a new instance: named if `name`, the current one if `current`.
+    pub fn add(&mut self, instance: I, name: Option<&str>, current: bool) {
+        if let Some(n) = name {
+            self.named.insert(n.to_string(), instance.clone());
+        }
+        if current {
+            self.current = Some(instance);
+        }
+    }
+
+    /// Keeps a compiled module for a later `module instance`.
+    pub fn define(&mut self, module: M, name: Option<&str>) {
+        if let Some(n) = name {
+            self.defs.insert(n.to_string(), module.clone());
+        }
+        self.last_def = Some(module);
+    }
+
+    /// The named definition, or the last one.
+    pub fn definition(&self, name: Option<&str>) -> Result<M, RawOutcome> {
+        let found = match name {
+            Some(n) => self.defs.get(n).cloned(),
+            None => self.last_def.clone(),
+        };
+        found.ok_or_else(|| RawOutcome::Error {
+            stage: crate::outcome::Stage::Link,
+            code: None,
+            message: format!("no module definition {}", name.unwrap_or("")),
+        })
+    }
+}

@@ -1,6 +1,6 @@
 //! wasmer (sys backend, Cranelift).
 
-use super::{Engine, MemorySpec, Session};
+use super::{Engine, Instances, MemorySpec, Session};
 use crate::case::{AddressType, Feature, Plan, RefType, Val};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
@@ -56,11 +56,8 @@ impl Engine for Wasmer {
         Box::new(WasmerSession {
             plan,
             store,
-            instance: None,
+            instances: Instances::default(),
             host: HashMap::new(),
-            named: HashMap::new(),
-            defs: HashMap::new(),
-            last_def: None,
             registered: Vec::new(),
             spectest: None,
         })
@@ -132,12 +129,8 @@ impl Tunables for CapTunables {
 struct WasmerSession<'a> {
     plan: &'a Plan,
     store: Store,
-    /// The current instance.
-    instance: Option<Instance>,
+    instances: Instances<Instance, Module>,
     host: HashMap<String, Memory>,
-    named: HashMap<String, Instance>,
-    defs: HashMap<String, Module>,
-    last_def: Option<Module>,
     /// Instances whose exports are importable, by module name.
     registered: Vec<(String, Instance)>,
     /// The spec tests' host module, made on first use.
@@ -203,18 +196,6 @@ fn runtime_failure(e: &RuntimeError, stage: Stage) -> RawOutcome {
 }
 
 impl WasmerSession<'_> {
-    /// The named instance, or the current one.
-    fn pick(&self, instance: Option<&str>) -> Result<Instance, RawOutcome> {
-        match instance {
-            Some(n) => self.named.get(n).cloned().ok_or_else(|| RawOutcome::Error {
-                stage: Stage::Call,
-                code: None,
-                message: format!("no instance named {n}"),
-            }),
-            None => self.instance.clone().ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
-        }
-    }
-
     /// Instantiates with imports from host memories, registered instances
     /// and `spectest`; the result becomes the current instance.
     fn instantiate_module(&mut self, module: &Module, name: Option<&str>, current: bool) -> RawOutcome {
@@ -240,12 +221,7 @@ impl WasmerSession<'_> {
         }
         match Instance::new(&mut self.store, module, &imports) {
             Ok(i) => {
-                if let Some(n) = name {
-                    self.named.insert(n.to_string(), i.clone());
-                }
-                if current {
-                    self.instance = Some(i);
-                }
+                self.instances.add(i, name, current);
                 RawOutcome::Ok
             }
             Err(InstantiationError::Start(e)) | Err(InstantiationError::Link(LinkError::Trap(e))) => {
@@ -260,7 +236,7 @@ impl WasmerSession<'_> {
         if let Some(m) = self.host.get(name) {
             return Some(m.clone());
         }
-        self.instance.as_ref()?.exports.get_memory(name).ok().cloned()
+        self.instances.current.as_ref()?.exports.get_memory(name).ok().cloned()
     }
 }
 
@@ -281,7 +257,7 @@ impl Session for WasmerSession<'_> {
     }
 
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -316,26 +292,19 @@ impl Session for WasmerSession<'_> {
         if instantiate {
             return self.instantiate_module(&module, name, current);
         }
-        if let Some(n) = name {
-            self.defs.insert(n.to_string(), module.clone());
-        }
-        self.last_def = Some(module);
+        self.instances.define(module, name);
         RawOutcome::Ok
     }
 
     fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
-        let def = match module {
-            Some(m) => self.defs.get(m).cloned(),
-            None => self.last_def.clone(),
-        };
-        match def {
-            Some(def) => self.instantiate_module(&def, instance, true),
-            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        match self.instances.definition(module) {
+            Ok(def) => self.instantiate_module(&def, instance, true),
+            Err(o) => o,
         }
     }
 
     fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
-        match self.pick(instance) {
+        match self.instances.pick(instance) {
             Ok(i) => {
                 self.registered.retain(|(n, _)| n != name);
                 self.registered.push((name.to_string(), i));
@@ -346,7 +315,7 @@ impl Session for WasmerSession<'_> {
     }
 
     fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -411,7 +380,7 @@ impl Session for WasmerSession<'_> {
     }
 
     fn instantiated(&self) -> bool {
-        self.instance.is_some()
+        self.instances.current.is_some()
     }
 
     fn has_memory(&mut self, name: &str) -> bool {

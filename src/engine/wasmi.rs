@@ -1,6 +1,6 @@
 //! wasmi (interpreter).
 
-use super::{Engine, MemorySpec, Session};
+use super::{Engine, Instances, MemorySpec, Session};
 use crate::case::{AddressType, Feature, Plan, RefType, Val};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
@@ -52,12 +52,9 @@ impl Engine for Wasmi {
             plan,
             engine,
             store,
-            instance: None,
+            instances: Instances::default(),
             host: HashMap::new(),
             linker: None,
-            named: HashMap::new(),
-            defs: HashMap::new(),
-            last_def: None,
         })
     }
 }
@@ -66,14 +63,10 @@ struct WasmiSession<'a> {
     plan: &'a Plan,
     engine: wasmi::Engine,
     store: Store<StoreLimits>,
-    /// The current instance.
-    instance: Option<Instance>,
+    instances: Instances<Instance, Module>,
     host: HashMap<String, Memory>,
     /// Made on first use: `spectest` and registered instances live here.
     linker: Option<Linker<StoreLimits>>,
-    named: HashMap<String, Instance>,
-    defs: HashMap<String, Module>,
-    last_def: Option<Module>,
 }
 
 fn to_val(store: &Store<StoreLimits>, v: &wasmi::Val) -> Option<Val> {
@@ -138,18 +131,6 @@ fn failure(e: wasmi::Error, stage: Stage) -> RawOutcome {
 }
 
 impl WasmiSession<'_> {
-    /// The named instance, or the current one.
-    fn pick(&self, instance: Option<&str>) -> Result<Instance, RawOutcome> {
-        match instance {
-            Some(n) => self.named.get(n).copied().ok_or_else(|| RawOutcome::Error {
-                stage: Stage::Call,
-                code: None,
-                message: format!("no instance named {n}"),
-            }),
-            None => self.instance.ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
-        }
-    }
-
     fn ensure_linker(&mut self) -> Result<(), RawOutcome> {
         if self.linker.is_none() {
             let mut linker: Linker<StoreLimits> = Linker::new(&self.engine);
@@ -177,12 +158,7 @@ impl WasmiSession<'_> {
         }
         match linker.instantiate_and_start(&mut self.store, module) {
             Ok(i) => {
-                if current {
-                    self.instance = Some(i);
-                }
-                if let Some(n) = name {
-                    self.named.insert(n.to_string(), i);
-                }
+                self.instances.add(i, name, current);
                 RawOutcome::Ok
             }
             Err(e) => failure(e, Stage::Instantiate),
@@ -190,7 +166,7 @@ impl WasmiSession<'_> {
     }
 
     fn memory(&self, name: &str) -> Option<Memory> {
-        self.host.get(name).copied().or_else(|| self.instance?.get_memory(&self.store, name))
+        self.host.get(name).copied().or_else(|| self.instances.current?.get_memory(&self.store, name))
     }
 }
 
@@ -211,7 +187,7 @@ impl Session for WasmiSession<'_> {
     }
 
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -247,26 +223,19 @@ impl Session for WasmiSession<'_> {
         if instantiate {
             return self.instantiate_module(&module, name, current);
         }
-        if let Some(n) = name {
-            self.defs.insert(n.to_string(), module.clone());
-        }
-        self.last_def = Some(module);
+        self.instances.define(module, name);
         RawOutcome::Ok
     }
 
     fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
-        let def = match module {
-            Some(m) => self.defs.get(m).cloned(),
-            None => self.last_def.clone(),
-        };
-        match def {
-            Some(def) => self.instantiate_module(&def, instance, true),
-            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        match self.instances.definition(module) {
+            Ok(def) => self.instantiate_module(&def, instance, true),
+            Err(o) => o,
         }
     }
 
     fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -280,7 +249,7 @@ impl Session for WasmiSession<'_> {
     }
 
     fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -344,7 +313,7 @@ impl Session for WasmiSession<'_> {
     }
 
     fn instantiated(&self) -> bool {
-        self.instance.is_some()
+        self.instances.current.is_some()
     }
 
     fn has_memory(&mut self, name: &str) -> bool {

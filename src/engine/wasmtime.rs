@@ -1,6 +1,6 @@
 //! wasmtime (Cranelift).
 
-use super::{Engine, MemorySpec, Session};
+use super::{Engine, Instances, MemorySpec, Session};
 use crate::case::{AddressType, Feature, Plan, RefType, Val};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
@@ -56,12 +56,9 @@ impl Engine for Wasmtime {
             plan,
             engine,
             store,
-            instance: None,
+            instances: Instances::default(),
             host: HashMap::new(),
             linker: None,
-            named: HashMap::new(),
-            defs: HashMap::new(),
-            last_def: None,
         })
     }
 }
@@ -75,14 +72,10 @@ struct WasmtimeSession<'a> {
     plan: &'a Plan,
     engine: Result<wasmtime::Engine, String>,
     store: Option<Store<StoreLimits>>,
-    /// The current instance.
-    instance: Option<Instance>,
+    instances: Instances<Instance, Module>,
     host: HashMap<String, Mem>,
     /// Made on first use: `spectest` and registered instances live here.
     linker: Option<Linker<StoreLimits>>,
-    named: HashMap<String, Instance>,
-    defs: HashMap<String, Module>,
-    last_def: Option<Module>,
 }
 
 /// wasmtime's full error text: the message and its causes, as `{:?}` prints it.
@@ -154,18 +147,6 @@ fn define_spectest(linker: &mut Linker<StoreLimits>, store: &mut Store<StoreLimi
 }
 
 impl WasmtimeSession<'_> {
-    /// The named instance, or the current one.
-    fn pick(&self, instance: Option<&str>) -> Result<Instance, RawOutcome> {
-        match instance {
-            Some(n) => self.named.get(n).copied().ok_or_else(|| RawOutcome::Error {
-                stage: Stage::Call,
-                code: None,
-                message: format!("no instance named {n}"),
-            }),
-            None => self.instance.ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
-        }
-    }
-
     fn ensure_linker(&mut self) -> Result<(), RawOutcome> {
         if self.linker.is_some() {
             return Ok(());
@@ -200,12 +181,7 @@ impl WasmtimeSession<'_> {
         }
         match linker.instantiate(&mut *store, module) {
             Ok(i) => {
-                if current {
-                    self.instance = Some(i);
-                }
-                if let Some(n) = name {
-                    self.named.insert(n.to_string(), i);
-                }
+                self.instances.add(i, name, current);
                 RawOutcome::Ok
             }
             Err(e) => failure(e, Stage::Instantiate),
@@ -225,7 +201,7 @@ impl WasmtimeSession<'_> {
             });
         }
         let store = self.store.as_mut()?;
-        match self.instance?.get_export(&mut *store, name)? {
+        match self.instances.current?.get_export(&mut *store, name)? {
             Extern::Memory(m) => Some(Mem::Plain(m)),
             Extern::SharedMemory(m) => Some(Mem::Shared(m)),
             _ => None,
@@ -254,7 +230,7 @@ impl Session for WasmtimeSession<'_> {
     }
 
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -292,26 +268,19 @@ impl Session for WasmtimeSession<'_> {
         if instantiate {
             return self.instantiate_module(&module, name, current);
         }
-        if let Some(n) = name {
-            self.defs.insert(n.to_string(), module.clone());
-        }
-        self.last_def = Some(module);
+        self.instances.define(module, name);
         RawOutcome::Ok
     }
 
     fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
-        let def = match module {
-            Some(m) => self.defs.get(m).cloned(),
-            None => self.last_def.clone(),
-        };
-        match def {
-            Some(def) => self.instantiate_module(&def, instance, true),
-            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        match self.instances.definition(module) {
+            Ok(def) => self.instantiate_module(&def, instance, true),
+            Err(o) => o,
         }
     }
 
     fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -326,7 +295,7 @@ impl Session for WasmtimeSession<'_> {
     }
 
     fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
-        let inst = match self.pick(instance) {
+        let inst = match self.instances.pick(instance) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -437,7 +406,7 @@ impl Session for WasmtimeSession<'_> {
     }
 
     fn instantiated(&self) -> bool {
-        self.instance.is_some()
+        self.instances.current.is_some()
     }
 
     fn has_memory(&mut self, name: &str) -> bool {
