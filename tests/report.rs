@@ -322,7 +322,9 @@ async fn the_page_filters_in_chromium() {
 
     c.execute("document.getElementById('matrix').scrollIntoView()", vec![]).await.unwrap();
     let shot = c.screenshot().await.unwrap();
+    // Under the checkout's target/ even when CARGO_TARGET_DIR points elsewhere.
     let path = manifest("target/report-screenshot.png");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, shot).unwrap();
     eprintln!("screenshot: {}", path.display());
 
