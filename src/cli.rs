@@ -48,7 +48,7 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Case files or directories (searched recursively for *.yaml)
+    /// Case files (.yaml) and .wast scripts, or directories of them (searched recursively)
     #[arg(default_value = "cases")]
     paths: Vec<PathBuf>,
     /// Engines to run, comma-separated (wasmtime, wasmer, wasmi, node, chrome, firefox), or `all`
