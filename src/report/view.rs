@@ -168,15 +168,6 @@ pub fn headline(message: &str) -> String {
     out.chars().take(200).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn headlines_drop_backtraces_and_thread_ids() {
-        assert_eq!(super::headline("error while executing\n\nCaused by:\n    0: memory fault\n    1: wasm trap: out of bounds memory access\n"), "wasm trap: out of bounds memory access");
-        assert_eq!(super::headline("worker died; stderr: thread 'main' (12104) panicked at x (a Rust panic)"), "worker died; stderr: thread 'main' panicked at x (a Rust panic)");
-    }
-}
-
 fn is_failure_kind(step: &StepEntry) -> bool {
     matches!(step.kind(), "trap" | "error" | "crash" | "timeout" | "unsupported" | "skipped")
         || (step.step.contains("grow") && step.outcome.get("values").and_then(|v| v.as_array()).is_some_and(|v| v.len() == 1 && (v[0] == -1 || v[0] == "-1")))
@@ -420,4 +411,13 @@ impl<'a> View<'a> {
 /// A letter per agreement group: A, B, C, ...
 pub fn group_letter(g: usize) -> char {
     (b'A' + (g % 26) as u8) as char
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn headlines_drop_backtraces_and_thread_ids() {
+        assert_eq!(super::headline("error while executing\n\nCaused by:\n    0: memory fault\n    1: wasm trap: out of bounds memory access\n"), "wasm trap: out of bounds memory access");
+        assert_eq!(super::headline("worker died; stderr: thread 'main' (12104) panicked at x (a Rust panic)"), "worker died; stderr: thread 'main' panicked at x (a Rust panic)");
+    }
 }
