@@ -119,13 +119,17 @@ async function runCase(plan, emit) {
   const registered = new Map();
   let spectest = null;
 
-  // Compiles bytes: the synchronous API where engines allow it (Chrome
-  // refuses it on the main thread above 4 KiB): the async one costs a task
-  // hop each, ~1 ms per tiny module, and throws the same errors.
-  const compile = async (b) => (b.length <= SYNC_LIMIT ? new WebAssembly.Module(b) : await WebAssembly.compile(b));
-  // Instantiates with imports from host memories, registered instances and
-  // `spectest`; sets the current instance. Returns the outcome.
-  const instantiate = async (module, name, current = true) => {
+  // Compiles bytes to { module, sync }: the synchronous API where engines
+  // allow it (Chrome refuses it on the main thread above 4 KiB): the async
+  // one costs a task hop each, ~1 ms per tiny module, and throws the same errors.
+  const compile = async (b) => {
+    const sync = b.length <= SYNC_LIMIT;
+    return { module: sync ? new WebAssembly.Module(b) : await WebAssembly.compile(b), sync };
+  };
+  // Instantiates a compiled module with imports from host memories,
+  // registered instances and `spectest`; the current instance unless
+  // `current` is false. Returns the outcome.
+  const instantiate = async ({ module, sync }, name, current = true) => {
     const imports = {};
     const put = (m, n, v) => { (imports[m] = imports[m] || {})[n] = v; };
     for (const imp of WebAssembly.Module.imports(module)) {
@@ -143,7 +147,6 @@ async function runCase(plan, emit) {
       if (hostMemories.has(imp.memory)) put(imp.module, imp.name, hostMemories.get(imp.memory));
     }
     try {
-      const sync = bytesOf(module) <= SYNC_LIMIT;
       const inst = sync ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
       if (current) instance = inst;
       if (name) named.set(name, inst);
@@ -154,14 +157,12 @@ async function runCase(plan, emit) {
       return error('instantiate', e);
     }
   };
-  const sizes = new WeakMap();
-  const bytesOf = (module) => sizes.get(module) || 0;
-  const compileBytes = async (b) => {
-    const m = await compile(b);
-    sizes.set(m, b.length);
-    return m;
+  // The named instance or the current one: { inst } or { outcome } saying why not.
+  const pick = (name) => {
+    const inst = name ? named.get(name) : instance;
+    if (inst) return { inst };
+    return { outcome: name ? { kind: 'error', stage: 'call', message: `no instance named ${name}` } : { kind: 'skipped', message: noInstance() } };
   };
-  const pick = (name) => (name ? named.get(name) || null : instance);
 
   const noInstance = () =>
     failedInstantiate === null
@@ -193,7 +194,7 @@ async function runCase(plan, emit) {
         case 'instantiate': {
           let module = null;
           try {
-            module = await compileBytes(bytes);
+            module = await compile(bytes);
           } catch (e) {
             outcome = error('compile', e);
           }
@@ -208,7 +209,7 @@ async function runCase(plan, emit) {
           }
           let module = null;
           try {
-            module = await compileBytes(hexToBytes(plan.modules[arg.module]));
+            module = await compile(hexToBytes(plan.modules[arg.module]));
           } catch (e) {
             outcome = error('compile', e);
           }
@@ -227,9 +228,9 @@ async function runCase(plan, emit) {
           break;
         }
         case 'register': {
-          const inst = pick(arg.instance);
-          if (!inst) {
-            outcome = arg.instance ? { kind: 'error', stage: 'call', message: `no instance named ${arg.instance}` } : { kind: 'skipped', message: noInstance() };
+          const { inst, outcome: missing } = pick(arg.instance);
+          if (missing) {
+            outcome = missing;
             break;
           }
           registered.set(arg.name, inst.exports);
@@ -237,9 +238,9 @@ async function runCase(plan, emit) {
           break;
         }
         case 'get': {
-          const inst = pick(arg.instance);
-          if (!inst) {
-            outcome = arg.instance ? { kind: 'error', stage: 'call', message: `no instance named ${arg.instance}` } : { kind: 'skipped', message: noInstance() };
+          const { inst, outcome: missing } = pick(arg.instance);
+          if (missing) {
+            outcome = missing;
             break;
           }
           const g = inst.exports[arg.global];
@@ -258,9 +259,9 @@ async function runCase(plan, emit) {
           outcome = { kind: 'unsupported', message: arg.reason };
           break;
         case 'invoke': {
-          const inst = pick(arg.instance);
-          if (!inst) {
-            outcome = arg.instance ? { kind: 'error', stage: 'call', message: `no instance named ${arg.instance}` } : { kind: 'skipped', message: noInstance() };
+          const { inst, outcome: missing } = pick(arg.instance);
+          if (missing) {
+            outcome = missing;
             break;
           }
           const f = inst.exports[arg.name];

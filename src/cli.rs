@@ -323,8 +323,7 @@ fn run(args: RunArgs) -> i32 {
         Err(e) => return bad(format!("{}: cannot write results: {e}", args.out.display())),
     };
     if let Some(path) = &args.junit {
-        let written = report::junit::render(&doc).and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
-        if let Err(e) = written {
+        if let Err(e) = report::junit::write(&doc, path) {
             eprintln!("error: {}: cannot write JUnit: {e}", path.display());
         }
     }
@@ -396,8 +395,7 @@ fn report_cmd(args: ReportArgs) -> i32 {
         return bad(format!("{}: {e}", args.out.display()));
     }
     if let Some(path) = &args.junit {
-        let written = report::junit::render(&doc).and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
-        if let Err(e) = written {
+        if let Err(e) = report::junit::write(&doc, path) {
             return bad(format!("{}: cannot write JUnit: {e}", path.display()));
         }
     }

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasm_matrix::case::load_paths;
-use wasm_matrix::cli::REQUIRE_ENV;
 use wasm_matrix::diff::{Known, Verdict};
 use wasm_matrix::engine::{self, ENGINES};
 use wasm_matrix::report::explain;
@@ -22,10 +21,7 @@ fn main() {
     let (cases, load_errors) = load_paths(&[corpus.clone()]);
     let ids: Vec<&str> = ENGINES.iter().map(|e| e.id).collect();
     let known = Known::for_root(&corpus, &ids);
-    let required: Vec<String> = std::env::var(REQUIRE_ENV)
-        .ok()
-        .map(|r| engine::parse_list(&r).expect("WASM_MATRIX_REQUIRE names known engines").iter().map(|e| e.id.to_string()).collect())
-        .unwrap_or_default();
+    let required = engine::required_from_env().expect("WASM_MATRIX_REQUIRE names known engines");
 
     let mut trials: Vec<Trial> = Vec::new();
     for e in &load_errors {
@@ -80,7 +76,7 @@ fn main() {
         for spec in ENGINES {
             let key = (case.id.clone(), spec.id.to_string());
             let cell = results.get(&key).cloned();
-            let required = required.iter().any(|r| r == spec.id);
+            let required = required.contains(&spec.id);
             let ignored = cell.as_ref().is_some_and(|c| c.verdict == Verdict::Unavailable) && !required;
             if let Some(c) = cell.as_ref().filter(|_| ignored) {
                 eprintln!("{}::{} ignored: {}", case.id, spec.id, explain(c));

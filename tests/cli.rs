@@ -1,6 +1,8 @@
 //! The `wasm-matrix` binary end to end: bad input, crash and hang isolation,
 //! incremental results, reports.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -251,27 +253,11 @@ fn list_shows_engines_with_versions_and_cases() {
     assert!(text.contains("grow/beyond-maximum"), "{text}");
 }
 
-/// Whether a browser engine can run here; when it cannot, says so, and
-/// fails if CI requires it.
-fn browser_available(engine: &str) -> bool {
-    let spec = wasm_matrix::engine::spec(engine).unwrap();
-    match spec.availability() {
-        Ok(_) => true,
-        Err(why) => {
-            let required = std::env::var("WASM_MATRIX_REQUIRE").unwrap_or_default();
-            let required = required.split(',').any(|e| e.trim() == engine || e.trim() == "all");
-            assert!(!required, "{engine} is required (WASM_MATRIX_REQUIRE) but unavailable: {why}");
-            eprintln!("skipped: {engine} unavailable: {why}");
-            false
-        }
-    }
-}
-
 #[test]
 fn a_hanging_case_in_a_browser_batch_blames_only_that_case() {
     let corpus = hang_between_two_quick_cases();
     let out = corpus.path().join("r.json");
-    let engines: Vec<&str> = ["chrome", "firefox"].into_iter().filter(|e| browser_available(e)).collect();
+    let engines: Vec<&str> = ["chrome", "firefox"].into_iter().filter(|e| common::available_or_skip(e)).collect();
     if engines.is_empty() {
         return;
     }
@@ -321,7 +307,7 @@ fn tab_crash_case() -> String {
 
 #[test]
 fn a_tab_crashing_case_does_not_lose_the_other_cells() {
-    if !browser_available("chrome") {
+    if !common::available_or_skip("chrome") {
         return;
     }
     let corpus = tempfile::tempdir().unwrap();

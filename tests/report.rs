@@ -4,6 +4,8 @@
 //! Update the snapshots after an intended layout change with
 //! `WASM_MATRIX_UPDATE_SNAPSHOTS=1 cargo test --release --test report`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
@@ -229,19 +231,6 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
     doc
 }
 
-fn chromium_available() -> bool {
-    let spec = wasm_matrix::engine::spec("chrome").unwrap();
-    match spec.availability() {
-        Ok(_) => true,
-        Err(why) => {
-            let required = std::env::var("WASM_MATRIX_REQUIRE").unwrap_or_default();
-            let required = required.split(',').any(|e| e.trim() == "chrome" || e.trim() == "all");
-            assert!(!required, "chrome is required (WASM_MATRIX_REQUIRE) but unavailable: {why}");
-            eprintln!("skipped: the report's browser test needs Chromium: {why}");
-            false
-        }
-    }
-}
 
 async fn visible_rows(c: &fantoccini::Client) -> usize {
     let v = c
@@ -259,7 +248,7 @@ async fn body_data(c: &fantoccini::Client, key: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_filters_in_chromium() {
     use fantoccini::Locator;
-    if !chromium_available() {
+    if !common::available_or_skip("chrome") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -89,17 +89,26 @@ impl Builder<'_> {
         }
     }
 
-    /// A quoted module of an assertion goes to the engines as text: those
-    /// whose API takes the text format judge it.
-    fn text_module(&mut self, module: &mut QuoteWat<'_>, span: Span, command: &str, expect: Expect, message: &str) {
-        match module.to_test() {
-            Ok(wast::QuoteWatTest::Text(text)) => {
-                self.modules.push(Wasm(text));
-                let a = Action::Module { module: self.modules.len() - 1, name: None, instantiate: false, text: true, assertion: false };
-                self.push(span, command, a, expect, Some(message));
+    /// `assert_invalid` / `assert_malformed`: a module that must not compile.
+    /// A quoted module goes to the engines as text: those whose API takes
+    /// the text format judge it.
+    fn compile_fails(&mut self, module: &mut QuoteWat<'_>, span: Span, command: &str, kind: ErrorKind, message: &str) {
+        let (index, text) = if let QuoteWat::QuoteModule(..) = module {
+            match module.to_test() {
+                Ok(wast::QuoteWatTest::Text(text)) => {
+                    self.modules.push(Wasm(text));
+                    (self.modules.len() - 1, true)
+                }
+                _ => return self.unsupported(span, command, "a quoted module the wast crate cannot read"),
             }
-            _ => self.unsupported(span, command, "a quoted module the wast crate cannot read"),
-        }
+        } else {
+            match self.encode(module, span, command) {
+                Some((index, _, _)) => (index, false),
+                None => return,
+            }
+        };
+        let a = Action::Module { module: index, name: None, instantiate: false, text, assertion: false };
+        self.push(span, command, a, compile_error(kind), Some(message));
     }
 
     fn info_for(&self, instance: Option<&str>) -> Option<Arc<ModuleInfo>> {
@@ -206,24 +215,10 @@ impl Builder<'_> {
                 Err(why) => self.unsupported(span, "assert_exhaustion", why),
             },
             WastDirective::AssertInvalid { mut module, message, .. } => {
-                if let QuoteWat::QuoteModule(..) = module {
-                    self.text_module(&mut module, span, "assert_invalid", compile_error(ErrorKind::Invalid), message);
-                    return;
-                }
-                if let Some((m, _, _)) = self.encode(&mut module, span, "assert_invalid") {
-                    let a = Action::Module { module: m, name: None, instantiate: false, text: false, assertion: false };
-                    self.push(span, "assert_invalid", a, compile_error(ErrorKind::Invalid), Some(message));
-                }
+                self.compile_fails(&mut module, span, "assert_invalid", ErrorKind::Invalid, message)
             }
             WastDirective::AssertMalformed { mut module, message, .. } => {
-                if let QuoteWat::QuoteModule(..) = module {
-                    self.text_module(&mut module, span, "assert_malformed", compile_error(ErrorKind::Malformed), message);
-                    return;
-                }
-                if let Some((m, _, _)) = self.encode(&mut module, span, "assert_malformed") {
-                    let a = Action::Module { module: m, name: None, instantiate: false, text: false, assertion: false };
-                    self.push(span, "assert_malformed", a, compile_error(ErrorKind::Malformed), Some(message));
-                }
+                self.compile_fails(&mut module, span, "assert_malformed", ErrorKind::Malformed, message)
             }
             WastDirective::AssertUnlinkable { module, message, .. } => {
                 let mut q = QuoteWat::Wat(module);

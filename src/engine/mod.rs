@@ -30,12 +30,12 @@ pub trait Session {
     fn instantiate(&mut self) -> RawOutcome;
     /// Calls an export of the named instance, or of the current one.
     fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome;
-    /// Compiles `plan.modules[index]`; with `instantiate`, instantiates it
+    /// Compiles `wasm` (one of `plan.modules`); with `instantiate`, instantiates it
     /// (imports from registered instances, host memories and `spectest`),
     /// named `name` if given, as the current instance if `current`; without,
     /// keeps it as the definition `name`.
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
-        let _ = (index, name, instantiate, current);
+    fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
+        let _ = (wasm, name, instantiate, current);
         RawOutcome::Unsupported { message: "this engine's adapter runs single-module cases only".into() }
     }
     /// Instantiates a definition kept by `module(.., false)`.
@@ -102,9 +102,10 @@ pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize,
                     skipped(no_instance(failed_instantiate))
                 }
             }
-            Action::Module { module, name, instantiate, assertion, .. } => {
-                session.module(*module, name.as_deref(), *instantiate, !*assertion)
-            }
+            Action::Module { module, name, instantiate, assertion, .. } => match plan.modules.get(*module) {
+                Some(wasm) => session.module(&wasm.0, name.as_deref(), *instantiate, !*assertion),
+                None => RawOutcome::Unsupported { message: format!("the plan has no module {module}") },
+            },
             Action::Instance { instance, module } => session.module_instance(instance.as_deref(), module.as_deref()),
             Action::Register { name, instance } => {
                 if instance.is_some() || session.instantiated() {
@@ -220,6 +221,14 @@ pub const ENGINES: &[EngineSpec] = &[
 
 pub fn spec(id: &str) -> Option<&'static EngineSpec> {
     ENGINES.iter().find(|e| e.id == id)
+}
+
+/// The engines `WASM_MATRIX_REQUIRE` names (none when it is unset).
+pub fn required_from_env() -> Result<Vec<&'static str>, String> {
+    match std::env::var(crate::cli::REQUIRE_ENV) {
+        Ok(list) if !list.trim().is_empty() => Ok(parse_list(&list)?.iter().map(|e| e.id).collect()),
+        _ => Ok(vec![]),
+    }
 }
 
 /// Resolves a comma-separated engine list (`all` for every engine).

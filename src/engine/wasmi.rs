@@ -212,11 +212,8 @@ impl Session for WasmiSession<'_> {
         }
     }
 
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
-        let Some(wasm) = self.plan.modules.get(index) else {
-            return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
-        };
-        let module = match Module::new(&self.engine, &wasm.0) {
+    fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
+        let module = match Module::new(&self.engine, wasm) {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
         };

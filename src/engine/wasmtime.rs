@@ -256,12 +256,9 @@ impl Session for WasmtimeSession<'_> {
         }
     }
 
-    fn module(&mut self, index: usize, name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
+    fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
         let Ok(engine) = &self.engine else { return self.engine_error() };
-        let Some(wasm) = self.plan.modules.get(index) else {
-            return RawOutcome::Unsupported { message: format!("the plan has no module {index}") };
-        };
-        let module = match Module::new(engine, &wasm.0) {
+        let module = match Module::new(engine, wasm) {
             Ok(m) => m,
             Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: text(&e) },
         };

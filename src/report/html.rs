@@ -93,6 +93,14 @@ fn details(view: &View) -> serde_json::Value {
     })
 }
 
+/// One `<th>` per engine, closing the header row.
+fn engine_headers(o: &mut String, view: &View) {
+    for e in &view.engines {
+        let _ = write!(o, "<th>{}</th>", esc(&e.id));
+    }
+    o.push_str("</tr>\n");
+}
+
 pub fn render(view: &View) -> String {
     let doc = view.doc;
     let n = view.engines.len();
@@ -243,10 +251,7 @@ pub fn render(view: &View) -> String {
 
     // Pairwise agreement.
     o.push_str("<section id=\"pairwise\">\n<h2>Pairwise agreement</h2>\n<p>Share of cases both engines ran with identical normalized outcomes on every step.</p>\n<div class=\"scroll\"><table class=\"pairs\"><tr><th></th>");
-    for e in &view.engines {
-        let _ = write!(o, "<th>{}</th>", esc(&e.id));
-    }
-    o.push_str("</tr>\n");
+    engine_headers(&mut o, view);
     for a in 0..n {
         let _ = write!(o, "<tr><th>{}</th>", esc(&view.engines[a].id));
         for b in 0..n {
@@ -268,10 +273,7 @@ pub fn render(view: &View) -> String {
 
     // Message matrix.
     o.push_str("<section id=\"messages\">\n<h2>Error messages</h2>\n<p>Each engine's verbatim text per outcome kind (first informative line; × how many steps; hover for the full text and a case).</p>\n<div class=\"scroll\"><table class=\"msgs\"><tr><th>outcome</th>");
-    for e in &view.engines {
-        let _ = write!(o, "<th>{}</th>", esc(&e.id));
-    }
-    o.push_str("</tr>\n");
+    engine_headers(&mut o, view);
     for m in &view.messages {
         let _ = write!(o, "<tr><th>{}</th>", esc(&m.kind));
         for msgs in &m.per_engine {
@@ -288,10 +290,7 @@ pub fn render(view: &View) -> String {
     // Limits.
     if !view.limits.is_empty() {
         o.push_str("<section id=\"limits\">\n<h2>Limits</h2>\n<p>Cases tagged <code>limits</code>: per engine the largest variant that succeeded (no trap, error or -1 from a grow) and the first that failed, and how.</p>\n<div class=\"scroll\"><table class=\"limits\"><tr><th>case</th><th>variants</th>");
-        for e in &view.engines {
-            let _ = write!(o, "<th>{}</th>", esc(&e.id));
-        }
-        o.push_str("</tr>\n");
+        engine_headers(&mut o, view);
         for l in &view.limits {
             let _ = write!(o, "<tr><th>{}</th><td>{}</td>", esc(&l.base), esc(&l.variants.join(", ")));
             for (ok, fail) in &l.per_engine {
@@ -314,10 +313,7 @@ pub fn render(view: &View) -> String {
     // Seed claims.
     if !view.claims.is_empty() {
         o.push_str("<section id=\"claims\">\n<h2>Seed claims</h2>\n<p>Cases tagged <code>seed-claim</code>: does the claim hold on each engine? A step's <code>claim</code> says what the claim predicts; without one the claim is the case's expectation.</p>\n<div class=\"scroll\"><table class=\"claims\"><tr><th>claim</th><th>case</th>");
-        for e in &view.engines {
-            let _ = write!(o, "<th>{}</th>", esc(&e.id));
-        }
-        o.push_str("</tr>\n");
+        engine_headers(&mut o, view);
         for c in &view.claims {
             let _ = write!(o, "<tr><td class=\"claim\">{}</td><td><a href=\"#case={}\">{}</a><br><small>{}</small></td>", esc(&c.claim), esc(c.id), esc(c.id), esc(&c.summary));
             for h in &c.per_engine {

@@ -43,3 +43,9 @@ pub fn render(doc: &ResultsDoc) -> Result<String, String> {
     }
     report.to_string().map_err(|e| e.to_string())
 }
+
+/// Renders and writes the JUnit XML to `path`.
+pub fn write(doc: &ResultsDoc, path: &std::path::Path) -> Result<(), String> {
+    let xml = render(doc)?;
+    std::fs::write(path, xml).map_err(|e| e.to_string())
+}

@@ -20,6 +20,12 @@ pub fn mark(v: Verdict) -> &'static str {
     }
 }
 
+/// A table's header row and its separator: `leading` columns, then one per engine.
+fn table_head(o: &mut String, leading: &[&str], engines: &[&str]) {
+    let _ = writeln!(o, "| {} | {} |", leading.join(" | "), engines.join(" | "));
+    let _ = writeln!(o, "|{}{}", "---|".repeat(leading.len()), "---|".repeat(engines.len()));
+}
+
 pub fn render(view: &View) -> String {
     let doc = view.doc;
     let mut o = String::new();
@@ -65,8 +71,7 @@ pub fn render(view: &View) -> String {
     let header: Vec<&str> = view.engines.iter().map(|e| e.id.as_str()).collect();
     for (group, rows) in &view.groups {
         let _ = writeln!(o, "### {group} ({} cases)\n", rows.len());
-        let _ = writeln!(o, "| case | step | expected | {} |", header.join(" | "));
-        let _ = writeln!(o, "|---|---|---|{}", "---|".repeat(header.len()));
+        table_head(&mut o, &["case", "step", "expected"], &header);
         for &i in rows {
             let r = &view.rows[i];
             let divergent = r.divergent();
@@ -99,8 +104,7 @@ pub fn render(view: &View) -> String {
 
     let _ = writeln!(o, "\n## Error messages\n");
     let _ = writeln!(o, "Each engine's verbatim text per outcome kind (first line; count of steps).\n");
-    let _ = writeln!(o, "| outcome | {} |", header.join(" | "));
-    let _ = writeln!(o, "|---|{}", "---|".repeat(header.len()));
+    table_head(&mut o, &["outcome"], &header);
     for m in &view.messages {
         let cells: Vec<String> = m
             .per_engine
@@ -119,8 +123,7 @@ pub fn render(view: &View) -> String {
     if !view.limits.is_empty() {
         let _ = writeln!(o, "\n## Limits\n");
         let _ = writeln!(o, "Cases tagged `limits`: per engine the largest variant that succeeded (no trap, error or -1 from a grow) and the first that failed, and how.\n");
-        let _ = writeln!(o, "| case | variants | {} |", header.join(" | "));
-        let _ = writeln!(o, "|---|---|{}", "---|".repeat(header.len()));
+        table_head(&mut o, &["case", "variants"], &header);
         for l in &view.limits {
             let cells: Vec<String> = l
                 .per_engine
@@ -143,8 +146,7 @@ pub fn render(view: &View) -> String {
     if !view.claims.is_empty() {
         let _ = writeln!(o, "\n## Seed claims\n");
         let _ = writeln!(o, "Cases tagged `seed-claim`: does the claim hold on each engine? (A step's `claim` says what the claim predicts; without one the claim is the case's expectation.)\n");
-        let _ = writeln!(o, "| claim | what the case checks | {} |", header.join(" | "));
-        let _ = writeln!(o, "|---|---|{}", "---|".repeat(header.len()));
+        table_head(&mut o, &["claim", "what the case checks"], &header);
         for c in &view.claims {
             let cells: Vec<String> = c
                 .per_engine

@@ -32,14 +32,16 @@ fn field_text(v: &serde_json::Value) -> String {
     v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
 }
 
+/// A step's normalized outcome: its outcome without the engine's message.
+pub fn normalized(step: &StepEntry) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = step.outcome.clone();
+    m.remove("message");
+    m
+}
+
 /// Two steps have the same normalized outcome: equal but for the message.
 pub fn same_outcome(a: &StepEntry, b: &StepEntry) -> bool {
-    let strip = |s: &StepEntry| {
-        let mut m = s.outcome.clone();
-        m.remove("message");
-        m
-    };
-    strip(a) == strip(b)
+    normalized(a) == normalized(b)
 }
 
 pub fn expect_text(v: &serde_json::Value) -> String {

@@ -2,7 +2,7 @@
 //! document: the matrix rows, per-engine conformance, pairwise agreement,
 //! the message matrix, the limits table and the seed claims.
 
-use super::terminal::{expect_text, same_outcome, short};
+use super::terminal::{expect_text, normalized, same_outcome, short};
 use crate::diff::Verdict;
 use crate::results::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry};
 use std::collections::BTreeMap;
@@ -128,15 +128,7 @@ pub struct View<'a> {
 /// A step's outcome without its message: what "identical normalized
 /// outcome" compares.
 fn signature(cell: &CellEntry) -> String {
-    let steps: Vec<serde_json::Map<String, serde_json::Value>> = cell
-        .steps
-        .iter()
-        .map(|s| {
-            let mut m = s.outcome.clone();
-            m.remove("message");
-            m
-        })
-        .collect();
+    let steps: Vec<serde_json::Map<String, serde_json::Value>> = cell.steps.iter().map(normalized).collect();
     serde_json::to_string(&steps).unwrap_or_default()
 }
 
