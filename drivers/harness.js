@@ -61,6 +61,158 @@ function toVal(x, type) {
   }
 }
 
+// Values the JS API cannot carry exactly (a float's NaN payload becomes a JS
+// number's, a v128 not at all) cross through a small wasm module instead, as
+// the spec's own JS test harness does: it imports the export, takes and
+// returns their bits as i32 / i64 (a v128 as two i64 lanes) and reinterprets
+// them inside wasm, where nothing is lost.
+const TYPE_CODE = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b, funcref: 0x70, externref: 0x6f };
+const BITS = { f32: ['i32'], f64: ['i64'], v128: ['i64', 'i64'] };
+const needsBits = (types) => types.some((t) => t in BITS);
+const bitsTypes = (types) => types.flatMap((t) => BITS[t] || [t]);
+
+function leb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+const vec = (items) => [...leb(items.length), ...items.flat()];
+const section = (id, body) => [id, ...leb(body.length), ...body];
+const name = (s) => vec([...s].map((c) => c.charCodeAt(0)));
+const functype = (params, results) => [0x60, ...vec(params.map((t) => TYPE_CODE[t])), ...vec(results.map((t) => TYPE_CODE[t]))];
+
+// Wrapper modules by signature; compiled once each.
+const wrappers = new Map();
+
+// Module: (import "m" "f" (func params -> results)) and an export "w" taking
+// and returning bits.
+function bitsWrapper(params, results) {
+  const key = `${params}>${results}`;
+  if (wrappers.has(key)) return wrappers.get(key);
+  const body = [];
+  let local = 0;
+  for (const t of params) {
+    if (t === 'f32') body.push(0x20, ...leb(local++), 0xbe);
+    else if (t === 'f64') body.push(0x20, ...leb(local++), 0xbf);
+    else if (t === 'v128') {
+      body.push(0xfd, 0x0c, ...new Array(16).fill(0));
+      body.push(0x20, ...leb(local++), 0xfd, 0x1e, 0, 0x20, ...leb(local++), 0xfd, 0x1e, 1);
+    } else body.push(0x20, ...leb(local++));
+  }
+  body.push(0x10, 0);
+  const first = local;
+  for (let i = results.length - 1; i >= 0; i--) body.push(0x21, ...leb(first + i));
+  results.forEach((t, i) => {
+    const get = [0x20, ...leb(first + i)];
+    if (t === 'f32') body.push(...get, 0xbc);
+    else if (t === 'f64') body.push(...get, 0xbd);
+    else if (t === 'v128') body.push(...get, 0xfd, 0x1d, 0, ...get, 0xfd, 0x1d, 1);
+    else body.push(...get);
+  });
+  body.push(0x0b);
+  const locals = vec(results.map((t) => [1, TYPE_CODE[t]]));
+  const code = [...locals, ...body];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([functype(params, results), functype(bitsTypes(params), bitsTypes(results))])),
+    ...section(2, vec([[...name('m'), ...name('f'), 0x00, 0x00]])),
+    ...section(3, vec([[0x01]])),
+    ...section(7, vec([[...name('w'), 0x00, 0x01]])),
+    ...section(10, vec([[...leb(code.length), ...code]])),
+  ];
+  const module = new WebAssembly.Module(new Uint8Array(bytes));
+  wrappers.set(key, module);
+  return module;
+}
+
+// A wire value's type.
+function valType(v) {
+  if ('ref_null' in v) return v.ref_null === 'func' ? 'funcref' : 'externref';
+  if ('ref_extern' in v) return 'externref';
+  return Object.keys(v)[0];
+}
+
+// A wire value as the wrapper takes it: floats and v128 as their bits.
+function bitsArgs(v) {
+  if ('f32' in v) return [Number(v.f32) | 0];
+  if ('f64' in v) return [BigInt.asIntN(64, BigInt(v.f64))];
+  if ('v128' in v) {
+    const n = BigInt(v.v128);
+    return [BigInt.asIntN(64, n & 0xffffffffffffffffn), BigInt.asIntN(64, n >> 64n)];
+  }
+  return [fromVal(v)];
+}
+
+// The wrapper's results back to wire values of the original types.
+function fromBits(list, types) {
+  const out = [];
+  let k = 0;
+  for (const t of types) {
+    if (t === 'f32') out.push({ f32: list[k++] >>> 0 });
+    else if (t === 'f64') out.push({ f64: BigInt.asUintN(64, list[k++]).toString() });
+    else if (t === 'v128') {
+      const lo = BigInt.asUintN(64, list[k++]);
+      const hi = BigInt.asUintN(64, list[k++]);
+      out.push({ v128: '0x' + hi.toString(16).padStart(16, '0') + lo.toString(16).padStart(16, '0') });
+    } else out.push(toVal(list[k++], t));
+  }
+  return out;
+}
+
+// Calls export `f` with wire `args`, expecting `results` types; wire values back.
+function call(f, args, results) {
+  const params = args.map(valType);
+  let w = null;
+  if (params.every((t) => t in TYPE_CODE) && (needsBits(params) || needsBits(results))) {
+    let module;
+    try {
+      module = bitsWrapper(params, results);
+    } catch (e) {
+      throw new Unsupported(`the JS engine cannot compile the module that carries exact float / v128 bits: ${describe(e)}`);
+    }
+    try {
+      w = new WebAssembly.Instance(module, { m: { f } }).exports.w;
+    } catch (e) {
+      // The signature is not what the arguments say (a link error): call
+      // directly and let the JS API report the mismatch.
+      if (!(e instanceof WebAssembly.LinkError)) throw e;
+    }
+  }
+  const callee = w || f;
+  const r = callee(...(w ? args.flatMap(bitsArgs) : args.map(fromVal)));
+  const n = w ? bitsTypes(results).length : results.length;
+  const list = n === 0 ? [] : n === 1 ? [r] : Array.from(r);
+  return w ? fromBits(list, results) : list.map((x, j) => toVal(x, results[j]));
+}
+
+// A float global's exact bits, through a module that imports it.
+function globalBits(g, type) {
+  for (const mut of [0, 1]) {
+    const bits = BITS[type][0];
+    const body = [0x23, 0x00, type === 'f32' ? 0xbc : 0xbd, 0x0b];
+    const bytes = [
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+      ...section(1, vec([functype([], [bits])])),
+      ...section(2, vec([[...name('m'), ...name('g'), 0x03, TYPE_CODE[type], mut]])),
+      ...section(3, vec([[0x00]])),
+      ...section(7, vec([[...name('w'), 0x00, 0x00]])),
+      ...section(10, vec([[...leb(body.length + 1), 0x00, ...body]])),
+    ];
+    try {
+      const w = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(bytes)), { m: { g } }).exports.w;
+      return fromBits([w()], [type])[0];
+    } catch (e) {
+      if (!(e instanceof WebAssembly.LinkError)) throw e;
+    }
+  }
+  return toVal(g.value, type);
+}
+
 // The spec tests' host module, as the reference interpreter defines it.
 function makeSpectest() {
   const nop = () => {};
@@ -249,7 +401,8 @@ async function runCase(plan, emit) {
             break;
           }
           try {
-            outcome = { kind: 'returns', values: [toVal(g.value, arg.ty || 'f64')] };
+            const ty = arg.ty || 'f64';
+            outcome = { kind: 'returns', values: [ty === 'f32' || ty === 'f64' ? globalBits(g, ty) : toVal(g.value, ty)] };
           } catch (e) {
             outcome = e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
           }
@@ -269,23 +422,13 @@ async function runCase(plan, emit) {
             outcome = { kind: 'error', stage: 'call', message: `no exported function \`${arg.name}\`` };
             break;
           }
-          const cannot = (arg.results || []).find((t) => t === 'v128' || t === 'otherref');
+          const cannot = (arg.results || []).find((t) => t === 'otherref');
           if (cannot) {
             outcome = { kind: 'unsupported', message: `a ${cannot} result cannot cross the JS API` };
             break;
           }
-          let args;
           try {
-            args = arg.args.map(fromVal);
-          } catch (e) {
-            outcome = { kind: 'unsupported', message: e.message };
-            break;
-          }
-          try {
-            const r = f(...args);
-            const types = arg.results || [];
-            const list = types.length === 0 ? [] : types.length === 1 ? [r] : Array.from(r);
-            outcome = { kind: 'returns', values: list.map((x, j) => toVal(x, types[j])) };
+            outcome = { kind: 'returns', values: call(f, arg.args, arg.results || []) };
           } catch (e) {
             outcome = e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
           }
