@@ -64,7 +64,8 @@ struct RunArgs {
     /// the N parts together run every cell once; merge them with `report`)
     #[arg(long, value_name = "K/N")]
     shard: Option<crate::shard::Shard>,
-    /// Engine processes per engine [default: the number of cores]
+    /// Engine processes per engine [default: the number of cores]; browsers open
+    /// one session per 4,000 cells, at most this many
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Seconds a case may take before its engine process is killed (a case's own

@@ -156,7 +156,17 @@ impl Browser {
                         "network.connectivity-service.enabled": false,
                         "toolkit.telemetry.enabled": false,
                         "extensions.update.enabled": false,
-                        "browser.newtabpage.enabled": false
+                        "browser.newtabpage.enabled": false,
+                        // Less to do at start-up.
+                        "browser.shell.checkDefaultBrowser": false,
+                        "browser.startup.homepage_override.mstone": "ignore",
+                        "browser.startup.page": 0,
+                        "browser.sessionstore.resume_from_crash": false,
+                        "browser.places.importBookmarksHTML": false,
+                        "extensions.autoDisableScopes": 15,
+                        "extensions.enabledScopes": 0,
+                        "dom.ipc.processPrelaunch.enabled": false,
+                        "places.history.enabled": false
                     }
                 });
                 if let Some(b) = binary {
