@@ -6,6 +6,7 @@
 
 use crate::case::Case;
 use crate::engine::protocol::{request_line, Event};
+use crate::engine::server::HarnessServer;
 use crate::engine::webdriver::BrowserConn;
 use crate::engine::worker::Proc;
 use crate::engine::{EngineSpec, Launch};
@@ -96,6 +97,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>
         }
     }
     let lines = Arc::new(lines);
+    let server = Arc::new(tokio::sync::OnceCell::new());
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
         let queue = Arc::new(Mutex::new(queue));
@@ -114,6 +116,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>
                 opts: opts.clone(),
                 tx: tx.clone(),
                 announced: started.clone(),
+                server: server.clone(),
             };
             tasks.push(tokio::spawn(w.run()));
         }
@@ -156,12 +159,19 @@ enum Conn {
 }
 
 impl Conn {
-    async fn start(spec: &EngineSpec, opts: &RunOptions) -> Result<Conn, String> {
+    async fn start(spec: &EngineSpec, opts: &RunOptions, server: &SharedServer) -> Result<Conn, String> {
         match spec.launch {
             Launch::Browser(b) => {
                 let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
                 let setup = b.setup(remote)?;
-                Ok(Conn::Browser(BrowserConn::start(b, setup, opts.serve_addr, opts.timeout).await?))
+                let bind = opts.serve_addr;
+                let server = server
+                    .get_or_try_init(|| async move {
+                        HarnessServer::start(bind).await.map(Arc::new).map_err(|e| format!("cannot start the harness server on {bind}: {e}"))
+                    })
+                    .await?
+                    .clone();
+                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout).await?))
             }
             _ => {
                 let (program, args) = spec.command(&opts.worker_exe)?;
@@ -239,7 +249,12 @@ struct Worker {
     tx: mpsc::UnboundedSender<RunEvent>,
     /// Whether this engine was already announced as started or unavailable.
     announced: Arc<Mutex<Availability>>,
+    server: Arc<SharedServer>,
 }
+
+/// The harness server every browser session of a run loads its page from:
+/// started by the first, so that a fixed `--serve-addr` is bound once.
+type SharedServer = tokio::sync::OnceCell<Arc<HarnessServer>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Availability {
@@ -297,7 +312,7 @@ impl Worker {
         let mut front_since = Instant::now();
         loop {
             if proc.is_none() {
-                match Conn::start(self.spec, &self.opts).await {
+                match Conn::start(self.spec, &self.opts, &self.server).await {
                     Ok(p) => {
                         failed_starts = 0;
                         let mut state = self.announced.lock().unwrap();

@@ -430,3 +430,76 @@ fn yaml_cases_use_named_modules_register_and_get() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.yaml:5:5: no module named `b` in `modules` (known: a)"), "{}", stderr(&o));
 }
+
+/// A driver process started by the test, standing in for a remote WebDriver
+/// endpoint (a Selenium Grid node); killed when dropped.
+struct ExternalDriver(std::process::Child);
+
+impl Drop for ExternalDriver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn external_driver(browser: wasm_matrix::engine::webdriver::Browser) -> (ExternalDriver, String) {
+    use wasm_matrix::engine::webdriver::{Browser, Setup};
+    let Ok(Setup::Local { driver, .. }) = browser.setup(None) else { panic!("{browser:?} is available but has no local driver") };
+    let port = free_port();
+    let mut cmd = Command::new(driver);
+    match browser {
+        Browser::Chrome => cmd.arg(format!("--port={port}")),
+        Browser::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1"]),
+    };
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "{browser:?} driver did not listen");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    (ExternalDriver(child), format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn existing_webdriver_endpoints_run_the_browser_columns() {
+    use wasm_matrix::engine::webdriver::Browser;
+    if !common::available_or_skip("chrome") || !common::available_or_skip("firefox") {
+        return;
+    }
+    let (_chrome, chrome_url) = external_driver(Browser::Chrome);
+    let (_firefox, firefox_url) = external_driver(Browser::Firefox);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    // One endpoint by flag, one by environment; a fixed harness address that
+    // both browsers' sessions share. The tool's own drivers are made
+    // unfindable, so only the endpoints given can have run the cells.
+    let serve = format!("127.0.0.1:{}", free_port());
+    let o = bin()
+        .args(["run", "cases/grow", "--engines", "chrome,firefox", "--webdriver", &format!("chrome={chrome_url}")])
+        .args(["--serve-addr", &serve, "--require", "chrome,firefox", "--out", out.to_str().unwrap()])
+        .env("WASM_MATRIX_WEBDRIVER_FIREFOX", &firefox_url)
+        .env("WASM_MATRIX_CHROMEDRIVER", tmp.path().join("none"))
+        .env("WASM_MATRIX_GECKODRIVER", tmp.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert!(doc.cells.len() >= 20, "{doc:?}");
+    assert!(doc.cells.iter().all(|c| c.verdict == Verdict::Pass), "{doc:?}");
+    for e in &doc.engines {
+        assert!(e.available && e.version.as_deref().is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())), "{e:?}");
+    }
+
+    // An endpoint nobody answers at: unavailable with the address; required, exit 2.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let args = ["run", "cases/grow/zero.yaml", "--engines", "chrome", "--webdriver", &format!("chrome={dead}"), "--out", out.to_str().unwrap()];
+    let o = bin().args(args).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(&format!("chrome: unavailable: cannot open a chrome session at {dead}")), "{}", stdout(&o));
+    let o = bin().args(args).args(["--require", "chrome"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+}

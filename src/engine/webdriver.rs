@@ -343,8 +343,8 @@ pub struct BrowserConn {
 }
 
 impl BrowserConn {
-    pub async fn start(browser: Browser, setup: Setup, bind: std::net::SocketAddr, per_case: Duration) -> Result<BrowserConn, String> {
-        let server = HarnessServer::start(bind).await.map_err(|e| format!("cannot start the harness server on {bind}: {e}"))?;
+    /// Opens a session whose pages come from `server` (shared by the run's sessions).
+    pub async fn start(browser: Browser, setup: Setup, server: Arc<HarnessServer>, per_case: Duration) -> Result<BrowserConn, String> {
         let (session, version) = open_session(browser, &setup).await?;
         let (req_tx, req_rx) = mpsc::unbounded_channel::<Arc<str>>();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -389,7 +389,7 @@ impl Drop for BrowserConn {
 async fn serve(
     browser: Browser,
     setup: Setup,
-    server: HarnessServer,
+    server: Arc<HarnessServer>,
     mut session: Session,
     per_case: Duration,
     mut requests: mpsc::UnboundedReceiver<Arc<str>>,
