@@ -251,11 +251,12 @@ function withIndex(f, n) {
   }
 }
 
-// Runs one case; emit(index, outcome) is called as each step finishes.
-async function runCase(plan, emit) {
+// Runs one case from step `from` (the steps before it ran in a process that
+// died); emit(index, outcome) is called as each step finishes.
+async function runCase(plan, emit, from = 0) {
   const actions = plan.actions;
   if (plan.host && plan.host.max_memory_bytes != null) {
-    for (let i = 0; i < actions.length; i++) {
+    for (let i = from; i < actions.length; i++) {
       emit(i, { kind: 'unsupported', message: 'the JS API has no host memory cap (host.max_memory_bytes)' });
     }
     return;
@@ -326,7 +327,7 @@ async function runCase(plan, emit) {
     return m instanceof WebAssembly.Memory ? m : null;
   };
 
-  for (let i = 0; i < actions.length; i++) {
+  for (let i = from; i < actions.length; i++) {
     const action = actions[i];
     const kind = typeof action === 'string' ? action : Object.keys(action)[0];
     const arg = typeof action === 'string' ? null : action[kind];
@@ -501,7 +502,7 @@ async function runBatch(requests) {
   for (const req of requests) {
     const t0 = performance.now();
     try {
-      await runCase(req.plan, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }));
+      await runCase(req.plan, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }), req.from || 0);
     } catch (e) {
       events.push({ step: { id: req.id, index: 0, outcome: { kind: 'unsupported', message: `harness error: ${describe(e)}` } } });
     }
@@ -529,7 +530,7 @@ if (typeof window !== 'undefined') {
     while (queue.length) {
       const req = JSON.parse(queue.shift());
       const t0 = performance.now();
-      await runCase(req.plan, (index, outcome) => out({ step: { id: req.id, index, outcome } }));
+      await runCase(req.plan, (index, outcome) => out({ step: { id: req.id, index, outcome } }), req.from || 0);
       out({ done: { id: req.id, us: Math.round((performance.now() - t0) * 1000) } });
     }
     busy = false;

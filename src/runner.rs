@@ -5,12 +5,13 @@
 //! Results come out as a stream of [`RunEvent`]s, one per finished cell.
 
 use crate::case::Case;
-use crate::engine::protocol::{request_line, Event};
+use crate::case::Action;
+use crate::engine::protocol::{request_line, request_line_from, Event};
 use crate::engine::server::HarnessServer;
 use crate::engine::webdriver::BrowserConn;
 use crate::engine::worker::Proc;
 use crate::engine::{EngineSpec, Launch};
-use crate::outcome::{normalize, Outcome, RawOutcome};
+use crate::outcome::{normalize, Outcome};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -236,8 +237,16 @@ impl Conn {
 
 struct InFlight {
     case: usize,
-    outcomes: Vec<Option<RawOutcome>>,
+    /// The first step this process runs (after a resume, see [`Worker::resume`]).
+    from: usize,
+    outcomes: Vec<Option<Outcome>>,
     sent: Instant,
+}
+
+impl InFlight {
+    fn new(case: usize, steps: usize) -> InFlight {
+        InFlight { case, from: 0, outcomes: vec![None; steps], sent: Instant::now() }
+    }
 }
 
 struct Worker {
@@ -268,8 +277,11 @@ enum Availability {
 const MAX_FAILED_STARTS: usize = 3;
 
 impl Worker {
-    fn next_case(&self, retry: &mut VecDeque<usize>) -> Option<usize> {
-        retry.pop_front().or_else(|| self.queue.lock().unwrap().pop_front())
+    fn next_case(&self, retry: &mut VecDeque<InFlight>) -> Option<InFlight> {
+        retry.pop_front().or_else(|| {
+            let case = self.queue.lock().unwrap().pop_front()?;
+            Some(InFlight::new(case, self.cases[case].steps.len()))
+        })
     }
 
     /// Finishes a cell: normalizes what arrived; a step that never reported
@@ -284,7 +296,7 @@ impl Worker {
         let mut outcomes = Vec::with_capacity(n);
         for i in 0..n {
             match f.outcomes.get(i).cloned().flatten() {
-                Some(raw) => outcomes.push(normalize(raw)),
+                Some(o) => outcomes.push(o),
                 None => match fatal.take() {
                     Some(o) => outcomes.push(o),
                     None => outcomes.push(Outcome::Skipped("an earlier step failed fatally".into())),
@@ -305,7 +317,7 @@ impl Worker {
     }
 
     async fn run(self) {
-        let mut retry: VecDeque<usize> = VecDeque::new();
+        let mut retry: VecDeque<InFlight> = VecDeque::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
         let mut proc: Option<Conn> = None;
         let mut failed_starts = 0;
@@ -337,16 +349,14 @@ impl Worker {
                             }
                         };
                         if never_started {
-                            while let Some(case) = self.next_case(&mut retry) {
-                                let _ = self.tx.send(RunEvent::NotRun { case, engine: self.spec.id, reason: reason.clone() });
+                            while let Some(f) = self.next_case(&mut retry) {
+                                let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, reason: reason.clone() });
                             }
                             return;
                         }
                         if failed_starts >= MAX_FAILED_STARTS {
                             // Give the remaining cells an outcome rather than loop.
-                            while let Some(case) = self.next_case(&mut retry) {
-                                let n = self.cases[case].steps.len();
-                                let f = InFlight { case, outcomes: vec![None; n], sent: Instant::now() };
+                            while let Some(f) = self.next_case(&mut retry) {
                                 self.finish(f, Some(Outcome::Crash(format!("engine process could not restart: {reason}"))), None, Instant::now());
                             }
                             return;
@@ -358,18 +368,25 @@ impl Worker {
             }
             let p = proc.as_mut().expect("started above");
             while inflight.len() < self.opts.window.min(self.spec.window()).max(1) {
-                let Some(case) = self.next_case(&mut retry) else { break };
+                let Some(f) = self.next_case(&mut retry) else { break };
                 if inflight.is_empty() {
                     front_since = Instant::now();
                 }
-                p.send(self.lines[&case].clone());
-                inflight.push_back(InFlight { case, outcomes: vec![None; self.cases[case].steps.len()], sent: Instant::now() });
+                let line = match f.from {
+                    0 => self.lines[&f.case].clone(),
+                    from => request_line_from(f.case as u64, &self.cases[f.case].plan, from).into(),
+                };
+                p.send(line);
+                inflight.push_back(f);
             }
             if inflight.is_empty() {
                 break;
             }
             let front = &self.cases[inflight[0].case];
             let limit = front.timeout.map_or(self.opts.timeout, |t| self.opts.timeout.max(Duration::from_secs_f64(t)));
+            // A process reports each step as it ends, so a case it died in
+            // can go on in the next one; a browser reports a case at its end.
+            let resumable = !p.keeps_time();
             let deadline = if p.keeps_time() {
                 tokio::time::Instant::now() + Duration::from_secs(86_400)
             } else {
@@ -380,7 +397,7 @@ impl Worker {
                     Some(Ok(Event::Step { id, index, outcome })) => {
                         if let Some(f) = inflight.iter_mut().find(|f| f.case as u64 == id) {
                             if let Some(slot) = f.outcomes.get_mut(index) {
-                                *slot = Some(outcome);
+                                *slot = Some(normalize(outcome));
                             }
                         }
                     }
@@ -397,19 +414,19 @@ impl Worker {
                     Some(Err(bad)) => {
                         // A process that speaks garbage is treated as crashed.
                         p.kill().await;
-                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad), front_since);
+                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad), front_since, resumable);
                         proc = None;
                     }
                     None => {
                         let why = p.death().await;
-                        self.fail_front(&mut inflight, &mut retry, why, front_since);
+                        self.fail_front(&mut inflight, &mut retry, why, front_since, resumable);
                         proc = None;
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     p.kill().await;
                     let secs = limit.as_secs_f64();
-                    self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")), front_since);
+                    self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")), front_since, resumable);
                     proc = None;
                 }
             }
@@ -419,14 +436,36 @@ impl Worker {
         }
     }
 
-    /// The case at the front of the window gets `fatal`; the others are sent
+    /// The case at the front of the window gets `fatal` (and goes on at its
+    /// next module if it can, see [`Worker::resume`]); the others are sent
     /// again to the next process, in order.
-    fn fail_front(&self, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<usize>, fatal: Outcome, front_since: Instant) {
-        if let Some(front) = inflight.pop_front() {
-            self.finish(front, Some(fatal), None, front_since);
-        }
+    fn fail_front(&self, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<InFlight>, fatal: Outcome, front_since: Instant, resumable: bool) {
+        let Some(front) = inflight.pop_front() else { return };
         for f in inflight.drain(..).rev() {
-            retry.push_front(f.case);
+            retry.push_front(f);
         }
+        match self.resume(&front, &fatal).filter(|_| resumable) {
+            Some(rest) => retry.push_front(rest),
+            None => self.finish(front, Some(fatal), None, front_since),
+        }
+    }
+
+    /// A script's modules are independent of each other's crashes: when the
+    /// engine dies at step `i` of a case with a later `module` step, step `i`
+    /// gets `fatal`, the steps up to that module are skipped, and the case
+    /// goes on at the module in a new process (what earlier steps registered
+    /// or made is gone there). So one panicking module does not hide the
+    /// rest of a spec script.
+    fn resume(&self, f: &InFlight, fatal: &Outcome) -> Option<InFlight> {
+        let actions = &self.cases[f.case].plan.actions;
+        let died = (f.from..f.outcomes.len()).find(|&i| f.outcomes[i].is_none())?;
+        let next = (died + 1..actions.len().min(f.outcomes.len())).find(|&j| matches!(actions[j], Action::Module { assertion: false, .. }))?;
+        let mut outcomes = f.outcomes.clone();
+        outcomes[died] = Some(fatal.clone());
+        let why = format!("the engine died at step {}; the case went on at step {} in a new process", died + 1, next + 1);
+        for o in &mut outcomes[died + 1..next] {
+            *o = Some(Outcome::Skipped(why.clone()));
+        }
+        Some(InFlight { case: f.case, from: next, outcomes, sent: f.sent })
     }
 }

@@ -503,3 +503,34 @@ fn existing_webdriver_endpoints_run_the_browser_columns() {
     let o = bin().args(args).args(["--require", "chrome"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
 }
+
+#[test]
+fn a_script_goes_on_at_its_next_module_after_the_engine_dies() {
+    // wasmer 7.4 panics on a 64-bit memory (see known-divergences.yaml): the
+    // worker dies at the first module; the second module and its assertion
+    // still run, in a new worker.
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("resume.wast");
+    std::fs::write(
+        &script,
+        r#"(module (memory i64 1) (func (export "size") (result i64) (memory.size)))
+(assert_return (invoke "size") (i64.const 1))
+(module (memory 1 2) (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+(assert_return (invoke "grow" (i32.const 1)) (i32.const 1))
+(assert_return (invoke "grow" (i32.const 1)) (i32.const -1))
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("r.json");
+    let o = run(&["run", script.to_str().unwrap(), "--engines", "wasmer,wasmi", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    let cell = |engine: &str| doc.cells.iter().find(|c| c.engine == engine).unwrap();
+    let kinds: Vec<&str> = cell("wasmer").steps.iter().map(|s| s.kind()).collect();
+    assert_eq!(kinds, ["crash", "skipped", "ok", "returns", "returns"], "{:?}", cell("wasmer"));
+    let wasmer = &cell("wasmer").steps;
+    assert!(wasmer[1].message().unwrap().contains("went on at step 3 in a new process"), "{wasmer:?}");
+    assert_eq!(wasmer[3].ok, Some(true), "{wasmer:?}");
+    assert_eq!(wasmer[4].ok, Some(true), "{wasmer:?}");
+    assert_eq!(cell("wasmi").verdict, Verdict::Pass, "{:?}", cell("wasmi"));
+}

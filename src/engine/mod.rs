@@ -76,11 +76,12 @@ pub struct MemorySpec<'a> {
 
 /// Runs a plan's steps on a session in order, reporting each outcome as soon
 /// as it is known. Steps that need an instance or a memory that does not
-/// exist (because an earlier step failed) are skipped.
-pub fn drive(session: &mut dyn Session, plan: &Plan, emit: &mut dyn FnMut(usize, RawOutcome)) {
+/// exist (because an earlier step failed) are skipped. Starts at step `from`
+/// (the steps before it ran in a process that died).
+pub fn drive(session: &mut dyn Session, plan: &Plan, from: usize, emit: &mut dyn FnMut(usize, RawOutcome)) {
     let mut failed_instantiate: Option<usize> = None;
     let mut failed_memories: Vec<&str> = Vec::new();
-    for (i, action) in plan.actions.iter().enumerate() {
+    for (i, action) in plan.actions.iter().enumerate().skip(from) {
         let skipped = |why: String| RawOutcome::Skipped { message: why };
         let no_instance = |failed: Option<usize>| match failed {
             Some(step) => format!("no instance: instantiate (step {}) failed", step + 1),

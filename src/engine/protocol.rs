@@ -3,7 +3,8 @@
 //! workers and, later, the JS harness.
 //!
 //! runner -> engine: `{"id": 7, "plan": {...}}` (a [`Request`]), several may
-//! be in flight; the engine answers them in order.
+//! be in flight; the engine answers them in order. `"from": 12` starts at
+//! step 12 (a case going on in a new process after its engine died).
 //! engine -> runner: first `{"ready": {"engine": "wasmtime", "version": "48.0.0"}}`,
 //! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...}}}`
 //! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`.
@@ -16,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub struct Request {
     pub id: u64,
     pub plan: Plan,
+    /// The first step to run (the ones before it ran in an earlier process).
+    #[serde(default)]
+    pub from: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -35,12 +39,22 @@ pub enum Event {
 
 /// Serializes a request line (with the trailing newline).
 pub fn request_line(id: u64, plan: &Plan) -> String {
+    request_line_from(id, plan, 0)
+}
+
+/// A request line that starts at step `from`.
+pub fn request_line_from(id: u64, plan: &Plan, from: usize) -> String {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         id: u64,
         plan: &'a Plan,
+        #[serde(skip_serializing_if = "is_zero")]
+        from: usize,
     }
-    let mut s = serde_json::to_string(&Borrowed { id, plan }).expect("plans serialize");
+    fn is_zero(n: &usize) -> bool {
+        *n == 0
+    }
+    let mut s = serde_json::to_string(&Borrowed { id, plan, from }).expect("plans serialize");
     s.push('\n');
     s
 }

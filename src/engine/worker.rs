@@ -45,7 +45,7 @@ pub fn serve(engine_id: &str) -> i32 {
         let mut alive = true;
         {
             let mut session = engine.session(&req.plan);
-            super::drive(session.as_mut(), &req.plan, &mut |index, outcome| {
+            super::drive(session.as_mut(), &req.plan, req.from, &mut |index, outcome| {
                 alive &= send(&mut out, &Event::Step { id: req.id, index, outcome });
             });
         }
