@@ -57,6 +57,9 @@ function toVal(x, type) {
       if (x === null) return { ref_null: 'extern' };
       if (x && typeof x === 'object' && 'hostref' in x) return { ref_extern: x.hostref };
       throw new Unsupported('an externref that is not a host reference of the case');
+    case 'anyref':
+      if (x === null) return { ref_null: 'any' };
+      throw new Unsupported('a non-null anyref (a GC object) cannot be shown');
     default: throw new Unsupported(`a ${type} value cannot cross the JS API`);
   }
 }
@@ -132,7 +135,7 @@ function bitsWrapper(params, results) {
 
 // A wire value's type.
 function valType(v) {
-  if ('ref_null' in v) return v.ref_null === 'func' ? 'funcref' : 'externref';
+  if ('ref_null' in v) return `${v.ref_null}ref`;
   if ('ref_extern' in v) return 'externref';
   return Object.keys(v)[0];
 }

@@ -927,6 +927,7 @@ pub fn typed(v: &Yaml, t: ValType) -> Result<Val, String> {
         }
         ValType::FuncRef if text == "null" => Val::RefNull(RefType::Func),
         ValType::ExternRef if text == "null" => Val::RefNull(RefType::Extern),
+        ValType::AnyRef if text == "null" => Val::RefNull(RefType::Any),
         ValType::ExternRef => Val::RefExtern(text.parse().map_err(|_| format!("expected `null` or a number (a host reference), found `{text}`"))?),
         other => return Err(format!("a {} value cannot be written in a case (only `null`)", other.name())),
     })

@@ -69,6 +69,10 @@ pub enum Val {
 pub enum RefType {
     Func,
     Extern,
+    /// The GC proposal's `anyref` hierarchy (wasmtime).
+    Any,
+    /// The exception-handling proposal's `exnref` (wasmtime).
+    Exn,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -153,6 +157,8 @@ impl Val {
             Val::V128(v) => format!("v128:0x{v:032x}").into(),
             Val::RefNull(RefType::Func) => "ref.null func".into(),
             Val::RefNull(RefType::Extern) => "ref.null extern".into(),
+            Val::RefNull(RefType::Any) => "ref.null any".into(),
+            Val::RefNull(RefType::Exn) => "ref.null exn".into(),
             Val::RefExtern(n) => format!("ref.extern {n}").into(),
             Val::RefFunc => "ref.func".into(),
         }
@@ -189,6 +195,9 @@ pub enum ValType {
     V128,
     FuncRef,
     ExternRef,
+    /// The GC proposal's `any` hierarchy (`anyref`, `eqref`, `i31ref`, ...,
+    /// abstract types only): a null crosses as `ref.null any`.
+    AnyRef,
     /// Any other reference type (GC proposal): values cannot cross.
     OtherRef,
 }
@@ -203,6 +212,7 @@ impl ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::AnyRef => "anyref",
             ValType::OtherRef => "(ref ...)",
         }
     }

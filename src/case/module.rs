@@ -24,6 +24,8 @@ pub struct ModuleInfo {
 impl ModuleInfo {
     pub fn read(wasm: &[u8]) -> Result<ModuleInfo, String> {
         let mut types: Vec<Option<(Vec<ValType>, Vec<ValType>)>> = Vec::new();
+        // Whether each type is a function type (for typed references).
+        let mut is_func: Vec<bool> = Vec::new();
         let mut func_types: Vec<u32> = Vec::new();
         let mut mem_types: Vec<AddressType> = Vec::new();
         let mut global_types: Vec<Option<ValType>> = Vec::new();
@@ -32,17 +34,20 @@ impl ModuleInfo {
         for payload in Parser::new(0).parse_all(wasm) {
             match payload.map_err(|e| e.to_string())? {
                 Payload::TypeSection(r) => {
+                    let mut subs = Vec::new();
                     for group in r {
-                        for sub in group.map_err(|e| e.to_string())?.into_types() {
-                            types.push(match &sub.composite_type.inner {
-                                CompositeInnerType::Func(f) => {
-                                    let p = f.params().iter().map(|t| val_type(*t)).collect::<Option<Vec<_>>>();
-                                    let r = f.results().iter().map(|t| val_type(*t)).collect::<Option<Vec<_>>>();
-                                    p.zip(r)
-                                }
-                                _ => None,
-                            });
-                        }
+                        subs.extend(group.map_err(|e| e.to_string())?.into_types());
+                    }
+                    is_func.extend(subs.iter().map(|s| matches!(s.composite_type.inner, CompositeInnerType::Func(_))));
+                    for sub in &subs {
+                        types.push(match &sub.composite_type.inner {
+                            CompositeInnerType::Func(f) => {
+                                let p = f.params().iter().map(|t| val_type(*t, &is_func)).collect::<Option<Vec<_>>>();
+                                let r = f.results().iter().map(|t| val_type(*t, &is_func)).collect::<Option<Vec<_>>>();
+                                p.zip(r)
+                            }
+                            _ => None,
+                        });
                     }
                 }
                 Payload::ImportSection(r) => {
@@ -50,7 +55,7 @@ impl ModuleInfo {
                         let imp = imp.map_err(|e| e.to_string())?;
                         match imp.ty {
                             TypeRef::Func(t) => func_types.push(t),
-                            TypeRef::Global(g) => global_types.push(val_type(g.content_type)),
+                            TypeRef::Global(g) => global_types.push(val_type(g.content_type, &is_func)),
                             TypeRef::Memory(m) => {
                                 mem_types.push(addr(m.memory64));
                                 info.memory_imports.push((imp.module.to_string(), imp.name.to_string()));
@@ -66,7 +71,7 @@ impl ModuleInfo {
                 }
                 Payload::GlobalSection(r) => {
                     for g in r {
-                        global_types.push(val_type(g.map_err(|e| e.to_string())?.ty.content_type));
+                        global_types.push(val_type(g.map_err(|e| e.to_string())?.ty.content_type, &is_func));
                     }
                 }
                 Payload::MemorySection(r) => {
@@ -113,7 +118,9 @@ fn addr(memory64: bool) -> AddressType {
     if memory64 { AddressType::I64 } else { AddressType::I32 }
 }
 
-fn val_type(t: wasmparser::ValType) -> Option<ValType> {
+/// `is_func`: whether each of the module's types is a function type, so that
+/// a typed reference (`(ref null $t)`) is shown as the funcref or anyref it is.
+fn val_type(t: wasmparser::ValType, is_func: &[bool]) -> Option<ValType> {
     match t {
         wasmparser::ValType::I32 => Some(ValType::I32),
         wasmparser::ValType::I64 => Some(ValType::I64),
@@ -122,6 +129,19 @@ fn val_type(t: wasmparser::ValType) -> Option<ValType> {
         wasmparser::ValType::V128 => Some(ValType::V128),
         wasmparser::ValType::Ref(r) if r.is_func_ref() => Some(ValType::FuncRef),
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => Some(ValType::ExternRef),
-        wasmparser::ValType::Ref(_) => Some(ValType::OtherRef),
+        wasmparser::ValType::Ref(r) => {
+            use wasmparser::{AbstractHeapType as A, HeapType};
+            Some(match r.heap_type() {
+                HeapType::Abstract { ty: A::Any | A::Eq | A::I31 | A::Struct | A::Array | A::None, .. } => ValType::AnyRef,
+                HeapType::Abstract { ty: A::NoFunc, .. } => ValType::FuncRef,
+                HeapType::Abstract { ty: A::NoExtern, .. } => ValType::ExternRef,
+                HeapType::Concrete(i) | HeapType::Exact(i) => match i.as_module_index().and_then(|i| is_func.get(i as usize)) {
+                    Some(true) => ValType::FuncRef,
+                    Some(false) => ValType::AnyRef,
+                    None => ValType::OtherRef,
+                },
+                _ => ValType::OtherRef,
+            })
+        }
     }
 }

@@ -261,6 +261,8 @@ fn arg(a: &WastArg<'_>) -> Result<Val, String> {
         WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(HeapType::Abstract { ty: AbstractHeapType::Func, .. }) => Val::RefNull(RefType::Func),
         WastArgCore::RefNull(HeapType::Abstract { ty: AbstractHeapType::Extern, .. }) => Val::RefNull(RefType::Extern),
+        WastArgCore::RefNull(HeapType::Abstract { ty: AbstractHeapType::Any, .. }) => Val::RefNull(RefType::Any),
+        WastArgCore::RefNull(HeapType::Abstract { ty: AbstractHeapType::Exn, .. }) => Val::RefNull(RefType::Exn),
         WastArgCore::RefExtern(n) => Val::RefExtern(*n),
         other => return Err(format!("an argument the case format cannot pass ({other:?})")),
     })
@@ -312,7 +314,11 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         let (line, col) = span.linecol_in(text);
         Pos { line: line + 1, col: col + 1 }
     };
-    let buf = ParseBuffer::new(text).map_err(|e| LoadError::new(file, at(e.span()), format!("not a .wast script: {}", e.message())))?;
+    // The spec's own scripts hold bidirectional-override characters in
+    // strings on purpose (names.wast): accept them, as spec runners do.
+    let mut lexer = wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    let buf = ParseBuffer::new_with_lexer(lexer).map_err(|e| LoadError::new(file, at(e.span()), format!("not a .wast script: {}", e.message())))?;
     let script: Wast = parser::parse(&buf).map_err(|e| LoadError::new(file, at(e.span()), format!("not a .wast script: {}", e.message())))?;
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut b = Builder {
@@ -431,6 +437,16 @@ mod tests {
         assert_eq!(case.steps[1].label(), "x.wast:2 assert_return: invoke f()");
         let Action::Invoke { results, .. } = &case.steps[1].action else { panic!() };
         assert_eq!(results, &[ValType::F32]);
+    }
+
+    #[test]
+    fn bidirectional_override_characters_in_names_are_accepted() {
+        // As in the spec's names.wast: the text is data, not a trick.
+        let text = "(module (func (export \"\u{202e}abc\") (result i32) (i32.const 1)))\n(assert_return (invoke \"\u{202e}abc\") (i32.const 1))";
+        let case = &parse_wast(text, Path::new("names.wast"), "names.wast").unwrap()[0];
+        assert_eq!(case.steps.len(), 2);
+        let Action::Invoke { name, .. } = &case.steps[1].action else { panic!() };
+        assert_eq!(name, "\u{202e}abc");
     }
 
     #[test]

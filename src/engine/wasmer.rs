@@ -163,6 +163,7 @@ fn from_val(store: &mut Store, v: &Val) -> Result<Value, String> {
         Val::RefNull(RefType::Extern) => Value::ExternRef(None),
         Val::RefExtern(n) => Value::ExternRef(Some(ExternRef::new(store, n))),
         Val::RefFunc => return Err("a function reference cannot be passed in".into()),
+        Val::RefNull(t) => return Err(format!("wasmer's API has no {t:?} references (GC / exception handling)")),
     })
 }
 

@@ -94,6 +94,7 @@ fn from_val(store: &mut Store<StoreLimits>, v: &Val) -> Result<wasmi::Val, Strin
         Val::RefNull(RefType::Extern) => wasmi::Val::ExternRef(Nullable::Null),
         Val::RefExtern(n) => wasmi::Val::ExternRef(Nullable::Val(ExternRef::new(store, n))),
         Val::RefFunc => return Err("a function reference cannot be passed in".into()),
+        Val::RefNull(t) => return Err(format!("wasmi has no {t:?} references (GC / exception handling)")),
     })
 }
 

@@ -102,6 +102,8 @@ fn to_val(store: &Store<StoreLimits>, v: &wasmtime::Val) -> Option<Val> {
         wasmtime::Val::FuncRef(Some(_)) => Val::RefFunc,
         wasmtime::Val::ExternRef(None) => Val::RefNull(RefType::Extern),
         wasmtime::Val::ExternRef(Some(r)) => Val::RefExtern(*r.data(store).ok()??.downcast_ref::<u32>()?),
+        wasmtime::Val::AnyRef(None) => Val::RefNull(RefType::Any),
+        wasmtime::Val::ExnRef(None) => Val::RefNull(RefType::Exn),
         _ => return None,
     })
 }
@@ -115,6 +117,8 @@ fn from_val(store: &mut Store<StoreLimits>, v: &Val) -> Result<wasmtime::Val, St
         Val::V128(x) => wasmtime::Val::V128(x.into()),
         Val::RefNull(RefType::Func) => wasmtime::Val::FuncRef(None),
         Val::RefNull(RefType::Extern) => wasmtime::Val::ExternRef(None),
+        Val::RefNull(RefType::Any) => wasmtime::Val::AnyRef(None),
+        Val::RefNull(RefType::Exn) => wasmtime::Val::ExnRef(None),
         Val::RefExtern(n) => wasmtime::Val::ExternRef(Some(ExternRef::new(store, n).map_err(|e| text(&e))?)),
         Val::RefFunc => return Err("a function reference cannot be passed in".into()),
     })
