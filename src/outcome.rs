@@ -257,6 +257,7 @@ const UNLINKABLE_TEXTS: &[&str] = &[
     "type mismatch",
     "error while importing",
     "cannot find definition for import",
+    "found definition for import", // wasmi: an import of the wrong kind
 ];
 
 fn contains_any(text: &str, fragments: &[&str]) -> bool {
@@ -315,7 +316,16 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
         RawOutcome::Pages { pages } => Outcome::Pages(pages),
         RawOutcome::Bytes { hex } => Outcome::Bytes(hex),
         RawOutcome::Trap { code, message } => Outcome::Trap(trap_kind(code.as_deref(), &message), message),
-        RawOutcome::Error { stage, code, message } => Outcome::Error(error_kind(stage, code.as_deref(), &message), message),
+        RawOutcome::Error { stage, code, message } => match error_kind(stage, code.as_deref(), &message) {
+            // Instantiation fails by linking, by resources or by trapping (a
+            // segment out of bounds, a start function): an engine that
+            // reports the trap as a plain error (wasmi: "out of bounds table
+            // access: ... does not fit") still trapped.
+            ErrorKind::Other if stage == Stage::Instantiate && trap_kind(None, &message) != TrapKind::Other => {
+                Outcome::Trap(trap_kind(None, &message), message)
+            }
+            kind => Outcome::Error(kind, message),
+        },
         RawOutcome::Unsupported { message } => Outcome::Unsupported(message),
         RawOutcome::Skipped { message } => Outcome::Skipped(message),
     }
@@ -358,6 +368,24 @@ mod tests {
         assert_eq!(error_kind(Stage::Instantiate, None, "memory minimum size of 10 pages exceeds memory limits"), ErrorKind::Resource);
         assert_eq!(error_kind(Stage::Link, None, "unknown import: `env::memory` has not been defined"), ErrorKind::Unlinkable);
         assert_eq!(error_kind(Stage::Instantiate, Some("LinkError"), "WebAssembly.Instance(): Import #0"), ErrorKind::Unlinkable);
+        let wrong_kind = "found definition for import (test,func) with type Global(GlobalType { content: I32, mutability: Const }) but found type Func(FuncType { core: FuncType { params: [], results: [] } })";
+        assert_eq!(error_kind(Stage::Instantiate, None, wrong_kind), ErrorKind::Unlinkable);
+    }
+
+    #[test]
+    fn an_instantiation_that_fails_with_a_trap_text_trapped() {
+        // wasmi reports an element segment out of bounds as a plain error.
+        let raw = RawOutcome::Error {
+            stage: Stage::Instantiate,
+            code: None,
+            message: "out of bounds table access: Table(..) does not fit 1 elements starting from offset 10".into(),
+        };
+        assert!(matches!(normalize(raw), Outcome::Trap(TrapKind::OutOfBounds, _)));
+        // Other stages keep their error kind; an instantiation error without a trap text stays `other`.
+        let raw = RawOutcome::Error { stage: Stage::Access, code: None, message: "out of bounds memory access".into() };
+        assert!(matches!(normalize(raw), Outcome::Error(ErrorKind::Other, _)));
+        let raw = RawOutcome::Error { stage: Stage::Instantiate, code: None, message: "tried to instantiate too many tables".into() };
+        assert!(matches!(normalize(raw), Outcome::Error(ErrorKind::Other, _)));
     }
 
     #[test]
