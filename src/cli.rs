@@ -60,6 +60,11 @@ struct RunArgs {
     /// Only cases whose id contains this text
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
+    /// Proposals to switch on for every case (memory64, threads, multi-memory,
+    /// custom-page-sizes), or off with a `-` (`-multi-memory` for scripts written
+    /// before multi-memory was standard); embedded engines only
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    features: Option<crate::case::FeatureSwitches>,
     /// Run only part K of N of the selected cases (a stable split by case id;
     /// the N parts together run every cell once; merge them with `report`)
     #[arg(long, value_name = "K/N")]
@@ -209,8 +214,13 @@ fn run(args: RunArgs) -> i32 {
     if args.jobs == Some(0) {
         return bad("--jobs must be at least 1");
     }
-    let (cases, load_errors) = load_paths(&args.paths);
+    let (mut cases, load_errors) = load_paths(&args.paths);
     print_load_errors(&load_errors);
+    if let Some(switches) = &args.features {
+        for case in &mut cases {
+            switches.apply(std::sync::Arc::make_mut(&mut case.plan));
+        }
+    }
     let known = match known_for(&args.paths, args.known.as_ref()) {
         Ok(k) => k,
         Err(e) => return bad(e),

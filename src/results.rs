@@ -101,6 +101,10 @@ pub struct CaseEntry {
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wat: Option<String>,
+    /// Proposals the engines switched on, and off (`-multi-memory`), for this
+    /// case: its own `features` with `run --features` applied (extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
     pub steps: Vec<CaseStep>,
 }
 
@@ -127,6 +131,13 @@ impl CaseEntry {
             tags: case.tags.clone(),
             source: case.source.clone(),
             wat: case.wat.clone(),
+            features: case
+                .plan
+                .features
+                .iter()
+                .map(|f| f.name().to_string())
+                .chain(case.plan.without.iter().map(|f| format!("-{}", f.name())))
+                .collect(),
             steps: case
                 .steps
                 .iter()

@@ -534,3 +534,27 @@ fn a_script_goes_on_at_its_next_module_after_the_engine_dies() {
     assert_eq!(wasmer[4].ok, Some(true), "{wasmer:?}");
     assert_eq!(cell("wasmi").verdict, Verdict::Pass, "{:?}", cell("wasmi"));
 }
+
+#[test]
+fn features_switch_proposals_off_for_scripts_written_before_them() {
+    // Wasm 2.0's memory.wast: two memories are invalid (before multi-memory).
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("two-memories.wast");
+    std::fs::write(&script, "(assert_invalid (module (memory 0) (memory 0)) \"multiple memories\")\n(module (memory 1))\n").unwrap();
+    let out = tmp.path().join("r.json");
+    let args = ["run", script.to_str().unwrap(), "--engines", EMBEDDED, "--out", out.to_str().unwrap()];
+    // Scripts run with multi-memory on: the module is valid, the assertion fails.
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    // Switched off, every embedded engine rejects it, and results.json says how the case ran.
+    let o = bin().args(args).arg("--features=-multi-memory").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 3);
+    assert!(doc.cells.iter().all(|c| c.verdict == Verdict::Pass), "{doc:?}");
+    assert_eq!(doc.cases[0].features, ["memory64", "-multi-memory"]);
+    // An unknown proposal is bad input that names the known ones.
+    let o = bin().args(args).args(["--features", "-multi-memroy"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown proposal `multi-memroy`: expected one of memory64, threads, multi-memory"), "{}", stderr(&o));
+}

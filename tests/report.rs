@@ -190,6 +190,7 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
             tags: vec![tags[i % tags.len()].into()],
             source: None,
             wat: Some("(module (memory 1))".into()),
+            features: vec![],
             steps: vec![CaseStep {
                 step: "invoke grow(1)".into(),
                 expect: serde_json::json!({"returns": [1]}),

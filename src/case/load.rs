@@ -563,6 +563,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
     let plan = Plan {
         wasm,
         features: raw.features,
+        without: vec![],
         host: raw.host,
         imports,
         modules,

@@ -18,6 +18,65 @@ pub enum Feature {
     CustomPageSizes,
 }
 
+impl Feature {
+    pub const ALL: [Feature; 4] = [Feature::Memory64, Feature::Threads, Feature::MultiMemory, Feature::CustomPageSizes];
+
+    /// The name cases and the CLI use (`multi-memory`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Memory64 => "memory64",
+            Feature::Threads => "threads",
+            Feature::MultiMemory => "multi-memory",
+            Feature::CustomPageSizes => "custom-page-sizes",
+        }
+    }
+}
+
+/// `run --features`: proposals to switch on (`memory64`) and off
+/// (`-multi-memory`) for every case, on top of the cases' own `features`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeatureSwitches {
+    pub on: Vec<Feature>,
+    pub off: Vec<Feature>,
+}
+
+impl std::str::FromStr for FeatureSwitches {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<FeatureSwitches, String> {
+        let mut out = FeatureSwitches::default();
+        for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            let (off, name) = match word.strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, word.strip_prefix('+').unwrap_or(word)),
+            };
+            let Some(f) = Feature::ALL.into_iter().find(|f| f.name() == name) else {
+                let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
+                return Err(format!("unknown proposal `{name}`: expected one of {} (prefix `-` to switch one off)", known.join(", ")));
+            };
+            if off { out.off.push(f) } else { out.on.push(f) }
+        }
+        Ok(out)
+    }
+}
+
+impl FeatureSwitches {
+    /// Applies the switches to a plan: `off` wins over the case's own `features`.
+    pub fn apply(&self, plan: &mut Plan) {
+        for f in &self.on {
+            if !plan.features.contains(f) {
+                plan.features.push(*f);
+            }
+        }
+        plan.features.retain(|f| !self.off.contains(f));
+        for f in &self.off {
+            if !plan.without.contains(f) {
+                plan.without.push(*f);
+            }
+        }
+    }
+}
+
 /// What the embedder sets up around the module.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -564,6 +623,10 @@ pub struct Plan {
     pub wasm: Option<Vec<u8>>,
     #[serde(default)]
     pub features: Vec<Feature>,
+    /// Proposals switched off where an engine has a switch (`run --features
+    /// -multi-memory`: scripts written before a proposal was standard).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without: Vec<Feature>,
     #[serde(default)]
     pub host: Host,
     #[serde(default)]

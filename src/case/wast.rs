@@ -337,6 +337,7 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
     let plan = Plan {
         wasm: None,
         features: FEATURES.to_vec(),
+        without: vec![],
         host: Host::default(),
         imports: vec![],
         modules: b.modules,

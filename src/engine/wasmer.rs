@@ -15,21 +15,22 @@ use wasmer::{
 /// Engines are costly to build, so one is kept per feature set and cap.
 #[derive(Default)]
 pub struct Wasmer {
-    engines: HashMap<(Vec<Feature>, Option<u64>), wasmer::Engine>,
+    engines: HashMap<(Vec<Feature>, Vec<Feature>, Option<u64>), wasmer::Engine>,
 }
 
 impl Wasmer {
-    fn engine(&mut self, features: &[Feature], cap: Option<u64>) -> wasmer::Engine {
+    /// An engine with `on` switched on, `off` switched off, and a memory cap.
+    fn engine(&mut self, on: &[Feature], off: &[Feature], cap: Option<u64>) -> wasmer::Engine {
         self.engines
-            .entry((features.to_vec(), cap))
+            .entry((on.to_vec(), off.to_vec(), cap))
             .or_insert_with(|| {
                 let compiler = Cranelift::default();
                 let mut enabled = compiler.default_features_for_target(&Target::default());
-                for f in features {
+                for (f, enable) in on.iter().map(|f| (f, true)).chain(off.iter().map(|f| (f, false))) {
                     match f {
-                        Feature::Memory64 => enabled.memory64(true),
-                        Feature::Threads => enabled.threads(true),
-                        Feature::MultiMemory => enabled.multi_memory(true),
+                        Feature::Memory64 => enabled.memory64(enable),
+                        Feature::Threads => enabled.threads(enable),
+                        Feature::MultiMemory => enabled.multi_memory(enable),
                         // wasmer has no switch for custom page sizes.
                         Feature::CustomPageSizes => &mut enabled,
                     };
@@ -51,7 +52,7 @@ impl Engine for Wasmer {
     }
 
     fn session<'a>(&'a mut self, plan: &'a Plan) -> Box<dyn Session + 'a> {
-        let engine = self.engine(&plan.features, plan.host.max_memory_bytes);
+        let engine = self.engine(&plan.features, &plan.without, plan.host.max_memory_bytes);
         let store = Store::new(engine);
         Box::new(WasmerSession {
             plan,

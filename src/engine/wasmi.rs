@@ -11,20 +11,21 @@ use wasmi::{
 
 #[derive(Default)]
 pub struct Wasmi {
-    engines: HashMap<Vec<Feature>, wasmi::Engine>,
+    engines: HashMap<(Vec<Feature>, Vec<Feature>), wasmi::Engine>,
 }
 
 impl Wasmi {
-    fn engine(&mut self, features: &[Feature]) -> wasmi::Engine {
+    /// An engine with `on` switched on and `off` switched off.
+    fn engine(&mut self, on: &[Feature], off: &[Feature]) -> wasmi::Engine {
         self.engines
-            .entry(features.to_vec())
+            .entry((on.to_vec(), off.to_vec()))
             .or_insert_with(|| {
                 let mut config = Config::default();
-                for f in features {
+                for (f, enable) in on.iter().map(|f| (f, true)).chain(off.iter().map(|f| (f, false))) {
                     match f {
-                        Feature::Memory64 => config.wasm_memory64(true),
-                        Feature::MultiMemory => config.wasm_multi_memory(true),
-                        Feature::CustomPageSizes => config.wasm_custom_page_sizes(true),
+                        Feature::Memory64 => config.wasm_memory64(enable),
+                        Feature::MultiMemory => config.wasm_multi_memory(enable),
+                        Feature::CustomPageSizes => config.wasm_custom_page_sizes(enable),
                         // wasmi has no threads support and so no switch for it.
                         Feature::Threads => &mut config,
                     };
@@ -41,7 +42,7 @@ impl Engine for Wasmi {
     }
 
     fn session<'a>(&'a mut self, plan: &'a Plan) -> Box<dyn Session + 'a> {
-        let engine = self.engine(&plan.features);
+        let engine = self.engine(&plan.features, &plan.without);
         let mut limits = StoreLimitsBuilder::new();
         if let Some(max) = plan.host.max_memory_bytes {
             limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));

@@ -12,26 +12,28 @@ use wasmtime::{
 /// Engines are costly to build, so one is kept per feature set.
 #[derive(Default)]
 pub struct Wasmtime {
-    engines: HashMap<Vec<Feature>, wasmtime::Engine>,
+    engines: HashMap<(Vec<Feature>, Vec<Feature>), wasmtime::Engine>,
 }
 
 impl Wasmtime {
-    fn engine(&mut self, features: &[Feature]) -> Result<wasmtime::Engine, String> {
-        if let Some(e) = self.engines.get(features) {
+    /// An engine with `on` switched on and `off` switched off.
+    fn engine(&mut self, on: &[Feature], off: &[Feature]) -> Result<wasmtime::Engine, String> {
+        let key = (on.to_vec(), off.to_vec());
+        if let Some(e) = self.engines.get(&key) {
             return Ok(e.clone());
         }
         let mut config = Config::new();
         config.strategy(Strategy::Cranelift);
-        for f in features {
+        for (f, enable) in on.iter().map(|f| (f, true)).chain(off.iter().map(|f| (f, false))) {
             match f {
-                Feature::Memory64 => config.wasm_memory64(true),
-                Feature::Threads => config.wasm_threads(true).shared_memory(true),
-                Feature::MultiMemory => config.wasm_multi_memory(true),
-                Feature::CustomPageSizes => config.wasm_custom_page_sizes(true),
+                Feature::Memory64 => config.wasm_memory64(enable),
+                Feature::Threads => config.wasm_threads(enable).shared_memory(enable),
+                Feature::MultiMemory => config.wasm_multi_memory(enable),
+                Feature::CustomPageSizes => config.wasm_custom_page_sizes(enable),
             };
         }
         let engine = wasmtime::Engine::new(&config).map_err(|e| format!("{e:?}"))?;
-        self.engines.insert(features.to_vec(), engine.clone());
+        self.engines.insert(key, engine.clone());
         Ok(engine)
     }
 }
@@ -42,7 +44,7 @@ impl Engine for Wasmtime {
     }
 
     fn session<'a>(&'a mut self, plan: &'a Plan) -> Box<dyn Session + 'a> {
-        let engine = self.engine(&plan.features);
+        let engine = self.engine(&plan.features, &plan.without);
         let mut limits = StoreLimitsBuilder::new();
         if let Some(max) = plan.host.max_memory_bytes {
             limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));

@@ -81,6 +81,7 @@ fn details(view: &View) -> serde_json::Value {
                 "summary": case.map(|c| c.summary.as_str()),
                 "source": case.and_then(|c| c.source.as_deref()),
                 "tags": r.tags,
+                "features": case.map(|c| c.features.as_slice()).unwrap_or_default(),
                 "wat": case.and_then(|c| c.wat.as_deref()),
                 "steps": steps,
                 "cells": cells,

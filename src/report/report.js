@@ -104,7 +104,11 @@
     detail.append(close, el("h3", {}, id));
     if (c.summary) detail.append(el("p", {}, c.summary));
     if (c.source) detail.append(el("p", { class: "msg" }, "source: " + c.source));
-    if (c.file) detail.append(el("p", { class: "msg" }, "file: " + c.file + (c.tags.length ? " · tags: " + c.tags.join(", ") : "")));
+    if (c.file) {
+      const tags = c.tags.length ? " · tags: " + c.tags.join(", ") : "";
+      const features = c.features.length ? " · proposals: " + c.features.join(", ") : "";
+      detail.append(el("p", { class: "msg" }, "file: " + c.file + tags + features));
+    }
     if (c.wat) detail.append(el("pre", {}, c.wat));
     const t = el("table");
     const head = el("tr");
