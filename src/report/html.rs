@@ -161,11 +161,14 @@ pub fn render(view: &View) -> String {
         }
         let _ = writeln!(
             o,
-            "</div><div class=\"bar-num\">{:.1}% <small>{} pass · {} known · {} fail</small></div></div>",
+            "</div><div class=\"bar-num\">{:.1}% <small>{} pass · {} known · {} fail · steps {} of {} ({:.2}%)</small></div></div>",
             c.pct(c.pass),
             c.pass,
             c.known,
-            c.fail + c.fixed
+            c.fail + c.fixed,
+            c.steps_ok,
+            c.steps_judged,
+            c.steps_pct()
         );
     }
     o.push_str("</div>\n</section>\n");

@@ -47,22 +47,25 @@ pub fn render(view: &View) -> String {
     }
 
     let _ = writeln!(o, "## Engines\n");
-    let _ = writeln!(o, "| engine | version | pass | known | fail | conformance |");
-    let _ = writeln!(o, "|---|---|--:|--:|--:|--:|");
+    let _ = writeln!(o, "| engine | version | pass | known | fail | conformance | steps that meet their expectation |");
+    let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|");
     for (e, c) in view.engines.iter().zip(&view.conformance) {
         if !e.available {
-            let _ = writeln!(o, "| {} | unavailable: {} | | | | |", e.id, cell(e.reason.as_deref().unwrap_or("")));
+            let _ = writeln!(o, "| {} | unavailable: {} | | | | | |", e.id, cell(e.reason.as_deref().unwrap_or("")));
             continue;
         }
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {:.1}% |",
+            "| {} | {} | {} | {} | {} | {:.1}% | {} of {} ({:.2}%) |",
             e.id,
             e.version.as_deref().unwrap_or(""),
             c.pass,
             c.known,
             c.fail + c.fixed,
-            c.pct(c.pass)
+            c.pct(c.pass),
+            c.steps_ok,
+            c.steps_judged,
+            c.steps_pct()
         );
     }
 

@@ -61,6 +61,10 @@ pub struct Conformance {
     pub fail: usize,
     pub fixed: usize,
     pub unavailable: usize,
+    /// Steps with a verdict (`expect` other than `any`), and those that met
+    /// it: for .wast scripts, the assertions.
+    pub steps_judged: usize,
+    pub steps_ok: usize,
 }
 
 impl Conformance {
@@ -70,6 +74,10 @@ impl Conformance {
 
     pub fn pct(&self, n: usize) -> f64 {
         if self.ran() == 0 { 0.0 } else { 100.0 * n as f64 / self.ran() as f64 }
+    }
+
+    pub fn steps_pct(&self) -> f64 {
+        if self.steps_judged == 0 { 0.0 } else { 100.0 * self.steps_ok as f64 / self.steps_judged as f64 }
     }
 }
 
@@ -257,8 +265,12 @@ impl<'a> View<'a> {
 
         let conformance = (0..n)
             .map(|e| {
-                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0 };
+                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, steps_judged: 0, steps_ok: 0 };
                 for cell in rows.iter().filter_map(|r| r.cells[e]) {
+                    if cell.verdict != Verdict::Unavailable {
+                        c.steps_judged += cell.steps.iter().filter(|s| s.ok.is_some()).count();
+                        c.steps_ok += cell.steps.iter().filter(|s| s.ok == Some(true)).count();
+                    }
                     match cell.verdict {
                         Verdict::Pass => c.pass += 1,
                         Verdict::Known => c.known += 1,
