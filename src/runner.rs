@@ -4,8 +4,7 @@
 //! `crash` / `timeout` outcome; it is restarted and the other cells go on.
 //! Results come out as a stream of [`RunEvent`]s, one per finished cell.
 
-use crate::case::Case;
-use crate::case::Action;
+use crate::case::{Action, Case};
 use crate::engine::protocol::{request_line, request_line_from, Event};
 use crate::engine::server::HarnessServer;
 use crate::engine::webdriver::BrowserConn;
@@ -284,8 +283,9 @@ impl Worker {
         })
     }
 
-    /// Finishes a cell: normalizes what arrived; a step that never reported
-    /// gets `fatal` and the ones after it are skipped.
+    /// Finishes a cell with the outcomes that arrived (normalized as they
+    /// came); a step that never reported gets `fatal` and the ones after it
+    /// are skipped.
     fn finish(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>, front_since: Instant) {
         self.finish_with(f, fatal, engine_us, front_since, None)
     }

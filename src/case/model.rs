@@ -60,6 +60,12 @@ impl std::str::FromStr for FeatureSwitches {
     }
 }
 
+/// Each proposal of `on` with `true` and of `off` with `false`, in the order
+/// an engine's config should apply them (`off` last, so it wins).
+pub fn switches<'a>(on: &'a [Feature], off: &'a [Feature]) -> impl Iterator<Item = (Feature, bool)> + 'a {
+    on.iter().map(|f| (*f, true)).chain(off.iter().map(|f| (*f, false)))
+}
+
 impl FeatureSwitches {
     /// Applies the switches to a plan: `off` wins over the case's own `features`.
     pub fn apply(&self, plan: &mut Plan) {
@@ -719,5 +725,32 @@ mod hex_bytes_opt {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
         s.map(|s| super::hex_bytes::decode(&s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_switches_parse_and_off_wins() {
+        let s: FeatureSwitches = "threads,-multi-memory, +memory64".parse().unwrap();
+        assert_eq!(s.on, [Feature::Threads, Feature::Memory64]);
+        assert_eq!(s.off, [Feature::MultiMemory]);
+        let mut plan = Plan {
+            wasm: None,
+            features: vec![Feature::Memory64, Feature::MultiMemory],
+            without: vec![],
+            host: Host::default(),
+            imports: vec![],
+            modules: vec![],
+            actions: vec![],
+        };
+        s.apply(&mut plan);
+        assert_eq!(plan.features, [Feature::Memory64, Feature::Threads]);
+        assert_eq!(plan.without, [Feature::MultiMemory]);
+        let order: Vec<(Feature, bool)> = switches(&plan.features, &plan.without).collect();
+        assert_eq!(order.last(), Some(&(Feature::MultiMemory, false)));
+        assert!("multi_memory".parse::<FeatureSwitches>().unwrap_err().contains("unknown proposal `multi_memory`"));
     }
 }

@@ -26,7 +26,7 @@ impl Wasmer {
             .or_insert_with(|| {
                 let compiler = Cranelift::default();
                 let mut enabled = compiler.default_features_for_target(&Target::default());
-                for (f, enable) in on.iter().map(|f| (f, true)).chain(off.iter().map(|f| (f, false))) {
+                for (f, enable) in crate::case::switches(on, off) {
                     match f {
                         Feature::Memory64 => enabled.memory64(enable),
                         Feature::Threads => enabled.threads(enable),

@@ -21,7 +21,7 @@ impl Wasmi {
             .entry((on.to_vec(), off.to_vec()))
             .or_insert_with(|| {
                 let mut config = Config::default();
-                for (f, enable) in on.iter().map(|f| (f, true)).chain(off.iter().map(|f| (f, false))) {
+                for (f, enable) in crate::case::switches(on, off) {
                     match f {
                         Feature::Memory64 => config.wasm_memory64(enable),
                         Feature::MultiMemory => config.wasm_multi_memory(enable),

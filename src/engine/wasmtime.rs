@@ -24,7 +24,7 @@ impl Wasmtime {
         }
         let mut config = Config::new();
         config.strategy(Strategy::Cranelift);
-        for (f, enable) in on.iter().map(|f| (f, true)).chain(off.iter().map(|f| (f, false))) {
+        for (f, enable) in crate::case::switches(on, off) {
             match f {
                 Feature::Memory64 => config.wasm_memory64(enable),
                 Feature::Threads => config.wasm_threads(enable).shared_memory(enable),
