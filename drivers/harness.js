@@ -171,7 +171,8 @@ function fromBits(list, types) {
 function call(f, args, results) {
   const params = args.map(valType);
   let w = null;
-  if (params.every((t) => t in TYPE_CODE) && (needsBits(params) || needsBits(results))) {
+  // Only signatures the wrapper can spell; others are called directly.
+  if ([...params, ...results].every((t) => t in TYPE_CODE) && (needsBits(params) || needsBits(results))) {
     let module;
     try {
       module = bitsWrapper(params, results);
