@@ -59,6 +59,14 @@ pub fn default_jobs() -> usize {
 /// second browser only competes for the cores.
 pub const CELLS_PER_BROWSER_SESSION: usize = 4000;
 
+/// A case that may take long (it raises its own `timeout` above the run's:
+/// GiB allocations, whole .wast scripts): it runs alone in its process's
+/// window, so that no quick case waits behind it and no other heavy case
+/// queues behind it while another process is free.
+fn heavy(case: &Case, run_timeout: Duration) -> bool {
+    case.timeout.is_some_and(|t| Duration::from_secs_f64(t) > run_timeout)
+}
+
 /// One finished cell.
 #[derive(Debug, Clone)]
 pub struct CellRun {
@@ -95,6 +103,12 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>
             Some((_, q)) => q.push_back(case),
             None => per_engine.push((spec, VecDeque::from([case]))),
         }
+    }
+    // Heavy cases first (longest first, as a scheduler does with jobs of
+    // known length), so that they run side by side on the engine's
+    // processes instead of queueing behind each other at the end.
+    for (_, queue) in &mut per_engine {
+        queue.make_contiguous().sort_by_key(|&c| std::cmp::Reverse(heavy(&cases[c], opts.timeout)));
     }
     let lines = Arc::new(lines);
     let server = Arc::new(tokio::sync::OnceCell::new());
@@ -368,7 +382,14 @@ impl Worker {
             }
             let p = proc.as_mut().expect("started above");
             while inflight.len() < self.opts.window.min(self.spec.window()).max(1) {
+                if inflight.iter().any(|f| heavy(&self.cases[f.case], self.opts.timeout)) {
+                    break;
+                }
                 let Some(f) = self.next_case(&mut retry) else { break };
+                if !inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
+                    retry.push_front(f);
+                    break;
+                }
                 if inflight.is_empty() {
                     front_since = Instant::now();
                 }
