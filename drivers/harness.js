@@ -89,7 +89,7 @@ const section = (id, body) => [id, ...leb(body.length), ...body];
 const name = (s) => vec([...s].map((c) => c.charCodeAt(0)));
 const functype = (params, results) => [0x60, ...vec(params.map((t) => TYPE_CODE[t])), ...vec(results.map((t) => TYPE_CODE[t]))];
 
-// Wrapper modules by signature; compiled once each.
+// Wrapper modules by signature (and global readers by type); compiled once each.
 const wrappers = new Map();
 
 // Module: (import "m" "f" (func params -> results)) and an export "w" taking
@@ -197,24 +197,33 @@ function call(f, args, results) {
 // A float global's exact bits, through a module that imports it.
 function globalBits(g, type) {
   for (const mut of [0, 1]) {
-    const bits = BITS[type][0];
-    const body = [0x23, 0x00, type === 'f32' ? 0xbc : 0xbd, 0x0b];
-    const bytes = [
-      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-      ...section(1, vec([functype([], [bits])])),
-      ...section(2, vec([[...name('m'), ...name('g'), 0x03, TYPE_CODE[type], mut]])),
-      ...section(3, vec([[0x00]])),
-      ...section(7, vec([[...name('w'), 0x00, 0x00]])),
-      ...section(10, vec([[...leb(body.length + 1), 0x00, ...body]])),
-    ];
     try {
-      const w = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(bytes)), { m: { g } }).exports.w;
+      const w = new WebAssembly.Instance(globalReader(type, mut), { m: { g } }).exports.w;
       return fromBits([w()], [type])[0];
     } catch (e) {
       if (!(e instanceof WebAssembly.LinkError)) throw e;
     }
   }
   return toVal(g.value, type);
+}
+
+// Module: (import "m" "g" (global [mut] type)) and an export "w" returning
+// its bits; compiled once per type and mutability, kept with the wrappers.
+function globalReader(type, mut) {
+  const key = `global ${type} ${mut}`;
+  if (wrappers.has(key)) return wrappers.get(key);
+  const body = [0x23, 0x00, type === 'f32' ? 0xbc : 0xbd, 0x0b];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([functype([], BITS[type])])),
+    ...section(2, vec([[...name('m'), ...name('g'), 0x03, TYPE_CODE[type], mut]])),
+    ...section(3, vec([[0x00]])),
+    ...section(7, vec([[...name('w'), 0x00, 0x00]])),
+    ...section(10, vec([[...leb(body.length + 1), 0x00, ...body]])),
+  ];
+  const module = new WebAssembly.Module(new Uint8Array(bytes));
+  wrappers.set(key, module);
+  return module;
 }
 
 // The spec tests' host module, as the reference interpreter defines it.

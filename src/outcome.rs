@@ -321,9 +321,10 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
             // segment out of bounds, a start function): an engine that
             // reports the trap as a plain error (wasmi: "out of bounds table
             // access: ... does not fit") still trapped.
-            ErrorKind::Other if stage == Stage::Instantiate && trap_kind(None, &message) != TrapKind::Other => {
-                Outcome::Trap(trap_kind(None, &message), message)
-            }
+            ErrorKind::Other if stage == Stage::Instantiate => match trap_kind(None, &message) {
+                TrapKind::Other => Outcome::Error(ErrorKind::Other, message),
+                trap => Outcome::Trap(trap, message),
+            },
             kind => Outcome::Error(kind, message),
         },
         RawOutcome::Unsupported { message } => Outcome::Unsupported(message),

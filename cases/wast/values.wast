@@ -12,8 +12,13 @@
   (func $f)
   (elem declare func $f)
   (func (export "some-func") (result funcref) (ref.func $f))
+  (global (export "snan32") f32 (f32.const nan:0x200000))
+  (global (export "snan64") (mut f64) (f64.const -nan:0x4000000000000))
 )
-;; A signalling NaN's payload, exact on every engine.
+;; A signalling NaN's payload, exact on every engine (calls and globals,
+;; immutable and mutable).
+(assert_return (get "snan32") (f32.const nan:0x200000))
+(assert_return (get "snan64") (f64.const -nan:0x4000000000000))
 (assert_return (invoke "f32" (f32.const nan:0x200000)) (f32.const nan:0x200000))
 (assert_return (invoke "v" (v128.const i32x4 1 2 3 4)) (v128.const i32x4 1 2 3 4))
 (assert_return (invoke "v" (v128.const i8x16 -1 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14)) (v128.const i8x16 -1 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14))

@@ -66,6 +66,13 @@ pub fn switches<'a>(on: &'a [Feature], off: &'a [Feature]) -> impl Iterator<Item
     on.iter().map(|f| (*f, true)).chain(off.iter().map(|f| (*f, false)))
 }
 
+/// A key for an engine config made from `on` and `off` (one bit per
+/// proposal each way): engines keep one config per key, and looking it up
+/// per case allocates nothing.
+pub fn switches_key(on: &[Feature], off: &[Feature]) -> u16 {
+    switches(on, off).fold(0, |key, (f, enable)| key | 1 << (f as u16 * 2 + u16::from(!enable)))
+}
+
 impl FeatureSwitches {
     /// Applies the switches to a plan: `off` wins over the case's own `features`.
     pub fn apply(&self, plan: &mut Plan) {
@@ -751,6 +758,10 @@ mod tests {
         assert_eq!(plan.without, [Feature::MultiMemory]);
         let order: Vec<(Feature, bool)> = switches(&plan.features, &plan.without).collect();
         assert_eq!(order.last(), Some(&(Feature::MultiMemory, false)));
+        // Switching a proposal off is a different config from leaving it at the default.
+        assert_ne!(switches_key(&[], &[Feature::MultiMemory]), switches_key(&[], &[]));
+        assert_ne!(switches_key(&[Feature::MultiMemory], &[]), switches_key(&[], &[Feature::MultiMemory]));
+        assert_eq!(switches_key(&plan.features, &plan.without), switches_key(&[Feature::Threads, Feature::Memory64], &plan.without));
         assert!("multi_memory".parse::<FeatureSwitches>().unwrap_err().contains("unknown proposal `multi_memory`"));
     }
 }

@@ -15,14 +15,14 @@ use wasmer::{
 /// Engines are costly to build, so one is kept per feature set and cap.
 #[derive(Default)]
 pub struct Wasmer {
-    engines: HashMap<(Vec<Feature>, Vec<Feature>, Option<u64>), wasmer::Engine>,
+    engines: HashMap<(u16, Option<u64>), wasmer::Engine>,
 }
 
 impl Wasmer {
     /// An engine with `on` switched on, `off` switched off, and a memory cap.
     fn engine(&mut self, on: &[Feature], off: &[Feature], cap: Option<u64>) -> wasmer::Engine {
         self.engines
-            .entry((on.to_vec(), off.to_vec(), cap))
+            .entry((crate::case::switches_key(on, off), cap))
             .or_insert_with(|| {
                 let compiler = Cranelift::default();
                 let mut enabled = compiler.default_features_for_target(&Target::default());

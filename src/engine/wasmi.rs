@@ -11,14 +11,14 @@ use wasmi::{
 
 #[derive(Default)]
 pub struct Wasmi {
-    engines: HashMap<(Vec<Feature>, Vec<Feature>), wasmi::Engine>,
+    engines: HashMap<u16, wasmi::Engine>,
 }
 
 impl Wasmi {
     /// An engine with `on` switched on and `off` switched off.
     fn engine(&mut self, on: &[Feature], off: &[Feature]) -> wasmi::Engine {
         self.engines
-            .entry((on.to_vec(), off.to_vec()))
+            .entry(crate::case::switches_key(on, off))
             .or_insert_with(|| {
                 let mut config = Config::default();
                 for (f, enable) in crate::case::switches(on, off) {

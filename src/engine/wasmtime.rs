@@ -12,13 +12,13 @@ use wasmtime::{
 /// Engines are costly to build, so one is kept per feature set.
 #[derive(Default)]
 pub struct Wasmtime {
-    engines: HashMap<(Vec<Feature>, Vec<Feature>), wasmtime::Engine>,
+    engines: HashMap<u16, wasmtime::Engine>,
 }
 
 impl Wasmtime {
     /// An engine with `on` switched on and `off` switched off.
     fn engine(&mut self, on: &[Feature], off: &[Feature]) -> Result<wasmtime::Engine, String> {
-        let key = (on.to_vec(), off.to_vec());
+        let key = crate::case::switches_key(on, off);
         if let Some(e) = self.engines.get(&key) {
             return Ok(e.clone());
         }
