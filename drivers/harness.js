@@ -227,17 +227,46 @@ function globalReader(type, mut) {
 }
 
 // The spec tests' host module, as the reference interpreter defines it.
+// The spec tests' host module as data: the same table as SPECTEST in
+// src/engine/session.rs (a unit test there keeps the two equal).
+// spectest-begin
+const SPECTEST = {
+  "print": {"func": []},
+  "print_i32": {"func": ["i32"]},
+  "print_i64": {"func": ["i64"]},
+  "print_f32": {"func": ["f32"]},
+  "print_f64": {"func": ["f64"]},
+  "print_i32_f32": {"func": ["i32", "f32"]},
+  "print_f64_f64": {"func": ["f64", "f64"]},
+  "global_i32": {"global": {"i32": 666}},
+  "global_i64": {"global": {"i64": "666"}},
+  "global_f32": {"global": {"f32": 1143383654}},
+  "global_f64": {"global": {"f64": "4649074691427585229"}},
+  "table": {"table": {"min": 10, "max": 20}},
+  "memory": {"memory": {"min": 1, "max": 2}}
+};
+// spectest-end
+
 function makeSpectest() {
   const nop = () => {};
-  return {
-    print: nop, print_i32: nop, print_i64: nop, print_f32: nop, print_f64: nop, print_i32_f32: nop, print_f64_f64: nop,
-    global_i32: new WebAssembly.Global({ value: 'i32' }, 666),
-    global_i64: new WebAssembly.Global({ value: 'i64' }, 666n),
-    global_f32: new WebAssembly.Global({ value: 'f32' }, 666.6),
-    global_f64: new WebAssembly.Global({ value: 'f64' }, 666.6),
-    table: new WebAssembly.Table({ initial: 10, maximum: 20, element: 'anyfunc' }),
-    memory: new WebAssembly.Memory({ initial: 1, maximum: 2 }),
-  };
+  const out = {};
+  for (const [name, item] of Object.entries(SPECTEST)) {
+    if (item.func) {
+      out[name] = nop;
+    } else if (item.global) {
+      const [ty, v] = Object.entries(item.global)[0];
+      const value = ty === 'i64' ? BigInt(v)
+        : ty === 'f32' ? new Float32Array(new Uint32Array([v]).buffer)[0]
+        : ty === 'f64' ? new Float64Array(new BigUint64Array([BigInt(v)]).buffer)[0]
+        : v;
+      out[name] = new WebAssembly.Global({ value: ty }, value);
+    } else if (item.table) {
+      out[name] = new WebAssembly.Table({ initial: item.table.min, maximum: item.table.max, element: 'anyfunc' });
+    } else if (item.memory) {
+      out[name] = new WebAssembly.Memory({ initial: item.memory.min, maximum: item.memory.max });
+    }
+  }
+  return out;
 }
 
 // The exception as the JS engine gives it: `${constructor.name}: ${message}`.

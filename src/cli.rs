@@ -3,7 +3,7 @@
 
 use crate::case::{load_paths, Case, LoadError};
 use crate::diff::Known;
-use crate::engine::{self, EngineSpec, ENGINES};
+use crate::engine::{self, Column, ENGINES};
 use crate::report;
 use crate::results::{Collector, Corpus, ResultsDoc};
 use crate::runner::{self, RunEvent, RunOptions};
@@ -41,9 +41,22 @@ enum Command {
     Report(ReportArgs),
     /// List cases and engines (with availability and versions)
     List(ListArgs),
+    /// Measure what the tool costs on top of the embedded engines (tiny generated
+    /// cases: loading, each engine plainly in-process and through `run --jobs 1`)
+    Bench(BenchArgs),
     /// Serve one embedded engine over the worker line protocol (internal)
     #[command(name = "__worker", hide = true)]
     Worker { engine: String },
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// How many tiny cases to generate
+    #[arg(long, default_value_t = 3000, value_name = "N")]
+    count: usize,
+    /// Embedded engines to measure, comma-separated [default: every embedded engine]
+    #[arg(long, value_name = "LIST")]
+    engines: Option<String>,
 }
 
 #[derive(Args)]
@@ -51,8 +64,7 @@ struct RunArgs {
     /// Case files (.yaml) and .wast scripts, or directories of them (searched recursively)
     #[arg(default_value = "cases")]
     paths: Vec<PathBuf>,
-    /// Engines to run, comma-separated (wasmtime, wasmer, wasmi, node, chrome, firefox), or `all`
-    #[arg(long, default_value = "all", value_name = "LIST")]
+    #[arg(long, default_value = "all", value_name = "LIST", help = engine::engines_help())]
     engines: String,
     /// Only cases with one of these tags (comma-separated)
     #[arg(long, value_name = "LIST")]
@@ -153,6 +165,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Worker { engine } => engine::worker::serve(&engine),
         Command::List(args) => list(args),
+        Command::Bench(args) => bench(args),
         Command::Run(args) => run(args),
         Command::Report(args) => report_cmd(args),
     }
@@ -201,7 +214,7 @@ fn run(args: RunArgs) -> i32 {
         Ok(e) => e,
         Err(e) => return bad(e),
     };
-    let required: Vec<&'static EngineSpec> = match args.require.as_deref().filter(|r| !r.trim().is_empty()) {
+    let required: Vec<&'static Column> = match args.require.as_deref().filter(|r| !r.trim().is_empty()) {
         Some(r) => match engine::parse_list(r) {
             Ok(r) => r,
             Err(e) => return bad(format!("--require / {REQUIRE_ENV}: {e}")),
@@ -261,7 +274,7 @@ fn run(args: RunArgs) -> i32 {
     }
 
     let cases = Arc::new(cases);
-    let cells: Vec<(usize, &'static EngineSpec)> =
+    let cells: Vec<(usize, &'static Column)> =
         (0..cases.len()).flat_map(|c| engines.iter().map(move |e| (c, *e))).collect();
     let total = cells.len();
     let mut collector = match Collector::new(&cases, &known, &engines, Some(&args.out)) {
@@ -422,14 +435,35 @@ fn report_cmd(args: ReportArgs) -> i32 {
     }
 }
 
+fn bench(args: BenchArgs) -> i32 {
+    let engines = match args.engines.as_deref().map(engine::parse_list) {
+        None => crate::bench::embedded(),
+        Some(Ok(list)) => list,
+        Some(Err(e)) => return bad(e),
+    };
+    if let Some(c) = engines.iter().find(|c| !matches!(c.launch, engine::Launch::Worker(_))) {
+        return bad(format!("bench measures embedded engines; `{}` is not one", c.id));
+    }
+    if args.count == 0 {
+        return bad("--count must be at least 1");
+    }
+    match crate::bench::run(args.count, &engines) {
+        Ok(()) => EXIT_PASS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_DIVERGENCE
+        }
+    }
+}
+
 fn list(args: ListArgs) -> i32 {
     let (cases, errors) = load_paths(&args.paths);
     print_load_errors(&errors);
     println!("engines:");
     for e in ENGINES {
         match e.availability() {
-            Ok(v) => println!("  {:<10} {:<12} available    {}", e.id, v, e.what),
-            Err(why) => println!("  {:<10} {:<12} unavailable  {} ({why})", e.id, "-", e.what),
+            Ok(v) => println!("  {:<18} {:<12} available    {}; configuration: {}", e.id, v, e.what, e.configuration),
+            Err(why) => println!("  {:<18} {:<12} unavailable  {}; configuration: {} ({why})", e.id, "-", e.what, e.configuration),
         }
     }
     println!("cases ({}):", cases.len());

@@ -2,6 +2,7 @@
 //! shows where they diverge. See DESIGN in the README for the parts:
 //! `case` (load) -> `runner` + `engine` (run) -> `diff` (judge) -> `report`.
 
+pub mod bench;
 pub mod case;
 pub mod cli;
 pub mod diff;

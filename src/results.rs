@@ -9,7 +9,7 @@
 
 use crate::case::{Case, Expect, Step};
 use crate::diff::{check_steps, verdict, Known, Verdict};
-use crate::engine::EngineSpec;
+use crate::engine::Column;
 use crate::outcome::Outcome;
 use crate::runner::CellRun;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,12 @@ pub struct EngineEntry {
     pub available: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Extension: the engine family (`wasmtime`, `V8`, ...) and how the
+    /// column configures its engine (`Strategy::Winch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -415,7 +421,7 @@ pub struct Collector<'a> {
 
 impl<'a> Collector<'a> {
     /// Starts a collection; with `out`, writes the JSON-lines header now.
-    pub fn new(cases: &'a [Case], known: &'a Known, engines: &[&EngineSpec], out: Option<&Path>) -> std::io::Result<Self> {
+    pub fn new(cases: &'a [Case], known: &'a Known, engines: &[&Column], out: Option<&Path>) -> std::io::Result<Self> {
         let doc = ResultsDoc {
             engines: engines
                 .iter()
@@ -424,6 +430,8 @@ impl<'a> Collector<'a> {
                     version: (!e.version.is_empty()).then(|| e.version.into()),
                     available: true,
                     reason: None,
+                    family: Some(e.family.into()),
+                    configuration: Some(e.configuration.into()),
                 })
                 .collect(),
             started: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),

@@ -9,7 +9,7 @@ use crate::engine::protocol::{request_line, request_line_from, Event};
 use crate::engine::server::HarnessServer;
 use crate::engine::webdriver::BrowserConn;
 use crate::engine::worker::Proc;
-use crate::engine::{EngineSpec, Launch};
+use crate::engine::{Column, Launch};
 use crate::outcome::{normalize, Outcome};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -93,10 +93,10 @@ pub enum RunEvent {
 }
 
 /// Runs `cells` and sends an event for each; returns when all are done.
-pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
+pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
     // Each request line is serialized once and shared by every engine.
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
-    let mut per_engine: Vec<(&'static EngineSpec, VecDeque<usize>)> = Vec::new();
+    let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
         lines.entry(case).or_insert_with(|| request_line(case as u64, &cases[case].plan).into());
         match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
@@ -143,7 +143,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>
 /// Runs on a fresh runtime, calling `on_event` for each event as it comes.
 /// `on_event` returns false to stop early. Ctrl-C stops early too; the
 /// engines are then killed. Returns whether the run stopped early.
-pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static EngineSpec)>, opts: RunOptions, mut on_event: impl FnMut(RunEvent) -> bool) -> bool {
+pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, mut on_event: impl FnMut(RunEvent) -> bool) -> bool {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let stopped = rt.block_on(async move {
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -173,7 +173,7 @@ enum Conn {
 }
 
 impl Conn {
-    async fn start(spec: &EngineSpec, opts: &RunOptions, server: &SharedServer) -> Result<Conn, String> {
+    async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer) -> Result<Conn, String> {
         match spec.launch {
             Launch::Browser(b) => {
                 let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
@@ -263,7 +263,7 @@ impl InFlight {
 }
 
 struct Worker {
-    spec: &'static EngineSpec,
+    spec: &'static Column,
     cases: Arc<Vec<Case>>,
     lines: Arc<BTreeMap<usize, Arc<str>>>,
     queue: Arc<Mutex<VecDeque<usize>>>,

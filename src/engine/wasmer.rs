@@ -1,67 +1,44 @@
 //! wasmer (sys backend, Cranelift).
 
-use super::{Engine, Instances, MemorySpec, Session};
-use crate::case::{AddressType, Feature, Plan, RefType, Val};
-use crate::outcome::{RawOutcome, Stage};
-use std::collections::HashMap;
+use super::session::{Backend, Fault, MemorySpec, Result};
+use crate::case::{AddressType, Feature, Host, RefType, Val, ValType};
 use std::ptr::NonNull;
 use wasmer::sys::vm::{MemoryError, MemoryStyle, TableStyle, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition};
 use wasmer::sys::{BaseTunables, CompilerConfig, Cranelift, EngineBuilder, NativeEngineExt, Target, Tunables};
 use wasmer::{
-    Extern, ExternRef, Function, Global, Imports, Instance, InstantiationError, LinkError, Memory, MemoryType, Module, Pages,
-    RuntimeError, Store, Table, TableType, Type, Value,
+    Extern, ExternRef, Function, FunctionType, Global, Imports, Instance, InstantiationError, LinkError, Memory, MemoryType,
+    Module, Pages, RuntimeError, Store, Table, TableType, Type, Value,
 };
 
-/// Engines are costly to build, so one is kept per feature set and cap.
-#[derive(Default)]
-pub struct Wasmer {
-    engines: HashMap<(u16, Option<u64>), wasmer::Engine>,
-}
+/// wasmer with Cranelift, its default compiler.
+pub struct Wasmer;
 
-impl Wasmer {
-    /// An engine with `on` switched on, `off` switched off, and a memory cap.
-    fn engine(&mut self, on: &[Feature], off: &[Feature], cap: Option<u64>) -> wasmer::Engine {
-        self.engines
-            .entry((crate::case::switches_key(on, off), cap))
-            .or_insert_with(|| {
-                let compiler = Cranelift::default();
-                let mut enabled = compiler.default_features_for_target(&Target::default());
-                for (f, enable) in crate::case::switches(on, off) {
-                    match f {
-                        Feature::Memory64 => enabled.memory64(enable),
-                        Feature::Threads => enabled.threads(enable),
-                        Feature::MultiMemory => enabled.multi_memory(enable),
-                        // wasmer has no switch for custom page sizes.
-                        Feature::CustomPageSizes => &mut enabled,
-                    };
-                }
-                let mut engine: wasmer::Engine = EngineBuilder::new(compiler).set_features(Some(enabled)).into();
-                if let Some(bytes) = cap {
-                    let limit = Pages((bytes / wasmer::WASM_PAGE_SIZE as u64).min(u32::MAX as u64) as u32);
-                    engine.set_tunables(CapTunables { limit, base: BaseTunables::new() });
-                }
-                engine
-            })
-            .clone()
-    }
-}
+impl Backend for Wasmer {
+    type Engine = wasmer::Engine;
+    type Store = Store;
 
-impl Engine for Wasmer {
-    fn version(&self) -> String {
-        env!("WASM_MATRIX_WASMER_VERSION").into()
+    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> std::result::Result<wasmer::Engine, String> {
+        let compiler = Cranelift::default();
+        let mut enabled = compiler.default_features_for_target(&Target::default());
+        for &(f, enable) in switches {
+            match f {
+                Feature::Memory64 => enabled.memory64(enable),
+                Feature::Threads => enabled.threads(enable),
+                Feature::MultiMemory => enabled.multi_memory(enable),
+                // wasmer has no switch for custom page sizes.
+                Feature::CustomPageSizes => &mut enabled,
+            };
+        }
+        let mut engine: wasmer::Engine = EngineBuilder::new(compiler).set_features(Some(enabled)).into();
+        if let Some(bytes) = host.max_memory_bytes {
+            let limit = Pages((bytes / wasmer::WASM_PAGE_SIZE as u64).min(u32::MAX as u64) as u32);
+            engine.set_tunables(CapTunables { limit, base: BaseTunables::new() });
+        }
+        Ok(engine)
     }
 
-    fn session<'a>(&'a mut self, plan: &'a Plan) -> Box<dyn Session + 'a> {
-        let engine = self.engine(&plan.features, &plan.without, plan.host.max_memory_bytes);
-        let store = Store::new(engine);
-        Box::new(WasmerSession {
-            plan,
-            store,
-            instances: Instances::default(),
-            host: HashMap::new(),
-            registered: Vec::new(),
-            spectest: None,
-        })
+    fn store(&self, engine: &wasmer::Engine, _: &Host) -> Store {
+        Store::new(engine.clone())
     }
 }
 
@@ -74,7 +51,7 @@ struct CapTunables {
 }
 
 impl CapTunables {
-    fn clamp(&self, ty: &MemoryType) -> Result<MemoryType, MemoryError> {
+    fn clamp(&self, ty: &MemoryType) -> std::result::Result<MemoryType, MemoryError> {
         if ty.minimum > self.limit {
             return Err(MemoryError::Generic(format!(
                 "memory minimum of {} pages exceeds the allowed memory limit of {} pages",
@@ -97,7 +74,7 @@ impl Tunables for CapTunables {
         self.base.table_style(table)
     }
 
-    fn create_host_memory(&self, ty: &MemoryType, style: &MemoryStyle) -> Result<VMMemory, MemoryError> {
+    fn create_host_memory(&self, ty: &MemoryType, style: &MemoryStyle) -> std::result::Result<VMMemory, MemoryError> {
         self.base.create_host_memory(&self.clamp(ty)?, style)
     }
 
@@ -106,13 +83,13 @@ impl Tunables for CapTunables {
         ty: &MemoryType,
         style: &MemoryStyle,
         vm_definition_location: NonNull<VMMemoryDefinition>,
-    ) -> Result<VMMemory, MemoryError> {
+    ) -> std::result::Result<VMMemory, MemoryError> {
         let ty = self.clamp(ty)?;
         // SAFETY: forwarded unchanged from the caller's contract.
         unsafe { self.base.create_vm_memory(&ty, style, vm_definition_location) }
     }
 
-    fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
+    fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> std::result::Result<VMTable, String> {
         self.base.create_host_table(ty, style)
     }
 
@@ -121,21 +98,10 @@ impl Tunables for CapTunables {
         ty: &TableType,
         style: &TableStyle,
         vm_definition_location: NonNull<VMTableDefinition>,
-    ) -> Result<VMTable, String> {
+    ) -> std::result::Result<VMTable, String> {
         // SAFETY: forwarded unchanged from the caller's contract.
         unsafe { self.base.create_vm_table(ty, style, vm_definition_location) }
     }
-}
-
-struct WasmerSession<'a> {
-    plan: &'a Plan,
-    store: Store,
-    instances: Instances<Instance, Module>,
-    host: HashMap<String, Memory>,
-    /// Instances whose exports are importable, by module name.
-    registered: Vec<(String, Instance)>,
-    /// The spec tests' host module, made on first use.
-    spectest: Option<Vec<(&'static str, Extern)>>,
 }
 
 fn to_val(store: &Store, v: &Value) -> Option<Val> {
@@ -153,7 +119,7 @@ fn to_val(store: &Store, v: &Value) -> Option<Val> {
     })
 }
 
-fn from_val(store: &mut Store, v: &Val) -> Result<Value, String> {
+fn from_val(store: &mut Store, v: &Val) -> Result<Value> {
     Ok(match *v {
         Val::I32(x) => Value::I32(x),
         Val::I64(x) => Value::I64(x),
@@ -163,226 +129,131 @@ fn from_val(store: &mut Store, v: &Val) -> Result<Value, String> {
         Val::RefNull(RefType::Func) => Value::FuncRef(None),
         Val::RefNull(RefType::Extern) => Value::ExternRef(None),
         Val::RefExtern(n) => Value::ExternRef(Some(ExternRef::new(store, n))),
-        Val::RefFunc => return Err("a function reference cannot be passed in".into()),
-        Val::RefNull(t) => return Err(format!("wasmer's API has no {t:?} references (GC / exception handling)")),
+        Val::RefFunc => return Err(Fault::Unsupported("a function reference cannot be passed in".into())),
+        Val::RefNull(t) => return Err(Fault::Unsupported(format!("wasmer's API has no {t:?} references (GC / exception handling)"))),
     })
 }
 
-/// The spec tests' host module, as the reference interpreter defines it.
-fn spectest(store: &mut Store) -> Result<Vec<(&'static str, Extern)>, String> {
-    let mut out: Vec<(&'static str, Extern)> = vec![
-        ("print", Function::new_typed(store, || {}).into()),
-        ("print_i32", Function::new_typed(store, |_: i32| {}).into()),
-        ("print_i64", Function::new_typed(store, |_: i64| {}).into()),
-        ("print_f32", Function::new_typed(store, |_: f32| {}).into()),
-        ("print_f64", Function::new_typed(store, |_: f64| {}).into()),
-        ("print_i32_f32", Function::new_typed(store, |_: i32, _: f32| {}).into()),
-        ("print_f64_f64", Function::new_typed(store, |_: f64, _: f64| {}).into()),
-        ("global_i32", Global::new(store, Value::I32(666)).into()),
-        ("global_i64", Global::new(store, Value::I64(666)).into()),
-        ("global_f32", Global::new(store, Value::F32(666.6)).into()),
-        ("global_f64", Global::new(store, Value::F64(666.6)).into()),
-    ];
-    let table = Table::new(store, TableType::new(Type::FuncRef, 10, Some(20)), Value::FuncRef(None)).map_err(|e| e.to_string())?;
-    out.push(("table", table.into()));
-    let memory = Memory::new(store, MemoryType::new(1, Some(2), false)).map_err(|e| e.to_string())?;
-    out.push(("memory", memory.into()));
-    Ok(out)
+fn val_type(t: ValType) -> Type {
+    match t {
+        ValType::I32 => Type::I32,
+        ValType::I64 => Type::I64,
+        ValType::F32 => Type::F32,
+        ValType::F64 => Type::F64,
+        ValType::V128 => Type::V128,
+        ValType::FuncRef | ValType::AnyRef | ValType::OtherRef => Type::FuncRef,
+        ValType::ExternRef => Type::ExternRef,
+    }
 }
 
-fn runtime_failure(e: &RuntimeError, stage: Stage) -> RawOutcome {
+fn runtime_fault(e: &RuntimeError) -> Fault {
     match e.clone().to_trap() {
-        Some(code) => RawOutcome::Trap { code: Some(format!("{code:?}")), message: e.to_string() },
-        None => RawOutcome::Error { stage, code: None, message: e.to_string() },
+        Some(code) => Fault::Trap { code: Some(format!("{code:?}")), message: e.to_string() },
+        None => Fault::error(e),
     }
 }
 
-impl WasmerSession<'_> {
-    /// Instantiates with imports from host memories, registered instances
-    /// and `spectest`; the result becomes the current instance.
-    fn instantiate_module(&mut self, module: &Module, name: Option<&str>, current: bool) -> RawOutcome {
-        if self.spectest.is_none() {
-            match spectest(&mut self.store) {
-                Ok(items) => self.spectest = Some(items),
-                Err(message) => return RawOutcome::Error { stage: Stage::Link, code: None, message: format!("spectest: {message}") },
-            }
-        }
+const UNSUPPORTED_RESULT: &str = "a result type the case format cannot show";
+
+impl super::session::Store for Store {
+    type Module = Module;
+    type Instance = Instance;
+    type Extern = Extern;
+    type Memory = Memory;
+
+    fn validate(&mut self, wasm: &[u8]) -> bool {
+        Module::validate(self, wasm).is_ok()
+    }
+
+    fn compile(&mut self, wasm: &[u8]) -> Result<Module> {
+        Module::new(self, wasm).map_err(Fault::error)
+    }
+
+    fn imports(&self, module: &Module) -> Vec<(String, String)> {
+        module.imports().map(|i| (i.module().to_string(), i.name().to_string())).collect()
+    }
+
+    fn instantiate(&mut self, module: &Module, items: &[(&str, &str, Extern)]) -> Result<Instance> {
         let mut imports = Imports::new();
-        for (item, ext) in self.spectest.as_ref().expect("made") {
-            imports.define("spectest", item, ext.clone());
+        for (m, n, e) in items {
+            imports.define(m, n, e.clone());
         }
-        for (ns, inst) in &self.registered {
-            for (item, ext) in inst.exports.iter() {
-                imports.define(ns, item, ext.clone());
-            }
-        }
-        for imp in &self.plan.imports {
-            if let Some(m) = self.host.get(&imp.memory) {
-                imports.define(&imp.module, &imp.name, m.clone());
-            }
-        }
-        match Instance::new(&mut self.store, module, &imports) {
-            Ok(i) => {
-                self.instances.add(i, name, current);
-                RawOutcome::Ok
-            }
-            Err(InstantiationError::Start(e)) | Err(InstantiationError::Link(LinkError::Trap(e))) => {
-                runtime_failure(&e, Stage::Instantiate)
-            }
-            Err(e @ InstantiationError::Link(_)) => RawOutcome::Error { stage: Stage::Link, code: None, message: e.to_string() },
-            Err(e) => RawOutcome::Error { stage: Stage::Instantiate, code: None, message: e.to_string() },
-        }
+        Instance::new(self, module, &imports).map_err(|e| match e {
+            InstantiationError::Start(e) | InstantiationError::Link(LinkError::Trap(e)) => runtime_fault(&e),
+            e @ InstantiationError::Link(_) => Fault::Link { message: e.to_string() },
+            e => Fault::error(e),
+        })
     }
 
-    fn memory(&self, name: &str) -> Option<Memory> {
-        if let Some(m) = self.host.get(name) {
-            return Some(m.clone());
-        }
-        self.instances.current.as_ref()?.exports.get_memory(name).ok().cloned()
-    }
-}
-
-impl Session for WasmerSession<'_> {
-    fn validate(&mut self) -> RawOutcome {
-        let wasm = self.plan.wasm.as_deref().unwrap_or_default();
-        let valid = Module::validate(&self.store, wasm).is_ok();
-        RawOutcome::Returns { values: vec![Val::I32(valid as i32)] }
+    fn exports(&mut self, instance: &Instance) -> Vec<(String, Extern)> {
+        instance.exports.iter().map(|(n, e)| (n.clone(), e.clone())).collect()
     }
 
-    fn instantiate(&mut self) -> RawOutcome {
-        let wasm = self.plan.wasm.as_deref().unwrap_or_default();
-        let module = match Module::new(&self.store, wasm) {
-            Ok(m) => m,
-            Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
-        };
-        self.instantiate_module(&module, None, true)
+    fn call(&mut self, instance: &Instance, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let func = instance.exports.get_function(name).map_err(|_| Fault::Missing)?.clone();
+        let params = args.iter().map(|a| from_val(self, a)).collect::<Result<Vec<_>>>()?;
+        let results = func.call(self, &params).map_err(|e| runtime_fault(&e))?;
+        let values = results.iter().map(|v| to_val(self, v)).collect::<Option<Vec<_>>>();
+        values.ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
     }
 
-    fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
-        let inst = match self.instances.pick(instance) {
-            Ok(i) => i,
-            Err(o) => return o,
-        };
-        let func = match inst.exports.get_function(name) {
-            Ok(f) => f.clone(),
-            Err(_) => return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported function `{name}`") },
-        };
-        let mut params = Vec::with_capacity(args.len());
-        for a in args {
-            match from_val(&mut self.store, a) {
-                Ok(v) => params.push(v),
-                Err(message) => return RawOutcome::Unsupported { message },
-            }
-        }
-        match func.call(&mut self.store, &params) {
-            Ok(results) => match results.iter().map(|v| to_val(&self.store, v)).collect::<Option<Vec<_>>>() {
-                Some(values) => RawOutcome::Returns { values },
-                None => RawOutcome::Unsupported { message: "a result type the case format cannot show".into() },
-            },
-            Err(e) => runtime_failure(&e, Stage::Call),
-        }
+    fn global(&mut self, instance: &Instance, name: &str) -> Result<Val> {
+        let g = instance.exports.get_global(name).map_err(|_| Fault::Missing)?;
+        let v = g.get(self);
+        to_val(self, &v).ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
     }
 
-    fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
-        let module = match Module::new(&self.store, wasm) {
-            Ok(m) => m,
-            Err(e) => return RawOutcome::Error { stage: Stage::Compile, code: None, message: e.to_string() },
-        };
-        if instantiate {
-            return self.instantiate_module(&module, name, current);
-        }
-        self.instances.define(module, name);
-        RawOutcome::Ok
+    fn exported_memory(&mut self, instance: &Instance, name: &str) -> Option<Memory> {
+        instance.exports.get_memory(name).ok().cloned()
     }
 
-    fn module_instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
-        match self.instances.definition(module) {
-            Ok(def) => self.instantiate_module(&def, instance, true),
-            Err(o) => o,
-        }
-    }
-
-    fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
-        match self.instances.pick(instance) {
-            Ok(i) => {
-                self.registered.retain(|(n, _)| n != name);
-                self.registered.push((name.to_string(), i));
-                RawOutcome::Ok
-            }
-            Err(o) => o,
-        }
-    }
-
-    fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
-        let inst = match self.instances.pick(instance) {
-            Ok(i) => i,
-            Err(o) => return o,
-        };
-        let Ok(g) = inst.exports.get_global(global) else {
-            return RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported global `{global}`") };
-        };
-        let v = g.get(&mut self.store);
-        match to_val(&self.store, &v) {
-            Some(v) => RawOutcome::Returns { values: vec![v] },
-            None => RawOutcome::Unsupported { message: "a global type the case format cannot show".into() },
-        }
-    }
-
-    fn new_memory(&mut self, spec: &MemorySpec) -> RawOutcome {
+    fn new_memory(&mut self, spec: &MemorySpec) -> Result<Memory> {
         if spec.address == AddressType::I64 {
-            return RawOutcome::Unsupported { message: "wasmer's MemoryType has no 64-bit (i64 address) memories".into() };
+            return Err(Fault::Unsupported("wasmer's MemoryType has no 64-bit (i64 address) memories".into()));
         }
         let pages = |n: u64| u32::try_from(n).map(Pages);
         let (Ok(min), Ok(max)) = (pages(spec.initial), spec.maximum.map(pages).transpose()) else {
-            return RawOutcome::Unsupported { message: "wasmer's Pages is a u32: the limits do not fit".into() };
+            return Err(Fault::Unsupported("wasmer's Pages is a u32: the limits do not fit".into()));
         };
-        match Memory::new(&mut self.store, MemoryType::new(min, max, spec.shared)) {
-            Ok(m) => {
-                self.host.insert(spec.name.to_string(), m);
-                RawOutcome::Ok
-            }
-            Err(e) => RawOutcome::Error { stage: Stage::NewMemory, code: None, message: e.to_string() },
-        }
+        Memory::new(self, MemoryType::new(min, max, spec.shared)).map_err(Fault::error)
     }
 
-    fn grow(&mut self, memory: &str, delta: u64) -> RawOutcome {
-        let m = self.memory(memory).expect("checked by has_memory");
-        let Ok(delta) = u32::try_from(delta) else {
-            return RawOutcome::Unsupported { message: format!("wasmer's grow takes a u32 page count; {delta} does not fit") };
-        };
-        match m.grow(&mut self.store, Pages(delta)) {
-            Ok(prev) => RawOutcome::Returns { values: vec![Val::I64(prev.0 as i64)] },
-            Err(e) => RawOutcome::Error { stage: Stage::Grow, code: None, message: e.to_string() },
-        }
+    fn memory_extern(&mut self, memory: &Memory) -> Extern {
+        memory.clone().into()
     }
 
-    fn size(&mut self, memory: &str) -> RawOutcome {
-        let m = self.memory(memory).expect("checked by has_memory");
-        RawOutcome::Pages { pages: m.view(&self.store).size().0 as u64 }
+    fn grow(&mut self, memory: &Memory, delta: u64) -> Result<u64> {
+        let delta = u32::try_from(delta)
+            .map_err(|_| Fault::Unsupported(format!("wasmer's grow takes a u32 page count; {delta} does not fit")))?;
+        memory.grow(self, Pages(delta)).map(|prev| prev.0 as u64).map_err(Fault::error)
     }
 
-    fn read(&mut self, memory: &str, offset: u64, len: u64) -> RawOutcome {
-        let m = self.memory(memory).expect("checked by has_memory");
+    fn size(&mut self, memory: &Memory) -> u64 {
+        memory.view(self).size().0 as u64
+    }
+
+    fn read(&mut self, memory: &Memory, offset: u64, len: u64) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len as usize];
-        match m.view(&self.store).read(offset, &mut buf) {
-            Ok(()) => RawOutcome::Bytes { hex: buf },
-            Err(e) => RawOutcome::Error { stage: Stage::Access, code: None, message: e.to_string() },
-        }
+        memory.view(self).read(offset, &mut buf).map_err(Fault::error)?;
+        Ok(buf)
     }
 
-    fn write(&mut self, memory: &str, offset: u64, bytes: &[u8]) -> RawOutcome {
-        let m = self.memory(memory).expect("checked by has_memory");
-        match m.view(&self.store).write(offset, bytes) {
-            Ok(()) => RawOutcome::Ok,
-            Err(e) => RawOutcome::Error { stage: Stage::Access, code: None, message: e.to_string() },
-        }
+    fn write(&mut self, memory: &Memory, offset: u64, bytes: &[u8]) -> Result<()> {
+        memory.view(self).write(offset, bytes).map_err(Fault::error)
     }
 
-    fn instantiated(&self) -> bool {
-        self.instances.current.is_some()
+    fn host_func(&mut self, params: &[ValType]) -> Result<Extern> {
+        let ty = FunctionType::new(params.iter().map(|t| val_type(*t)).collect::<Vec<_>>(), vec![]);
+        Ok(Function::new(self, ty, |_| Ok(vec![])).into())
     }
 
-    fn has_memory(&mut self, name: &str) -> bool {
-        self.memory(name).is_some()
+    fn host_global(&mut self, value: Val) -> Result<Extern> {
+        let v = from_val(self, &value)?;
+        Ok(Global::new(self, v).into())
+    }
+
+    fn host_table(&mut self, min: u32, max: u32) -> Result<Extern> {
+        let ty = TableType::new(Type::FuncRef, min, Some(max));
+        Ok(Table::new(self, ty, Value::FuncRef(None)).map_err(Fault::error)?.into())
     }
 }

@@ -17,16 +17,21 @@ use tokio::sync::mpsc;
 /// The child side: serve requests for `engine_id` until stdin closes.
 /// Returns the process exit code.
 pub fn serve(engine_id: &str) -> i32 {
-    let Some(mut engine) = super::create(engine_id) else {
-        eprintln!("wasm-matrix worker: unknown embedded engine `{engine_id}`");
+    let Some(column) = super::spec(engine_id) else {
+        eprintln!("wasm-matrix worker: unknown engine `{engine_id}`");
         return 2;
     };
+    let super::Launch::Worker(make) = column.launch else {
+        eprintln!("wasm-matrix worker: `{engine_id}` is not an embedded engine");
+        return 2;
+    };
+    let mut engine = make();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let send = |out: &mut std::io::BufWriter<std::io::StdoutLock>, ev: &Event| -> bool {
         let ok = serde_json::to_writer(&mut *out, ev).is_ok() && out.write_all(b"\n").is_ok();
         ok && out.flush().is_ok()
     };
-    if !send(&mut out, &Event::Ready { engine: engine_id.into(), version: engine.version() }) {
+    if !send(&mut out, &Event::Ready { engine: engine_id.into(), version: column.version.into() }) {
         return 0;
     }
     for line in std::io::stdin().lock().lines() {
@@ -43,12 +48,9 @@ pub fn serve(engine_id: &str) -> i32 {
         };
         let start = Instant::now();
         let mut alive = true;
-        {
-            let mut session = engine.session(&req.plan);
-            super::drive(session.as_mut(), &req.plan, req.from, &mut |index, outcome| {
-                alive &= send(&mut out, &Event::Step { id: req.id, index, outcome });
-            });
-        }
+        engine.run(&req.plan, req.from, &mut |index, outcome| {
+            alive &= send(&mut out, &Event::Step { id: req.id, index, outcome });
+        });
         let us = start.elapsed().as_micros() as u64;
         if !alive || !send(&mut out, &Event::Done { id: req.id, us, cross_origin_isolated: None }) {
             break; // the runner went away

@@ -1,0 +1,639 @@
+//! The one session every embedded engine runs in. A backend (one file per
+//! engine) implements only the primitives that differ between engines —
+//! [`Backend`] builds an engine for a feature set, [`Store`] compiles,
+//! instantiates with imports, calls, reads globals and does the memory
+//! operations, each failure as the engine's own [`Fault`]. Everything else is
+//! written here once: current, named and defined instances, `register`, host
+//! memories and `imports`, `spectest`, the skip rules, the per-feature engine
+//! cache, and turning faults into outcomes with the step's stage.
+//!
+//! The shape follows wasmtime's differential oracles (`DiffEngine` /
+//! `DiffInstance`) and its `wast` crate: one context owns a script's state.
+
+use super::Engine;
+use crate::case::{Action, AddressType, Feature, Host, Plan, RefType, Val, ValType};
+use crate::outcome::{RawOutcome, Stage};
+use std::collections::HashMap;
+
+/// A failure as the engine reports it; the session adds the stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// wasm execution trapped; `code` is the engine's own trap code name.
+    Trap { code: Option<String>, message: String },
+    /// The host API refused, with the engine's verbatim text.
+    Error { message: String },
+    /// Import resolution failed (for engines whose API tells it apart).
+    Link { message: String },
+    /// No export of that name and kind.
+    Missing,
+    /// The engine's API cannot express this.
+    Unsupported(String),
+}
+
+impl Fault {
+    pub fn error(e: impl std::fmt::Display) -> Fault {
+        Fault::Error { message: e.to_string() }
+    }
+
+    fn outcome(self, stage: Stage, what: &str) -> RawOutcome {
+        match self {
+            Fault::Trap { code, message } => RawOutcome::Trap { code, message },
+            Fault::Error { message } => RawOutcome::Error { stage, code: None, message },
+            Fault::Link { message } => RawOutcome::Error { stage: Stage::Link, code: None, message },
+            Fault::Missing => RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported {what}") },
+            Fault::Unsupported(message) => RawOutcome::Unsupported { message },
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Fault>;
+
+/// A host memory's type (`new_memory`).
+#[derive(Debug, Clone, Copy)]
+pub struct MemorySpec {
+    pub initial: u64,
+    pub maximum: Option<u64>,
+    pub shared: bool,
+    pub address: AddressType,
+}
+
+/// An engine family with one configuration (a column): builds engines.
+pub trait Backend: 'static {
+    /// What is costly to build: kept per feature set and host cap.
+    type Engine: Clone;
+    type Store: Store;
+    /// An engine with proposals switched on or off as given (the engine's
+    /// defaults for the rest) and the host's cap, if the engine takes it here.
+    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> std::result::Result<Self::Engine, String>;
+    /// A fresh store for one case (the host cap, where it is per store).
+    fn store(&self, engine: &Self::Engine, host: &Host) -> Self::Store;
+}
+
+/// One case's store: the primitives.
+pub trait Store {
+    type Module: Clone;
+    type Instance: Clone;
+    type Extern: Clone;
+    type Memory: Clone;
+
+    fn validate(&mut self, wasm: &[u8]) -> bool;
+    fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module>;
+    /// The module's imports, in order, as (module, name).
+    fn imports(&self, module: &Self::Module) -> Vec<(String, String)>;
+    /// Instantiates with these imports (any the module does not name are
+    /// ignored; a missing one is the engine's link error).
+    fn instantiate(&mut self, module: &Self::Module, imports: &[(&str, &str, Self::Extern)]) -> Result<Self::Instance>;
+    fn exports(&mut self, instance: &Self::Instance) -> Vec<(String, Self::Extern)>;
+    fn call(&mut self, instance: &Self::Instance, name: &str, args: &[Val]) -> Result<Vec<Val>>;
+    fn global(&mut self, instance: &Self::Instance, name: &str) -> Result<Val>;
+    fn exported_memory(&mut self, instance: &Self::Instance, name: &str) -> Option<Self::Memory>;
+    fn new_memory(&mut self, spec: &MemorySpec) -> Result<Self::Memory>;
+    fn memory_extern(&mut self, memory: &Self::Memory) -> Self::Extern;
+    /// Grows by `delta` pages; the previous size.
+    fn grow(&mut self, memory: &Self::Memory, delta: u64) -> Result<u64>;
+    fn size(&mut self, memory: &Self::Memory) -> u64;
+    fn read(&mut self, memory: &Self::Memory, offset: u64, len: u64) -> Result<Vec<u8>>;
+    fn write(&mut self, memory: &Self::Memory, offset: u64, bytes: &[u8]) -> Result<()>;
+    /// A host function that takes `params` and does nothing (spectest's prints).
+    fn host_func(&mut self, params: &[ValType]) -> Result<Self::Extern>;
+    /// An immutable global.
+    fn host_global(&mut self, value: Val) -> Result<Self::Extern>;
+    /// A funcref table.
+    fn host_table(&mut self, min: u32, max: u32) -> Result<Self::Extern>;
+}
+
+// ------------------------------------------------------------------ spectest
+
+/// An item of the spec tests' host module.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpectestItem {
+    Func(&'static [ValType]),
+    Global(Val),
+    Table { min: u32, max: u32 },
+    Memory { min: u64, max: u64 },
+}
+
+/// `spectest`, as the reference interpreter defines it
+/// (`interpreter/host/spectest.ml`). `drivers/harness.js` mirrors this table;
+/// a unit test keeps the two equal.
+pub const SPECTEST: &[(&str, SpectestItem)] = &[
+    ("print", SpectestItem::Func(&[])),
+    ("print_i32", SpectestItem::Func(&[ValType::I32])),
+    ("print_i64", SpectestItem::Func(&[ValType::I64])),
+    ("print_f32", SpectestItem::Func(&[ValType::F32])),
+    ("print_f64", SpectestItem::Func(&[ValType::F64])),
+    ("print_i32_f32", SpectestItem::Func(&[ValType::I32, ValType::F32])),
+    ("print_f64_f64", SpectestItem::Func(&[ValType::F64, ValType::F64])),
+    ("global_i32", SpectestItem::Global(Val::I32(666))),
+    ("global_i64", SpectestItem::Global(Val::I64(666))),
+    ("global_f32", SpectestItem::Global(Val::F32(666.6f32.to_bits()))),
+    ("global_f64", SpectestItem::Global(Val::F64(666.6f64.to_bits()))),
+    ("table", SpectestItem::Table { min: 10, max: 20 }),
+    ("memory", SpectestItem::Memory { min: 1, max: 2 }),
+];
+
+// ------------------------------------------------------------------ engines
+
+/// An embedded column: a backend and its engines, one per feature set and cap.
+pub struct Embedded<B: Backend> {
+    backend: B,
+    engines: HashMap<(u16, Option<u64>), std::result::Result<B::Engine, String>>,
+}
+
+impl<B: Backend> Embedded<B> {
+    pub fn new(backend: B) -> Self {
+        Embedded { backend, engines: HashMap::new() }
+    }
+}
+
+impl<B: Backend> Engine for Embedded<B> {
+    fn run(&mut self, plan: &Plan, from: usize, emit: &mut dyn FnMut(usize, RawOutcome)) {
+        let key = (crate::case::switches_key(&plan.features, &plan.without), plan.host.max_memory_bytes);
+        let backend = &self.backend;
+        let engine = self.engines.entry(key).or_insert_with(|| {
+            let switches: Vec<(Feature, bool)> = crate::case::switches(&plan.features, &plan.without).collect();
+            backend.engine(&switches, &plan.host)
+        });
+        match engine {
+            Ok(engine) => Session::new(backend.store(engine, &plan.host), plan).run(from, emit),
+            Err(why) => {
+                for (i, action) in plan.actions.iter().enumerate().skip(from) {
+                    emit(i, match action {
+                        Action::Unsupported { reason, .. } => RawOutcome::Unsupported { message: reason.clone() },
+                        _ => RawOutcome::Error { stage: Stage::Compile, code: None, message: format!("engine configuration: {why}") },
+                    });
+                }
+            }
+        }
+    }
+
+    fn plain(&mut self, modules: &[Vec<u8>]) -> std::result::Result<(), String> {
+        let engine = self.default_engine()?;
+        let host = Host::default();
+        for wasm in modules {
+            let mut store = self.backend.store(&engine, &host);
+            let fail = |f: Fault| format!("{f:?}");
+            let module = store.compile(wasm).map_err(fail)?;
+            let instance = store.instantiate(&module, &[]).map_err(fail)?;
+            store.call(&instance, "k", &[]).map_err(fail)?;
+            store.call(&instance, "grow", &[Val::I32(1)]).map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Embedded<B> {
+    /// The engine for no switches and no cap.
+    fn default_engine(&mut self) -> std::result::Result<B::Engine, String> {
+        let backend = &self.backend;
+        self.engines.entry((0, None)).or_insert_with(|| backend.engine(&[], &Host::default())).clone()
+    }
+}
+
+// ------------------------------------------------------------------ the session
+
+/// A compiled module and its imports.
+struct Def<M> {
+    module: M,
+    imports: Vec<(String, String)>,
+}
+
+impl<M: Clone> Clone for Def<M> {
+    fn clone(&self) -> Self {
+        Def { module: self.module.clone(), imports: self.imports.clone() }
+    }
+}
+
+/// What failed earlier in a case, to say why a later step is skipped.
+#[derive(Default)]
+struct Skips {
+    /// The `instantiate` step that failed.
+    instantiate: Option<usize>,
+    /// Host memories whose `new_memory` failed.
+    memories: Vec<String>,
+}
+
+impl Skips {
+    fn no_instance(&self) -> String {
+        match self.instantiate {
+            Some(step) => format!("no instance: instantiate (step {}) failed", step + 1),
+            None => "no instance: the module was not instantiated".to_string(),
+        }
+    }
+}
+
+/// One case's state in one engine.
+pub struct Session<'p, S: Store> {
+    store: S,
+    plan: &'p Plan,
+    /// The instance steps use when they name none.
+    current: Option<S::Instance>,
+    named: HashMap<String, S::Instance>,
+    defs: HashMap<String, Def<S::Module>>,
+    last_def: Option<Def<S::Module>>,
+    /// Exports made importable by `register`, by module name.
+    registered: HashMap<String, HashMap<String, S::Extern>>,
+    /// spectest items, each made on first use.
+    spectest: HashMap<&'static str, S::Extern>,
+    host: HashMap<String, S::Memory>,
+}
+
+impl<'p, S: Store> Session<'p, S> {
+    pub fn new(store: S, plan: &'p Plan) -> Self {
+        Session {
+            store,
+            plan,
+            current: None,
+            named: HashMap::new(),
+            defs: HashMap::new(),
+            last_def: None,
+            registered: HashMap::new(),
+            spectest: HashMap::new(),
+            host: HashMap::new(),
+        }
+    }
+
+    /// Runs the plan's steps from step `from` (the steps before it ran in a
+    /// process that died), reporting each outcome as soon as it is known.
+    /// Steps that need an instance or a memory that does not exist (because
+    /// an earlier step failed) are skipped.
+    pub fn run(mut self, from: usize, emit: &mut dyn FnMut(usize, RawOutcome)) {
+        let plan = self.plan;
+        let mut skips = Skips::default();
+        for (i, action) in plan.actions.iter().enumerate().skip(from) {
+            let outcome = match action {
+                Action::Instantiate => {
+                    let o = self.module(plan.wasm.as_deref().unwrap_or_default(), None, true, true);
+                    if o != RawOutcome::Ok {
+                        skips.instantiate = Some(i);
+                    }
+                    o
+                }
+                Action::Validate => {
+                    let valid = self.store.validate(plan.wasm.as_deref().unwrap_or_default());
+                    RawOutcome::Returns { values: vec![Val::I32(valid as i32)] }
+                }
+                Action::Invoke { instance: None, .. } | Action::Register { instance: None, .. } | Action::Get { instance: None, .. }
+                    if self.current.is_none() =>
+                {
+                    RawOutcome::Skipped { message: skips.no_instance() }
+                }
+                Action::Invoke { name, args, instance, .. } => self.invoke(instance.as_deref(), name, args),
+                Action::Register { name, instance } => self.register(name, instance.as_deref()),
+                Action::Get { global, instance, .. } => self.get(instance.as_deref(), global),
+                Action::Module { module, name, instantiate, assertion, .. } => match plan.modules.get(*module) {
+                    Some(wasm) => self.module(&wasm.0, name.as_deref(), *instantiate, !*assertion),
+                    None => RawOutcome::Unsupported { message: format!("the plan has no module {module}") },
+                },
+                Action::Instance { instance, module } => self.instance(instance.as_deref(), module.as_deref()),
+                Action::Unsupported { reason, .. } => RawOutcome::Unsupported { message: reason.clone() },
+                Action::NewMemory { name, initial, maximum, shared, address } => {
+                    let spec = MemorySpec { initial: *initial, maximum: *maximum, shared: *shared, address: *address };
+                    match self.store.new_memory(&spec) {
+                        Ok(m) => {
+                            self.host.insert(name.clone(), m);
+                            RawOutcome::Ok
+                        }
+                        Err(f) => {
+                            skips.memories.push(name.clone());
+                            f.outcome(Stage::NewMemory, "memory")
+                        }
+                    }
+                }
+                Action::Grow { memory, delta } => self.on_memory(memory, &skips, |s, m| match s.grow(m, *delta) {
+                    Ok(prev) => RawOutcome::Returns { values: vec![Val::I64(prev as i64)] },
+                    Err(f) => f.outcome(Stage::Grow, "memory"),
+                }),
+                Action::Size { memory } => self.on_memory(memory, &skips, |s, m| RawOutcome::Pages { pages: s.size(m) }),
+                Action::Read { memory, offset, len } => self.on_memory(memory, &skips, |s, m| match s.read(m, *offset, *len) {
+                    Ok(hex) => RawOutcome::Bytes { hex },
+                    Err(f) => f.outcome(Stage::Access, "memory"),
+                }),
+                Action::Write { memory, offset, bytes } => self.on_memory(memory, &skips, |s, m| match s.write(m, *offset, bytes) {
+                    Ok(()) => RawOutcome::Ok,
+                    Err(f) => f.outcome(Stage::Access, "memory"),
+                }),
+            };
+            emit(i, outcome);
+        }
+    }
+
+    /// A host memory, or one the current instance exports.
+    fn memory(&mut self, name: &str) -> Option<S::Memory> {
+        if let Some(m) = self.host.get(name) {
+            return Some(m.clone());
+        }
+        let inst = self.current.clone()?;
+        self.store.exported_memory(&inst, name)
+    }
+
+    /// Runs `f` on the named memory, or skips the step saying why there is none.
+    fn on_memory(&mut self, name: &str, skips: &Skips, f: impl FnOnce(&mut S, &S::Memory) -> RawOutcome) -> RawOutcome {
+        match self.memory(name) {
+            Some(m) => f(&mut self.store, &m),
+            None if self.current.is_some() || skips.memories.iter().any(|m| m == name) => {
+                RawOutcome::Skipped { message: format!("no memory `{name}`: the step that makes it failed") }
+            }
+            None => RawOutcome::Skipped { message: format!("no memory `{name}`: {}", skips.no_instance()) },
+        }
+    }
+
+    /// The named instance, or the current one.
+    fn pick(&self, name: Option<&str>) -> std::result::Result<S::Instance, RawOutcome> {
+        match name {
+            Some(n) => self.named.get(n).cloned().ok_or_else(|| RawOutcome::Error {
+                stage: Stage::Call,
+                code: None,
+                message: format!("no instance named {n}"),
+            }),
+            None => self.current.clone().ok_or_else(|| RawOutcome::Skipped { message: "no instance".into() }),
+        }
+    }
+
+    /// Compiles `wasm`; with `instantiate`, instantiates it (named `name`, the
+    /// current instance if `current`); without, keeps it as a definition.
+    fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
+        let module = match self.store.compile(wasm) {
+            Ok(m) => m,
+            Err(f) => return f.outcome(Stage::Compile, "module"),
+        };
+        let def = Def { imports: self.store.imports(&module), module };
+        if instantiate {
+            return self.instantiate(&def, name, current);
+        }
+        if let Some(n) = name {
+            self.defs.insert(n.to_string(), def.clone());
+        }
+        self.last_def = Some(def);
+        RawOutcome::Ok
+    }
+
+    /// `module instance`: instantiates a kept definition.
+    fn instance(&mut self, instance: Option<&str>, module: Option<&str>) -> RawOutcome {
+        let def = match module {
+            Some(n) => self.defs.get(n).cloned(),
+            None => self.last_def.clone(),
+        };
+        match def {
+            Some(def) => self.instantiate(&def, instance, true),
+            None => RawOutcome::Error { stage: Stage::Link, code: None, message: format!("no module definition {}", module.unwrap_or("")) },
+        }
+    }
+
+    /// Instantiates with each import taken from, in this order: the case's
+    /// `imports` (host memories), registered instances, `spectest`.
+    fn instantiate(&mut self, def: &Def<S::Module>, name: Option<&str>, current: bool) -> RawOutcome {
+        let mut items: Vec<(&str, &str, S::Extern)> = Vec::with_capacity(def.imports.len());
+        for (module, field) in &def.imports {
+            let bound = self.plan.imports.iter().find(|i| &i.module == module && &i.name == field);
+            let item = match bound.and_then(|b| self.host.get(&b.memory).cloned()) {
+                Some(m) => Some(self.store.memory_extern(&m)),
+                None => match self.registered.get(module).and_then(|r| r.get(field)) {
+                    Some(e) => Some(e.clone()),
+                    None if module == "spectest" => match self.spectest_item(field) {
+                        Ok(e) => e,
+                        Err(f) => return f.outcome(Stage::Link, "spectest item"),
+                    },
+                    None => None,
+                },
+            };
+            if let Some(item) = item {
+                items.push((module, field, item));
+            }
+        }
+        match self.store.instantiate(&def.module, &items) {
+            Ok(inst) => {
+                if let Some(n) = name {
+                    self.named.insert(n.to_string(), inst.clone());
+                }
+                if current {
+                    self.current = Some(inst);
+                }
+                RawOutcome::Ok
+            }
+            Err(f) => f.outcome(Stage::Instantiate, "module"),
+        }
+    }
+
+    /// A spectest item (made on first use, then shared), or `None` if
+    /// spectest has no such item.
+    fn spectest_item(&mut self, field: &str) -> Result<Option<S::Extern>> {
+        let Some(&(key, item)) = SPECTEST.iter().find(|(n, _)| *n == field) else { return Ok(None) };
+        if let Some(e) = self.spectest.get(key) {
+            return Ok(Some(e.clone()));
+        }
+        let made = match item {
+            SpectestItem::Func(params) => self.store.host_func(params)?,
+            SpectestItem::Global(v) => self.store.host_global(v)?,
+            SpectestItem::Table { min, max } => self.store.host_table(min, max)?,
+            SpectestItem::Memory { min, max } => {
+                let m = self.store.new_memory(&MemorySpec { initial: min, maximum: Some(max), shared: false, address: AddressType::I32 })?;
+                self.store.memory_extern(&m)
+            }
+        };
+        self.spectest.insert(key, made.clone());
+        Ok(Some(made))
+    }
+
+    fn invoke(&mut self, instance: Option<&str>, name: &str, args: &[Val]) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        match self.store.call(&inst, name, args) {
+            Ok(values) => RawOutcome::Returns { values },
+            Err(f) => f.outcome(Stage::Call, &format!("function `{name}`")),
+        }
+    }
+
+    fn register(&mut self, name: &str, instance: Option<&str>) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        let exports = self.store.exports(&inst).into_iter().collect();
+        self.registered.insert(name.to_string(), exports);
+        RawOutcome::Ok
+    }
+
+    fn get(&mut self, instance: Option<&str>, global: &str) -> RawOutcome {
+        let inst = match self.pick(instance) {
+            Ok(i) => i,
+            Err(o) => return o,
+        };
+        match self.store.global(&inst, global) {
+            Ok(v) => RawOutcome::Returns { values: vec![v] },
+            Err(f) => f.outcome(Stage::Call, &format!("global `{global}`")),
+        }
+    }
+}
+
+/// `offset..offset+len` if it lies within `size` bytes.
+pub fn range(offset: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+    let end = offset.checked_add(len)?;
+    (end <= size as u64).then(|| offset as usize..end as usize)
+}
+
+/// A value's type.
+pub fn type_of(v: Val) -> ValType {
+    match v {
+        Val::I32(_) => ValType::I32,
+        Val::I64(_) => ValType::I64,
+        Val::F32(_) => ValType::F32,
+        Val::F64(_) => ValType::F64,
+        Val::V128(_) => ValType::V128,
+        Val::RefNull(RefType::Func) | Val::RefFunc => ValType::FuncRef,
+        Val::RefNull(RefType::Extern) | Val::RefExtern(_) => ValType::ExternRef,
+        Val::RefNull(_) => ValType::AnyRef,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::load::parse_case;
+    use crate::case::wast::parse_wast;
+    use crate::case::Case;
+    use crate::diff::check_steps;
+    use crate::outcome::{normalize, Outcome};
+    use std::path::Path;
+
+    /// Runs a case on an engine in this process; the normalized outcomes.
+    fn run(engine: &mut dyn Engine, case: &Case) -> Vec<Outcome> {
+        let mut out = vec![None; case.plan.actions.len()];
+        engine.run(&case.plan, 0, &mut |i, o| out[i] = Some(normalize(o)));
+        out.into_iter().map(|o| o.expect("every step reports")).collect()
+    }
+
+    fn yaml(text: &str) -> Case {
+        parse_case(text, Path::new("t.yaml"), "t").unwrap().remove(0)
+    }
+
+    /// The smoke test every embedded backend must pass: compile, instantiate,
+    /// call, grow from wasm and from the host, trap, a host memory imported.
+    #[test]
+    fn every_embedded_column_passes_the_smoke_test() {
+        let case = yaml(
+            r#"summary: smoke
+imports: {"env.m": m}
+module: |
+  (module
+    (import "env" "m" (memory 1 4))
+    (memory (export "mem") 1 3)
+    (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+    (func (export "grow") (param i32) (result i32) (memory.grow 1 (local.get 0)))
+    (func (export "load") (param i32) (result i32) (i32.load 1 (local.get 0)))
+    (func (export "size_m") (result i32) (memory.size 0)))
+features: [multi-memory]
+steps:
+  - new_memory: {as: m, initial: 2, maximum: 4}
+  - validate: {}
+    expect: {returns: [1]}
+  - invoke: add
+    args: [2, 40]
+    expect: {returns: [42]}
+  - invoke: grow
+    args: [1]
+    expect: {returns: [1]}
+  - invoke: grow
+    args: [5]
+    expect: {returns: [-1]}
+  - grow: {memory: mem, delta: 1}
+    expect: {returns: [2]}
+  - grow: {memory: mem, delta: 1}
+    expect: {error: grow_failed}
+  - size: {memory: mem}
+    expect: {pages: 3}
+  - write: {memory: mem, offset: 65536, bytes: "2a000000"}
+  - invoke: load
+    args: [65536]
+    expect: {returns: [42]}
+  - invoke: load
+    args: [196605]
+    expect: {trap: out_of_bounds}
+  - invoke: size_m
+    expect: {returns: [2]}
+  - read: {memory: m, offset: 131071, len: 1}
+    expect: {bytes: "00"}
+"#,
+        );
+        let mut ran = 0;
+        for column in super::super::ENGINES {
+            let super::super::Launch::Worker(make) = column.launch else { continue };
+            let outcomes = run(make().as_mut(), &case);
+            let checks = check_steps(&case, &outcomes);
+            for (i, ok) in checks.iter().enumerate() {
+                assert_ne!(*ok, Some(false), "{}: step {} ({}) gave {:?}", column.id, i + 1, case.steps[i].label(), outcomes[i]);
+            }
+            ran += 1;
+        }
+        assert!(ran >= 8, "every embedded column ran ({ran})");
+    }
+
+    /// The session's own rules, on wasmi in this process: what is skipped
+    /// after a failed instantiate or new_memory, `register` and imports from
+    /// registered instances, spectest, named instances, definitions.
+    #[test]
+    fn the_session_skips_registers_and_imports() {
+        let mut engine = Embedded::new(super::super::wasmi::Wasmi);
+        let failed = yaml(
+            "summary: s\nmodule: (module (memory 2 1))\nsteps:\n  - instantiate: {}\n    expect: {error: invalid}\n  - size: {memory: mem}\n    expect: {pages: 1}\n  - new_memory: {as: h, initial: 2, maximum: 1}\n    expect: {error: invalid}\n  - grow: {memory: h, delta: 1}\n    expect: {returns: [1]}\n",
+        );
+        let out = run(&mut engine, &failed);
+        assert_eq!(out[0].kind(), "error");
+        assert_eq!(out[1], Outcome::Skipped("no memory `mem`: no instance: instantiate (step 1) failed".into()));
+        assert_eq!(out[3], Outcome::Skipped("no memory `h`: the step that makes it failed".into()));
+
+        let script = parse_wast(
+            r#"(module $a (memory (export "m") 1) (global (export "g") i32 (i32.const 7)) (func (export "f") (result i32) (i32.const 1)))
+(register "A" $a)
+(module $b (import "A" "m" (memory 1)) (import "A" "f" (func $f (result i32))) (import "spectest" "global_i32" (global i32))
+  (func (export "load") (result i32) (i32.load (i32.const 0)))
+  (func (export "f2") (result i32) (call $f))
+  (func (export "sg") (result i32) (global.get 0)))
+(assert_return (invoke $a "f") (i32.const 1))
+(assert_return (invoke "f2") (i32.const 1))
+(assert_return (invoke "sg") (i32.const 666))
+(assert_return (get $a "g") (i32.const 7))
+(assert_unlinkable (module (import "A" "nope" (func))) "unknown import")
+(assert_return (invoke "load") (i32.const 0))
+(module definition $d (func (export "h") (result i32) (i32.const 5)))
+(module instance $i $d)
+(assert_return (invoke $i "h") (i32.const 5))
+"#,
+            Path::new("t.wast"),
+            "t",
+        )
+        .unwrap()
+        .remove(0);
+        let out = run(&mut engine, &script);
+        let checks = check_steps(&script, &out);
+        assert!(checks.iter().all(|c| *c != Some(false)), "{:?}", script.steps.iter().zip(&out).collect::<Vec<_>>());
+        assert!(checks.iter().filter(|c| c.is_some()).count() >= 7);
+        // A name that was never given is an error, not a skip.
+        let named = yaml("summary: s\nmodule: (module)\nsteps:\n  - invoke: f\n    expect: {trap: unreachable}\n");
+        let mut plan = (*named.plan).clone();
+        if let Action::Invoke { instance, .. } = &mut plan.actions[1] {
+            *instance = Some("nobody".into());
+        }
+        let mut seen = Vec::new();
+        engine.run(&plan, 0, &mut |_, o| seen.push(o));
+        assert_eq!(seen[1], RawOutcome::Error { stage: Stage::Call, code: None, message: "no instance named nobody".into() });
+    }
+
+    /// drivers/harness.js builds spectest from a copy of [`SPECTEST`]; the
+    /// copy must say the same.
+    #[test]
+    fn the_js_harness_mirrors_spectest() {
+        let js = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/drivers/harness.js")).unwrap();
+        let begin = js.find("// spectest-begin").expect("marker");
+        let end = js.find("// spectest-end").expect("marker");
+        let block = &js[begin..end];
+        let json = &block[block.find('{').unwrap()..=block.rfind('}').unwrap()];
+        let mirrored: serde_json::Value = serde_json::from_str(json).expect("the harness's table is JSON");
+        let ours: serde_json::Map<String, serde_json::Value> =
+            SPECTEST.iter().map(|(n, item)| (n.to_string(), serde_json::to_value(item).unwrap())).collect();
+        assert_eq!(mirrored, serde_json::Value::Object(ours));
+    }
+}
