@@ -167,6 +167,7 @@ impl Expect {
 // ------------------------------------------------------------------ the table
 
 /// Engine trap codes (wasmtime `Trap`, wasmer `TrapCode`, wasmi `TrapCode`,
+/// tinywasm `Trap`,
 /// as their Debug names) -> trap kind.
 const TRAP_CODES: &[(&str, TrapKind)] = &[
     ("MemoryOutOfBounds", TrapKind::OutOfBounds),
@@ -176,6 +177,14 @@ const TRAP_CODES: &[(&str, TrapKind)] = &[
     ("TableAccessOutOfBounds", TrapKind::OutOfBounds),
     ("ArrayOutOfBounds", TrapKind::OutOfBounds),
     ("StackOverflow", TrapKind::StackExhausted),
+    ("CallStackOverflow", TrapKind::StackExhausted),  // tinywasm
+    ("ValueStackOverflow", TrapKind::StackExhausted), // tinywasm
+    ("Unreachable", TrapKind::Unreachable),           // tinywasm
+    ("DivisionByZero", TrapKind::IntegerDivideByZero),
+    ("InvalidConversionToInt", TrapKind::IntegerOverflow),
+    ("UndefinedElement", TrapKind::OutOfBounds),
+    ("UninitializedElement", TrapKind::IndirectCall),
+    ("IndirectCallTypeMismatch", TrapKind::IndirectCall),
     ("UnreachableCodeReached", TrapKind::Unreachable),
     ("IntegerDivisionByZero", TrapKind::IntegerDivideByZero),
     ("IntegerOverflow", TrapKind::IntegerOverflow),
@@ -199,6 +208,7 @@ const TRAP_TEXTS: &[(&str, TrapKind)] = &[
     ("too much recursion", TrapKind::StackExhausted),               // SpiderMonkey
     ("call stack exhausted", TrapKind::StackExhausted),
     ("stack overflow", TrapKind::StackExhausted),
+    ("value stack exhausted", TrapKind::StackExhausted), // tinywasm
     ("unreachable", TrapKind::Unreachable),
     ("divide by zero", TrapKind::IntegerDivideByZero),
     ("division by zero", TrapKind::IntegerDivideByZero),

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use wasm_matrix::diff::Verdict;
 use wasm_matrix::results::ResultsDoc;
 
 /// Script groups: the directories each may be in, and its scripts. The
@@ -55,7 +56,7 @@ fn gather(root: &Path, into: &Path) -> Vec<String> {
 }
 
 #[test]
-fn the_spec_memory_scripts_conform_on_wasmtime_and_wasmi() {
+fn the_spec_memory_scripts_conform_on_every_embedded_column() {
     let Some(root) = std::env::var_os("WASM_MATRIX_SPEC_TESTSUITE").map(PathBuf::from) else {
         let why = "WASM_MATRIX_SPEC_TESTSUITE is not set (a spec test suite checkout; .ci/run fetches one)";
         assert!(std::env::var("WASM_MATRIX_REQUIRE").unwrap_or_default().is_empty(), "required (WASM_MATRIX_REQUIRE is set): {why}");
@@ -64,15 +65,20 @@ fn the_spec_memory_scripts_conform_on_wasmtime_and_wasmi() {
     };
     assert!(root.is_dir(), "WASM_MATRIX_SPEC_TESTSUITE={} is not a directory", root.display());
     let tmp = tempfile::tempdir().unwrap();
+    // The corpus's known divergences, so that ids are `spec/GROUP/NAME.wast`
+    // and the suite's entries there (an engine that cannot run a group) count.
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/cases/known-divergences.yaml"), tmp.path().join("known-divergences.yaml")).unwrap();
     let scripts = tmp.path().join("spec");
     let missing = gather(&root, &scripts);
     assert!(missing.is_empty(), "not found under {}: {missing:?}", root.display());
 
+    let embedded: Vec<&str> =
+        wasm_matrix::engine::ENGINES.iter().filter(|c| matches!(c.launch, wasm_matrix::engine::Launch::Worker(_))).map(|c| c.id).collect();
     let mut cells = Vec::new();
     for (group, _, _) in GROUPS {
         let out = tmp.path().join(format!("{group}.json"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasm-matrix"));
-        cmd.args(["run", scripts.join(group).to_str().unwrap(), "--engines", "wasmtime,wasmi", "--no-progress"]);
+        cmd.args(["run", scripts.join(group).to_str().unwrap(), "--engines", &embedded.join(","), "--no-progress"]);
         cmd.args(["--out", out.to_str().unwrap()]);
         if *group == "memory64" {
             cmd.arg("--features=-multi-memory");
@@ -84,7 +90,7 @@ fn the_spec_memory_scripts_conform_on_wasmtime_and_wasmi() {
     }
 
     let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for cell in &cells {
+    for cell in cells.iter().filter(|c| c.verdict != Verdict::Known) {
         let (ok, all) = counts.entry(cell.engine.as_str()).or_default();
         for step in cell.steps.iter().filter(|s| s.ok.is_some()) {
             *all += 1;
@@ -95,12 +101,16 @@ fn the_spec_memory_scripts_conform_on_wasmtime_and_wasmi() {
             }
         }
     }
-    for engine in ["wasmtime", "wasmi"] {
+    let mut below = Vec::new();
+    for engine in &embedded {
         let (ok, all) = counts.get(engine).copied().unwrap_or_default();
         let share = 100.0 * ok as f64 / all.max(1) as f64;
-        eprintln!("{engine}: {ok} of {all} assertions conform ({share:.2}%)");
-        // The scripts hold some 2,000 judged commands; far fewer means they did not run.
-        assert!(all > 1500, "{engine}: only {all} judged commands");
-        assert!(share >= 99.0, "{engine}: {share:.2}% of the spec memory assertions conform, less than 99%");
+        let known = cells.iter().filter(|c| c.engine == *engine && c.verdict == Verdict::Known).count();
+        eprintln!("{engine}: {ok} of {all} assertions conform ({share:.2}%), {known} scripts listed as known divergences");
+        // The scripts hold some 1,800 judged commands; far fewer means they did not run.
+        if all < 1200 || share < 99.0 {
+            below.push(format!("{engine}: {ok} of {all} ({share:.2}%)"));
+        }
     }
+    assert!(below.is_empty(), "columns below 99% of the spec memory assertions, or that ran too few: {below:?}");
 }

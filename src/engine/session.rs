@@ -63,8 +63,10 @@ pub trait Backend: 'static {
     type Engine: Clone;
     type Store: Store;
     /// An engine with proposals switched on or off as given (the engine's
-    /// defaults for the rest) and the host's cap, if the engine takes it here.
-    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> std::result::Result<Self::Engine, String>;
+    /// defaults for the rest) and the host's cap, if the engine takes it
+    /// here; `Fault::Unsupported` for what the engine has no way to express
+    /// (every step of the case is then unsupported).
+    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> Result<Self::Engine>;
     /// A fresh store for one case (the host cap, where it is per store).
     fn store(&self, engine: &Self::Engine, host: &Host) -> Self::Store;
 }
@@ -138,7 +140,7 @@ pub const SPECTEST: &[(&str, SpectestItem)] = &[
 /// An embedded column: a backend and its engines, one per feature set and cap.
 pub struct Embedded<B: Backend> {
     backend: B,
-    engines: HashMap<(u16, Option<u64>), std::result::Result<B::Engine, String>>,
+    engines: HashMap<(u16, Option<u64>), Result<B::Engine>>,
 }
 
 impl<B: Backend> Embedded<B> {
@@ -157,11 +159,18 @@ impl<B: Backend> Engine for Embedded<B> {
         });
         match engine {
             Ok(engine) => Session::new(backend.store(engine, &plan.host), plan).run(from, emit),
-            Err(why) => {
+            Err(fault) => {
                 for (i, action) in plan.actions.iter().enumerate().skip(from) {
-                    emit(i, match action {
-                        Action::Unsupported { reason, .. } => RawOutcome::Unsupported { message: reason.clone() },
-                        _ => RawOutcome::Error { stage: Stage::Compile, code: None, message: format!("engine configuration: {why}") },
+                    emit(i, match (action, &*fault) {
+                        (Action::Unsupported { reason, .. }, _) => RawOutcome::Unsupported { message: reason.clone() },
+                        (_, Fault::Unsupported(why)) => RawOutcome::Unsupported { message: why.clone() },
+                        (_, f) => {
+                            let why = match f {
+                                Fault::Error { message } | Fault::Link { message } | Fault::Trap { message, .. } => message.clone(),
+                                other => format!("{other:?}"),
+                            };
+                            RawOutcome::Error { stage: Stage::Compile, code: None, message: format!("engine configuration: {why}") }
+                        }
                     });
                 }
             }
@@ -187,7 +196,7 @@ impl<B: Backend> Embedded<B> {
     /// The engine for no switches and no cap.
     fn default_engine(&mut self) -> std::result::Result<B::Engine, String> {
         let backend = &self.backend;
-        self.engines.entry((0, None)).or_insert_with(|| backend.engine(&[], &Host::default())).clone()
+        self.engines.entry((0, None)).or_insert_with(|| backend.engine(&[], &Host::default())).clone().map_err(|f| format!("{f:?}"))
     }
 }
 

@@ -12,8 +12,11 @@ impl Backend for Tinywasm {
     type Engine = ();
     type Store = tinywasm::Store;
 
-    fn engine(&self, _: &[(Feature, bool)], _: &Host) -> std::result::Result<(), String> {
-        Ok(())
+    fn engine(&self, _: &[(Feature, bool)], host: &Host) -> Result<()> {
+        match host.max_memory_bytes {
+            Some(_) => Err(Fault::Unsupported("tinywasm has no host memory cap (no resource limiter)".into())),
+            None => Ok(()),
+        }
     }
 
     fn store(&self, _: &(), _: &Host) -> tinywasm::Store {
@@ -152,7 +155,7 @@ impl super::session::Store for tinywasm::Store {
         let delta = i64::try_from(delta).map_err(Fault::error)?;
         match memory.grow(self, delta).map_err(fault)? {
             Some(prev) => Ok(prev as u64),
-            None => Err(Fault::error("memory.grow returned None: the memory could not grow")),
+            None => Err(Fault::error("tinywasm: Memory::grow returned None (it gives no error text)")),
         }
     }
 

@@ -17,7 +17,7 @@ impl Backend for Wasmer {
     type Engine = wasmer::Engine;
     type Store = Store;
 
-    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> std::result::Result<wasmer::Engine, String> {
+    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> Result<wasmer::Engine> {
         let compiler = Cranelift::default();
         let mut enabled = compiler.default_features_for_target(&Target::default());
         for &(f, enable) in switches {

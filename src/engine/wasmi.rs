@@ -14,7 +14,7 @@ impl Backend for Wasmi {
     type Engine = wasmi::Engine;
     type Store = WasmiStore;
 
-    fn engine(&self, switches: &[(Feature, bool)], _: &Host) -> std::result::Result<wasmi::Engine, String> {
+    fn engine(&self, switches: &[(Feature, bool)], _: &Host) -> Result<wasmi::Engine> {
         let mut config = Config::default();
         for &(f, enable) in switches {
             match f {

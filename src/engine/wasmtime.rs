@@ -24,11 +24,11 @@ pub enum Flavor {
 }
 
 impl Flavor {
-    fn configure(self, config: &mut Config) -> std::result::Result<(), String> {
+    fn configure(self, config: &mut Config) -> Result<()> {
         match self {
             Flavor::Cranelift => config.strategy(Strategy::Cranelift),
             Flavor::Winch => config.strategy(Strategy::Winch),
-            Flavor::Pulley => config.target("pulley64").map_err(|e| format!("{e:?}"))?,
+            Flavor::Pulley => config.target("pulley64").map_err(fault)?,
             Flavor::NoSignals => config.signals_based_traps(false),
             Flavor::SmallReservation => config.memory_reservation(64 << 20).memory_guard_size(0).memory_may_move(true),
         };
@@ -40,7 +40,7 @@ impl Backend for Flavor {
     type Engine = wasmtime::Engine;
     type Store = WasmtimeStore;
 
-    fn engine(&self, switches: &[(Feature, bool)], _: &Host) -> std::result::Result<wasmtime::Engine, String> {
+    fn engine(&self, switches: &[(Feature, bool)], _: &Host) -> Result<wasmtime::Engine> {
         let mut config = Config::new();
         self.configure(&mut config)?;
         for &(f, enable) in switches {
@@ -51,7 +51,7 @@ impl Backend for Flavor {
                 Feature::CustomPageSizes => config.wasm_custom_page_sizes(enable),
             };
         }
-        wasmtime::Engine::new(&config).map_err(|e| format!("{e:?}"))
+        wasmtime::Engine::new(&config).map_err(fault)
     }
 
     fn store(&self, engine: &wasmtime::Engine, host: &Host) -> WasmtimeStore {
