@@ -6,7 +6,7 @@
 
 use super::model::*;
 use super::module::ModuleInfo;
-use super::spans::{Pos, Spans};
+use super::spans::{block_step_lines, LazySpans, Pos};
 use serde::Deserialize;
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeMap;
@@ -83,16 +83,27 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<Case>, Vec<LoadError>) {
     if paths.is_empty() {
         errors.push(LoadError::whole(Path::new("."), "no case paths given: name a case file or directory (e.g. `cases`)"));
     }
+    let mut files = Vec::new();
     for path in paths {
         match case_files(path) {
-            Ok(files) => {
-                for (file, root) in files {
-                    match load_file(&file, &root) {
-                        Ok(mut c) => cases.append(&mut c),
-                        Err(e) => errors.push(e),
-                    }
-                }
-            }
+            Ok(mut f) => files.append(&mut f),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Files load on every core, each thread a contiguous slice, so that the
+    // results keep the files' order.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(files.len().div_ceil(64)).max(1);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let loaded: Vec<Vec<Result<Vec<Case>, LoadError>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|(file, root)| load_file(file, root)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a case file's loading does not panic")).collect()
+    });
+    for result in loaded.into_iter().flatten() {
+        match result {
+            Ok(mut c) => cases.append(&mut c),
             Err(e) => errors.push(e),
         }
     }
@@ -187,25 +198,40 @@ pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
 pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadError> {
     // `${name}` is not valid YAML everywhere (`[${n}]` opens a flow mapping):
     // the first reading, which only looks for `vary`, sees a plain scalar there.
-    let doc: Yaml = serde_yaml::from_str(&placeholders_as_scalars(text)).map_err(|e| LoadError::yaml(file, &e))?;
-    if !doc.is_mapping() {
-        return Err(LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"));
-    }
-    let spans = Spans::parse(text);
-    let combos = vary_combinations(&doc, file, &spans)?;
+    let spans = LazySpans::new(text);
+    // Only a file that may have `vary` needs the first reading: a block
+    // mapping's top-level key starts a line (a file that is one flow mapping
+    // starts with `{`). The rest is one reading less per file.
+    let may_vary = text.trim_start().starts_with('{') || text.lines().any(|l| l.starts_with("vary"));
+    let combos = if may_vary {
+        let doc: Yaml = serde_yaml::from_str(&placeholders_as_scalars(text)).map_err(|e| LoadError::yaml(file, &e))?;
+        if !doc.is_mapping() {
+            return Err(LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"));
+        }
+        vary_combinations(&doc, file, &spans)?
+    } else {
+        vec![vec![]]
+    };
     // Each variant reads the file without its `vary` block: a sweep of N
     // values would otherwise parse N values N times.
     let template = if combos.len() > 1 { without_vary_block(text) } else { text.to_string() };
     let mut cases = Vec::with_capacity(combos.len());
     for combo in combos {
         let expanded = substitute(&template, &combo, file)?;
-        let raw: RawCase = serde_yaml::from_str(&expanded).map_err(|e| LoadError::yaml(file, &e))?;
+        let raw: RawCase = match serde_yaml::from_str(&expanded) {
+            Ok(raw) => raw,
+            // Not a mapping at all: say what a case file is.
+            Err(_) if !matches!(serde_yaml::from_str::<Yaml>(&placeholders_as_scalars(text)), Ok(Yaml::Mapping(_)) | Err(_)) => {
+                return Err(LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"))
+            }
+            Err(e) => return Err(LoadError::yaml(file, &e)),
+        };
         // Without `vary` the text is unchanged: its positions are known already.
         let expanded_spans;
         let spans = if combo.is_empty() {
             &spans
         } else {
-            expanded_spans = Spans::parse(&expanded);
+            expanded_spans = LazySpans::new(&expanded);
             &expanded_spans
         };
         let id = if combo.is_empty() {
@@ -224,7 +250,8 @@ pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
 
 /// Every combination of the `vary` values, in the order written (one empty
 /// combination when there is no `vary`).
-fn vary_combinations(doc: &Yaml, file: &Path, spans: &Spans) -> Result<Vec<Vec<(String, String)>>, LoadError> {
+fn vary_combinations(doc: &Yaml, file: &Path, spans: &LazySpans) -> Result<Vec<Vec<(String, String)>>, LoadError> {
+    let spans = spans.get();
     let Some(vary) = doc.get("vary") else { return Ok(vec![vec![]]) };
     let map = vary
         .as_mapping()
@@ -476,17 +503,29 @@ enum RawExpect {
 
 struct Ctx<'a> {
     file: &'a Path,
-    spans: &'a Spans,
+    spans: &'a LazySpans<'a>,
+    /// The steps' lines, where a line scan finds them (else from `spans`).
+    step_lines: Option<Vec<usize>>,
 }
 
 impl Ctx<'_> {
     fn err(&self, path: &str, message: impl Into<String>) -> LoadError {
-        LoadError::new(self.file, self.spans.find(path), message)
+        LoadError::new(self.file, self.spans.get().find(path), message)
+    }
+
+    /// The line of step `index` (its path is `path`).
+    fn step_line(&self, index: usize, path: &str) -> usize {
+        match self.step_lines.as_ref().and_then(|l| l.get(index)) {
+            Some(line) => *line,
+            None => self.spans.get().find(path).line,
+        }
     }
 }
 
-fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
-    let cx = Ctx { file, spans };
+fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
+    // The scan must find one line per step, or it is not used.
+    let step_lines = block_step_lines(spans.text()).filter(|l| l.len() == raw.steps.len());
+    let cx = Ctx { file, spans, step_lines };
     if raw.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(cx.err("timeout", "`timeout` must be a positive number of seconds"));
     }
@@ -519,7 +558,8 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &Spans, vary: BTreeMap<St
     let mut current: Option<String> = None;
     for (i, rs) in raw.steps.into_iter().enumerate() {
         let path = format!("steps.{i}");
-        let step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories)?;
+        let mut step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories)?;
+        step.line = cx.step_line(i, &path);
         match &step.action {
             Action::Module { name, .. } => current = name.clone(),
             Action::Instantiate => current = None,
@@ -590,7 +630,7 @@ fn none_if_empty(list: &[String]) -> String {
 fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
     let fail = |err: wast::Error| {
         let (line, col) = err.span().linecol_in(wat);
-        let pos = cx.spans.inside(key, line + 1, col + 1);
+        let pos = cx.spans.get().inside(key, line + 1, col + 1);
         LoadError::new(cx.file, pos, format!("WAT does not parse: {} (WAT line {}, column {})", err.message(), line + 1, col + 1))
     };
     let buf = wast::parser::ParseBuffer::new(wat).map_err(fail)?;
@@ -761,8 +801,8 @@ fn build_step(
             Some(expect(raw_expect(&raw, &at, cx)?, &action, result_types.as_deref(), &at, cx)?)
         }
     };
-    let line = cx.spans.find(path).line;
-    Ok(Step { action, expect: expected, claim, message: None, line, implicit: false, prefix: None })
+    // The line is filled in by the caller, which knows the step's index.
+    Ok(Step { action, expect: expected, claim, message: None, line: 0, implicit: false, prefix: None })
 }
 
 fn type_list(types: &[ValType]) -> String {

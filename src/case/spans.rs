@@ -9,6 +9,56 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+/// A text's [`Spans`], read on first use: a block-style case file that
+/// loads without error needs only its steps' lines, which [`block_step_lines`]
+/// finds without a second YAML reading.
+pub struct LazySpans<'t> {
+    text: &'t str,
+    spans: std::cell::OnceCell<Spans>,
+}
+
+impl<'t> LazySpans<'t> {
+    pub fn new(text: &'t str) -> Self {
+        LazySpans { text, spans: std::cell::OnceCell::new() }
+    }
+
+    pub fn get(&self) -> &Spans {
+        self.spans.get_or_init(|| Spans::parse(self.text))
+    }
+
+    pub fn text(&self) -> &'t str {
+        self.text
+    }
+}
+
+/// The 1-based lines of the items of a top-level block sequence `steps:`
+/// (`- invoke: ...` lines at one indentation), or `None` when the steps are
+/// not written that way. Block scalars inside items are more indented than
+/// the items, so no line of theirs is counted.
+pub fn block_step_lines(text: &str) -> Option<Vec<usize>> {
+    let mut lines = text.lines().enumerate();
+    lines.find(|(_, l)| l.strip_prefix("steps:").is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#')))?;
+    let mut indent = None;
+    let mut out = Vec::new();
+    for (i, l) in lines {
+        let body = l.trim_start_matches(' ');
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let at = l.len() - body.len();
+        let item = body == "-" || body.starts_with("- ");
+        match indent {
+            None if item => indent = Some(at),
+            None => return None,
+            Some(n) if at == n && item => {}
+            Some(n) if at > n => continue,
+            Some(_) => break,
+        }
+        out.push(i + 1);
+    }
+    Some(out)
+}
+
 /// A 1-based line and column in the case file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
@@ -172,5 +222,46 @@ mod tests {
         assert_eq!(s.inside("module", 2, 3), Pos { line: 4, col: 5 });
         // An unknown path falls back to its nearest ancestor.
         assert_eq!(s.find("steps.1.nothing.here").line, 8);
+    }
+}
+
+#[cfg(test)]
+mod step_line_tests {
+    use super::*;
+
+    /// On every case file of the corpus, the line scan finds the steps where
+    /// the YAML reading does (or declines, and the reading is used).
+    #[test]
+    fn the_step_line_scan_agrees_with_the_yaml_reading() {
+        let mut files = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/cases"))];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "yaml") && !p.ends_with("known-divergences.yaml") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut scanned = 0;
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            // `[${n}]` is no YAML until `vary` fills it in: the loader reads
+            // the expanded text of those.
+            if text.contains("${") {
+                continue;
+            }
+            let spans = Spans::parse(&text);
+            let Some(lines) = block_step_lines(&text) else { continue };
+            let read: Vec<usize> = (0..lines.len()).map(|i| spans.find(&format!("steps.{i}")).line).collect();
+            assert_eq!(lines, read, "{}", f.display());
+            scanned += 1;
+        }
+        assert!(scanned * 10 >= files.len() * 8, "the scan covers most files: {scanned} of {}", files.len());
+        // Flow-style steps are not a block sequence: the scan declines.
+        assert_eq!(block_step_lines("summary: s\nsteps: [{invoke: f}]\n"), None);
+        assert_eq!(block_step_lines("summary: s\nsteps:\n- invoke: f\n  args: [1]\n- invoke: g\nmodule: x\n"), Some(vec![3, 5]));
     }
 }

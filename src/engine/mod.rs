@@ -75,7 +75,10 @@ impl Column {
     /// Requests in flight per connection: browsers take them in batches.
     pub fn window(&self) -> usize {
         match self.launch {
-            Launch::Worker(_) | Launch::Node => 16,
+            // Workers answer a batch with one write when no request waits:
+            // a deeper window means fewer round trips.
+            Launch::Worker(_) => 64,
+            Launch::Node => 16,
             Launch::Browser(_) => 512,
         }
     }

@@ -587,7 +587,7 @@ steps:
     fn the_session_skips_registers_and_imports() {
         let mut engine = Embedded::new(super::super::wasmi::Wasmi);
         let failed = yaml(
-            "summary: s\nmodule: (module (memory 2 1))\nsteps:\n  - instantiate: {}\n    expect: {error: invalid}\n  - size: {memory: mem}\n    expect: {pages: 1}\n  - new_memory: {as: h, initial: 2, maximum: 1}\n    expect: {error: invalid}\n  - grow: {memory: h, delta: 1}\n    expect: {returns: [1]}\n",
+            "summary: s\nmodule: (module (memory (export \"mem\") 2 1))\nsteps:\n  - instantiate: {}\n    expect: {error: invalid}\n  - size: {memory: mem}\n    expect: {pages: 1}\n  - new_memory: {as: h, initial: 2, maximum: 1}\n    expect: {error: invalid}\n  - grow: {memory: h, delta: 1}\n    expect: {returns: [1]}\n",
         );
         let out = run(&mut engine, &failed);
         assert_eq!(out[0].kind(), "error");
@@ -621,7 +621,7 @@ steps:
         assert!(checks.iter().all(|c| *c != Some(false)), "{:?}", script.steps.iter().zip(&out).collect::<Vec<_>>());
         assert!(checks.iter().filter(|c| c.is_some()).count() >= 7);
         // A name that was never given is an error, not a skip.
-        let named = yaml("summary: s\nmodule: (module)\nsteps:\n  - invoke: f\n    expect: {trap: unreachable}\n");
+        let named = yaml("summary: s\nmodule: (module (func (export \"f\") unreachable))\nsteps:\n  - invoke: f\n    expect: {trap: unreachable}\n");
         let mut plan = (*named.plan).clone();
         if let Action::Invoke { instance, .. } = &mut plan.actions[1] {
             *instance = Some("nobody".into());

@@ -18,7 +18,11 @@ impl Backend for Wasmer {
     type Store = Store;
 
     fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> Result<wasmer::Engine> {
-        let compiler = Cranelift::default();
+        // One compile thread: the tool runs one worker per core, and wasmer
+        // builds a thread pool of that size for every module it compiles
+        // (no outcome depends on it).
+        let mut compiler = Cranelift::default();
+        compiler.num_threads(std::num::NonZero::new(1).expect("1 is not 0"));
         let mut enabled = compiler.default_features_for_target(&Target::default());
         for &(f, enable) in switches {
             match f {

@@ -26,16 +26,22 @@ pub fn serve(engine_id: &str) -> i32 {
         return 2;
     };
     let mut engine = make();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let send = |out: &mut std::io::BufWriter<std::io::StdoutLock>, ev: &Event| -> bool {
-        let ok = serde_json::to_writer(&mut *out, ev).is_ok() && out.write_all(b"\n").is_ok();
-        ok && out.flush().is_ok()
-    };
-    if !send(&mut out, &Event::Ready { engine: engine_id.into(), version: column.version.into() }) {
+    let out = Output::start();
+    if !out.send(&Event::Ready { engine: engine_id.into(), version: column.version.into() }) || !out.flush() {
         return 0;
     }
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
+    let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+    let mut line = String::new();
+    loop {
+        // Answers go out when no further request waits: one write per batch.
+        if input.buffer().is_empty() && !stdin_ready() && !out.flush() {
+            break;
+        }
+        line.clear();
+        match input.read_line(&mut line) {
+            Ok(0) | Err(_) => break, // stdin closed
+            Ok(_) => {}
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -49,14 +55,77 @@ pub fn serve(engine_id: &str) -> i32 {
         let start = Instant::now();
         let mut alive = true;
         engine.run(&req.plan, req.from, &mut |index, outcome| {
-            alive &= send(&mut out, &Event::Step { id: req.id, index, outcome });
+            alive &= out.send(&Event::Step { id: req.id, index, outcome });
         });
         let us = start.elapsed().as_micros() as u64;
-        if !alive || !send(&mut out, &Event::Done { id: req.id, us, cross_origin_isolated: None }) {
+        if !alive || !out.send(&Event::Done { id: req.id, us, cross_origin_isolated: None }) {
             break; // the runner went away
         }
     }
+    out.flush();
     0
+}
+
+/// A worker's stdout. Events are buffered and flushed when the worker has
+/// no request waiting (one write per batch instead of one per step); a
+/// flusher thread writes what a long or hanging step leaves buffered within
+/// [`FLUSH_AFTER`], and a panic flushes before the process dies, so the
+/// runner always learns how far a case got.
+#[derive(Clone)]
+struct Output(Arc<(Mutex<std::io::BufWriter<std::io::Stdout>>, std::sync::atomic::AtomicBool)>);
+
+/// How long an event may wait in the buffer while the worker is busy. Not
+/// shorter: each wakeup of the flusher on the other core makes every later
+/// munmap/mprotect of the engine (wasmer and wasmtime map memory and code
+/// per case) send it a TLB shootdown; at 2 ms that cost wasmer 55 us a cell.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
+
+/// Whether stdin has data to read now.
+fn stdin_ready() -> bool {
+    let mut fd = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, no timeout.
+    unsafe { libc::poll(&mut fd, 1, 0) > 0 }
+}
+
+impl Output {
+    fn start() -> Output {
+        let out = Output(Arc::new((Mutex::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())), Default::default())));
+        let flusher = out.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(FLUSH_AFTER);
+            if flusher.0 .1.load(std::sync::atomic::Ordering::Relaxed) && !flusher.flush() {
+                break;
+            }
+        });
+        let on_panic = out.clone();
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            on_panic.flush();
+            default_hook(info);
+        }));
+        out
+    }
+
+    fn send(&self, ev: &Event) -> bool {
+        let mut w = match self.0 .0.lock() {
+            Ok(w) => w,
+            Err(p) => p.into_inner(),
+        };
+        let ok = serde_json::to_writer(&mut *w, ev).is_ok() && w.write_all(b"\n").is_ok();
+        self.0 .1.store(true, std::sync::atomic::Ordering::Relaxed);
+        ok
+    }
+
+    fn flush(&self) -> bool {
+        let mut w = match self.0 .0.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            // Someone is writing: it is busy, not hung; the next round flushes.
+            Err(std::sync::TryLockError::WouldBlock) => return true,
+        };
+        self.0 .1.store(false, std::sync::atomic::Ordering::Relaxed);
+        w.flush().is_ok()
+    }
 }
 
 /// How many stderr lines of a worker are kept to explain its death.
