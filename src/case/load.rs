@@ -220,11 +220,16 @@ pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         let expanded = substitute(&template, &combo, file)?;
         let raw: RawCase = match serde_yaml::from_str(&expanded) {
             Ok(raw) => raw,
-            // Not a mapping at all: say what a case file is.
-            Err(_) if !matches!(serde_yaml::from_str::<Yaml>(&placeholders_as_scalars(text)), Ok(Yaml::Mapping(_)) | Err(_)) => {
-                return Err(LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"))
+            // serde stops at the first wrong type; a syntax error further on
+            // is what the file needs fixed first, and a document that is no
+            // mapping at all is told what a case file is.
+            Err(e) => {
+                return Err(match serde_yaml::from_str::<Yaml>(&placeholders_as_scalars(text)) {
+                    Err(syntax) => LoadError::yaml(file, &syntax),
+                    Ok(Yaml::Mapping(_)) => LoadError::yaml(file, &e),
+                    Ok(_) => LoadError::new(file, Pos { line: 1, col: 1 }, "expected a mapping with `summary`, `module` and `steps`"),
+                })
             }
-            Err(e) => return Err(LoadError::yaml(file, &e)),
         };
         // Without `vary` the text is unchanged: its positions are known already.
         let expanded_spans;

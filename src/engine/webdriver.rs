@@ -9,14 +9,14 @@
 //! a driver that went away) the batch is run again one case at a time in a
 //! fresh session, so that only the case that caused it is blamed.
 
-use super::node::which;
+use super::js::which;
 use super::protocol::Event;
 use super::server::HarnessServer;
 use crate::outcome::Outcome;
 use fantoccini::wd::{Capabilities, TimeoutConfiguration};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
@@ -29,6 +29,8 @@ const MAX_BATCH: usize = 256;
 pub enum Browser {
     Chrome,
     Firefox,
+    /// WebKitGTK's MiniBrowser through WebKitWebDriver; it needs an X display.
+    Webkit,
 }
 
 impl Browser {
@@ -36,6 +38,7 @@ impl Browser {
         match self {
             Browser::Chrome => "chrome",
             Browser::Firefox => "firefox",
+            Browser::Webkit => "webkit",
         }
     }
 
@@ -44,6 +47,7 @@ impl Browser {
         match self {
             Browser::Chrome => "WASM_MATRIX_WEBDRIVER_CHROME",
             Browser::Firefox => "WASM_MATRIX_WEBDRIVER_FIREFOX",
+            Browser::Webkit => "WASM_MATRIX_WEBDRIVER_WEBKIT",
         }
     }
 
@@ -51,6 +55,7 @@ impl Browser {
         match self {
             Browser::Chrome => "WASM_MATRIX_CHROME",
             Browser::Firefox => "WASM_MATRIX_FIREFOX",
+            Browser::Webkit => "WASM_MATRIX_MINIBROWSER",
         }
     }
 
@@ -58,6 +63,7 @@ impl Browser {
         match self {
             Browser::Chrome => "WASM_MATRIX_CHROMEDRIVER",
             Browser::Firefox => "WASM_MATRIX_GECKODRIVER",
+            Browser::Webkit => "WASM_MATRIX_WEBKITWEBDRIVER",
         }
     }
 
@@ -65,6 +71,13 @@ impl Browser {
         match self {
             Browser::Chrome => &["chromium", "chromium-browser", "google-chrome", "chrome"],
             Browser::Firefox => &["firefox-esr", "firefox"],
+            // Not on PATH: where libwebkit2gtk installs it.
+            Browser::Webkit => &[
+                "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
+                "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/MiniBrowser",
+                "/usr/libexec/webkit2gtk-4.1/MiniBrowser",
+                "MiniBrowser",
+            ],
         }
     }
 
@@ -72,6 +85,7 @@ impl Browser {
         match self {
             Browser::Chrome => "chromedriver",
             Browser::Firefox => "geckodriver",
+            Browser::Webkit => "WebKitWebDriver",
         }
     }
 }
@@ -89,7 +103,11 @@ fn find(env: &str, names: &[&str], what: &str) -> Result<PathBuf, String> {
         return if p.is_file() { Ok(p) } else { Err(format!("{env}={} does not exist", p.display())) };
     }
     for name in names {
-        if let Some(p) = which(name) {
+        if name.starts_with('/') {
+            if Path::new(name).is_file() {
+                return Ok(PathBuf::from(name));
+            }
+        } else if let Some(p) = which(name) {
             return Ok(p);
         }
     }
@@ -174,6 +192,13 @@ impl Browser {
                 }
                 json!({ "browserName": "firefox", "moz:firefoxOptions": opts })
             }
+            Browser::Webkit => {
+                let mut opts = json!({ "args": ["--automation"] });
+                if let Some(b) = binary {
+                    opts["binary"] = b.into();
+                }
+                json!({ "browserName": "MiniBrowser", "webkitgtk:browserOptions": opts })
+            }
         };
         caps.as_object().cloned().unwrap_or_default()
     }
@@ -183,6 +208,8 @@ impl Browser {
 struct Driver {
     url: String,
     _child: Option<Child>,
+    /// The X server a local WebKit driver runs on, if the tool started one.
+    _display: Option<Xvfb>,
 }
 
 impl Drop for Driver {
@@ -198,15 +225,26 @@ impl Drop for Driver {
 
 async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String> {
     let binary_driver = match setup {
-        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None }),
+        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None }),
         Setup::Local { driver, .. } => driver.clone(),
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let mut cmd = Command::new(&binary_driver);
     super::worker::die_with_parent(&mut cmd);
+    let mut display = None;
     match browser {
         Browser::Chrome => cmd.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1"),
         Browser::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1", "--log", "fatal"]),
+        Browser::Webkit => {
+            // MiniBrowser needs an X display: without one, a private Xvfb
+            // that lives and dies with this driver.
+            if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+                let x = Xvfb::start().await?;
+                cmd.env("DISPLAY", format!(":{}", x.display));
+                display = Some(x);
+            }
+            cmd.arg(format!("--port={port}")).arg("--host=127.0.0.1")
+        }
     };
     let child = cmd
         .stdin(std::process::Stdio::null())
@@ -223,7 +261,58 @@ async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String>
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child) })
+    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display })
+}
+
+/// A private X server (Xvfb) on a free display number; killed when dropped.
+struct Xvfb {
+    display: u32,
+    child: Child,
+}
+
+impl Xvfb {
+    async fn start() -> Result<Xvfb, String> {
+        let xvfb = which("Xvfb").ok_or("Xvfb not found on PATH: WebKitGTK needs an X display (set DISPLAY, or run drivers/install.sh)")?;
+        // Display numbers from one per process upwards, so that parallel
+        // runs and sessions rarely try the same one; a taken one is skipped.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let base = 100 + (std::process::id() % 400) * 8;
+        for _ in 0..32 {
+            let n = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 3000;
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+            if socket.exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let mut cmd = Command::new(&xvfb);
+            super::worker::die_with_parent(&mut cmd);
+            let mut child = cmd
+                .args([format!(":{n}"), "-nolisten".into(), "tcp".into(), "-screen".into(), "0".into(), "1280x1024x24".into()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", xvfb.display()))?;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if socket.exists() {
+                    return Ok(Xvfb { display: n, child });
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // taken after all: the next number
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.start_kill();
+        }
+        Err("Xvfb did not start on any of 32 display numbers".into())
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
 }
 
 /// One browser session with its driver, profile and harness server.

@@ -1,0 +1,115 @@
+//! JS shells (Node, Deno, Bun) running `drivers/harness.js` over the worker
+//! line protocol. Each column's [`Shell`] row says where its binary is found,
+//! how it is started and how its version is read; the harness is the same
+//! file for all of them (it feature-detects), built into this binary and
+//! written to a cache file, so the tool works from any directory.
+
+use std::path::{Path, PathBuf};
+
+/// The JS harness shared by the shells and the browsers.
+pub const HARNESS_JS: &str = include_str!("../../drivers/harness.js");
+
+/// How one JS shell is found and started.
+#[derive(Debug, Clone, Copy)]
+pub struct Shell {
+    /// The environment variable that names the binary.
+    pub env: &'static str,
+    /// Where `drivers/install.sh` puts the pinned build, under
+    /// `drivers/runtimes/` ("" for none).
+    pub local: &'static str,
+    /// Names looked for on PATH (none for a pinned build: another version
+    /// on PATH is not this column).
+    pub path: &'static [&'static str],
+    /// Arguments before the harness file.
+    pub args: &'static [&'static str],
+    /// How to install it, for the unavailable message.
+    pub install_hint: &'static str,
+}
+
+/// The project-local runtimes folder: `drivers/runtimes` beside the
+/// sources this binary was built from, or `WASM_MATRIX_RUNTIMES`.
+pub fn runtimes_dir() -> PathBuf {
+    match std::env::var_os("WASM_MATRIX_RUNTIMES") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("drivers/runtimes"),
+    }
+}
+
+/// Finds `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+impl Shell {
+    /// The binary: the environment variable, then the project-local
+    /// install, then PATH; or why there is none.
+    pub fn binary(&self) -> Result<PathBuf, String> {
+        if let Some(p) = std::env::var_os(self.env) {
+            return if is_executable(Path::new(&p)) {
+                Ok(PathBuf::from(p))
+            } else {
+                Err(format!("{}={} is not an executable file", self.env, Path::new(&p).display()))
+            };
+        }
+        let mut looked = Vec::new();
+        if !self.local.is_empty() {
+            let p = runtimes_dir().join(self.local);
+            if is_executable(&p) {
+                return Ok(p);
+            }
+            looked.push(p.display().to_string());
+        }
+        for name in self.path {
+            if let Some(p) = which(name) {
+                return Ok(p);
+            }
+            looked.push(format!("{name} on PATH"));
+        }
+        Err(format!("not found: looked for {} ({}, or set {})", looked.join(", "), self.install_hint, self.env))
+    }
+
+    /// The command that starts one harness process.
+    pub fn command(&self) -> Result<(PathBuf, Vec<String>), String> {
+        let bin = self.binary()?;
+        let harness = harness_file()?;
+        let mut args: Vec<String> = self.args.iter().map(|s| s.to_string()).collect();
+        args.push(harness.display().to_string());
+        Ok((bin, args))
+    }
+
+    /// `BINARY --version`, reduced to the version: the first word of its
+    /// first line that starts with a digit (or `v` and a digit).
+    pub fn version(&self) -> Result<String, String> {
+        let bin = self.binary()?;
+        let out = std::process::Command::new(&bin).arg("--version").output().map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().unwrap_or_default();
+        let word = first.split_whitespace().find(|w| {
+            let w = w.strip_prefix('v').unwrap_or(w);
+            w.starts_with(|c: char| c.is_ascii_digit())
+        });
+        Ok(word.unwrap_or(first).trim().to_string())
+    }
+}
+
+/// Writes the harness to a cache file named by its content, once. It is a
+/// `.cjs` file: a CommonJS script to every shell (Deno takes a `.js` file
+/// without a package.json for an ES module).
+pub fn harness_file() -> Result<PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    HARNESS_JS.hash(&mut h);
+    let path = std::env::temp_dir().join(format!("wasm-matrix-harness-{:016x}.cjs", h.finish()));
+    if std::fs::read_to_string(&path).map(|t| t == HARNESS_JS).unwrap_or(false) {
+        return Ok(path);
+    }
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, HARNESS_JS).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("cannot write the JS harness to {}: {e}", path.display()))?;
+    Ok(path)
+}
