@@ -283,15 +283,12 @@ function codeOf(e) {
 const trap = (e) => ({ kind: 'trap', code: codeOf(e), message: describe(e) });
 const error = (stage, e) => ({ kind: 'error', stage, code: codeOf(e), message: describe(e) });
 
-// Calls f with `n` as a Number, and again as a BigInt if the engine wants one
-// (the i64 memories of the memory64 JS API); the last failure is reported.
-function withIndex(f, n) {
-  try {
-    return f(n);
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    return f(BigInt(n));
-  }
+// A size in the JS form the case names, else the spec's for the memory's
+// address type: a BigInt for i64 memories, a Number for i32 ones. Never
+// retried in the other form: an engine that wants the other one fails the
+// step, and that is the finding.
+function sized(n, form, address) {
+  return (form || (address === 'i64' ? 'bigint' : 'number')) === 'bigint' ? BigInt(n) : n;
 }
 
 // Runs one case from step `from` (the steps before it ran in a process that
@@ -306,6 +303,8 @@ async function runCase(plan, emit, from = 0) {
   }
   const bytes = plan.wasm ? hexToBytes(plan.wasm) : new Uint8Array(0);
   const hostMemories = new Map();
+  // The ArrayBuffer each memory's last `buffer` step took.
+  const buffers = new Map();
   const failedMemories = new Set();
   let instance = null;
   let failedInstantiate = null;
@@ -479,23 +478,11 @@ async function runCase(plan, emit, from = 0) {
           break;
         }
         case 'new_memory': {
-          const desc = { initial: arg.initial, shared: !!arg.shared };
-          if (arg.maximum !== null && arg.maximum !== undefined) desc.maximum = arg.maximum;
-          if (arg.address === 'i64') {
-            desc.address = 'i64';
-            desc.index = 'i64'; // the older spelling, for engines that still use it
-          }
+          const desc = { initial: sized(arg.initial, arg.js_form, arg.address), shared: !!arg.shared };
+          if (arg.maximum !== null && arg.maximum !== undefined) desc.maximum = sized(arg.maximum, arg.js_form, arg.address);
+          if (arg.address === 'i64') desc.address = 'i64';
           try {
-            let m;
-            try {
-              m = new WebAssembly.Memory(desc);
-            } catch (e) {
-              if (!(e instanceof TypeError) || arg.address !== 'i64') throw e;
-              const big = { ...desc, initial: BigInt(desc.initial) };
-              if (desc.maximum !== undefined) big.maximum = BigInt(desc.maximum);
-              m = new WebAssembly.Memory(big);
-            }
-            hostMemories.set(arg.name, m);
+            hostMemories.set(arg.name, new WebAssembly.Memory(desc));
             outcome = { kind: 'ok' };
           } catch (e) {
             failedMemories.add(arg.name);
@@ -506,12 +493,46 @@ async function runCase(plan, emit, from = 0) {
         case 'grow':
           try {
             const m = memory(arg.memory);
-            const prev = withIndex((d) => m.grow(d), arg.delta);
+            const prev = m.grow(sized(arg.delta, arg.js_form, arg.address));
             outcome = { kind: 'returns', values: [{ i64: BigInt(prev).toString() }] };
           } catch (e) {
             outcome = error('grow', e);
           }
           break;
+        case 'buffer':
+          try {
+            const m = memory(arg.memory);
+            const b = arg.resizable === true ? m.toResizableBuffer()
+              : arg.resizable === false ? m.toFixedLengthBuffer()
+              : m.buffer;
+            buffers.set(arg.memory, b);
+            const len = arg.resizable === true ? b.maxByteLength : b.byteLength;
+            outcome = { kind: 'returns', values: [{ i64: String(len) }] };
+          } catch (e) {
+            outcome = error('access', e);
+          }
+          break;
+        case 'buffer_length': {
+          const b = buffers.get(arg.memory);
+          outcome = b
+            ? { kind: 'returns', values: [{ i64: String(b.byteLength) }] }
+            : { kind: 'skipped', message: `no buffer of \`${arg.memory}\`: no earlier \`buffer\` step took one` };
+          break;
+        }
+        case 'resize': {
+          const b = buffers.get(arg.memory);
+          if (!b) {
+            outcome = { kind: 'skipped', message: `no buffer of \`${arg.memory}\`: no earlier \`buffer\` step took one` };
+            break;
+          }
+          try {
+            b.resize(arg.bytes);
+            outcome = { kind: 'ok' };
+          } catch (e) {
+            outcome = error('grow', e);
+          }
+          break;
+        }
         case 'size':
           outcome = { kind: 'pages', pages: memory(arg.memory).buffer.byteLength / PAGE };
           break;

@@ -425,6 +425,10 @@ struct RawStep {
     read: Option<RawRead>,
     write: Option<RawWrite>,
     new_memory: Option<RawNewMemory>,
+    /// JS API steps (extension): a memory's ArrayBuffer.
+    buffer: Option<RawBuffer>,
+    buffer_length: Option<RawMemory>,
+    resize: Option<RawResize>,
     /// Read by hand (serde_yaml 0.9 wants YAML tags for enums; the case
     /// format writes `{returns: [-1]}` and `ok`).
     expect: Option<Yaml>,
@@ -455,6 +459,23 @@ struct RawRegister {
 struct RawGrow {
     memory: String,
     delta: u64,
+    #[serde(default)]
+    js_form: Option<JsForm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuffer {
+    memory: String,
+    #[serde(default)]
+    resizable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResize {
+    memory: String,
+    bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -491,6 +512,8 @@ struct RawNewMemory {
     shared: bool,
     #[serde(default)]
     address: AddressType,
+    #[serde(default)]
+    js_form: Option<JsForm>,
 }
 
 enum RawExpect {
@@ -752,9 +775,23 @@ fn build_step(
         return Err(cx.err(&format!("{path}.args"), "`args` belongs to an `invoke` step"));
     }
     if let Some(g) = rs.grow {
-        memory(&g.memory, "grow")?;
+        let address = memory(&g.memory, "grow")?;
         result_types = Some(vec![ValType::I64]);
-        actions.push(Action::Grow { memory: g.memory, delta: g.delta });
+        actions.push(Action::Grow { memory: g.memory, delta: g.delta, js_form: g.js_form, address });
+    }
+    if let Some(b) = rs.buffer {
+        memory(&b.memory, "buffer")?;
+        result_types = Some(vec![ValType::I64]);
+        actions.push(Action::Buffer { memory: b.memory, resizable: b.resizable });
+    }
+    if let Some(b) = rs.buffer_length {
+        memory(&b.memory, "buffer_length")?;
+        result_types = Some(vec![ValType::I64]);
+        actions.push(Action::BufferLength { memory: b.memory });
+    }
+    if let Some(r) = rs.resize {
+        memory(&r.memory, "resize")?;
+        actions.push(Action::Resize { memory: r.memory, bytes: r.bytes });
     }
     if let Some(s) = rs.size {
         memory(&s.memory, "size")?;
@@ -776,6 +813,7 @@ fn build_step(
             maximum: m.maximum,
             shared: m.shared,
             address: m.address,
+            js_form: m.js_form,
         });
     }
     let action = match actions.len() {
@@ -783,7 +821,7 @@ fn build_step(
         0 => {
             return Err(cx.err(
                 path,
-                "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`, `module`, `register`, `get`",
+                "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`, `buffer`, `buffer_length`, `resize`, `module`, `register`, `get`",
             ))
         }
         _ => {
@@ -794,7 +832,7 @@ fn build_step(
     let expect_path = format!("{path}.expect");
     let expected = match rs.expect {
         None => match action {
-            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } | Action::Module { .. } | Action::Register { .. } => Expect::Ok,
+            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } | Action::Resize { .. } | Action::Module { .. } | Action::Register { .. } => Expect::Ok,
             _ => return Err(cx.err(path, format!("`{}` needs an `expect`", action.label()))),
         },
         Some(raw) => expect(raw_expect(&raw, &expect_path, cx)?, &action, result_types.as_deref(), &expect_path, cx)?,
@@ -867,6 +905,9 @@ fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]>, path: &s
         Action::Read { .. } => "read",
         Action::Write { .. } => "write",
         Action::NewMemory { .. } => "new_memory",
+        Action::Buffer { .. } => "buffer",
+        Action::BufferLength { .. } => "buffer_length",
+        Action::Resize { .. } => "resize",
         Action::Module { .. } | Action::Instance { .. } => "module",
         Action::Register { .. } => "register",
         Action::Get { .. } => "get",
@@ -888,9 +929,12 @@ fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]>, path: &s
         RawExpect::Ok => match action {
             // A function with no results returns nothing: `ok` is `returns: []`.
             Action::Invoke { .. } if results.is_some_and(|r| r.is_empty()) => Expect::Returns(vec![]),
-            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } | Action::Module { .. } | Action::Register { .. } => {
-                Expect::Ok
-            }
+            Action::Instantiate
+            | Action::Write { .. }
+            | Action::NewMemory { .. }
+            | Action::Resize { .. }
+            | Action::Module { .. }
+            | Action::Register { .. } => Expect::Ok,
             _ => return Err(wrong("ok", "`returns`, `trap`, `error`, `one_of` or `any`")),
         },
         RawExpect::Returns(values) => {

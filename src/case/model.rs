@@ -348,11 +348,81 @@ pub enum Action {
     },
     /// A command the tool cannot express: reported `unsupported`, never run.
     Unsupported { what: String, reason: String },
-    Grow { memory: String, delta: u64 },
+    /// Host grow. `js_form`: how the JS API gets the delta, as the case
+    /// says (absent: the spec's form for the memory's `address`).
+    Grow {
+        memory: String,
+        delta: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        js_form: Option<JsForm>,
+        #[serde(default, skip_serializing_if = "AddressType::is_i32")]
+        address: AddressType,
+    },
     Size { memory: String },
     Read { memory: String, offset: u64, len: u64 },
     Write { memory: String, offset: u64, #[serde(with = "hex_bytes")] bytes: Vec<u8> },
-    NewMemory { name: String, initial: u64, maximum: Option<u64>, shared: bool, address: AddressType },
+    /// `js_form`: how the JS API gets `initial` and `maximum`, as the case
+    /// says (absent: the spec's form for `address`).
+    NewMemory {
+        name: String,
+        initial: u64,
+        maximum: Option<u64>,
+        shared: bool,
+        address: AddressType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        js_form: Option<JsForm>,
+    },
+    /// JS API only: `memory.buffer` (`resizable` absent), `toResizableBuffer()`
+    /// (true) or `toFixedLengthBuffer()` (false); returns its byteLength (its
+    /// maxByteLength if resizable). The harness keeps it as the memory's buffer.
+    Buffer {
+        memory: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resizable: Option<bool>,
+    },
+    /// JS API only: the byteLength, now, of the buffer the last `buffer` step
+    /// took (0 once a grow has detached it).
+    BufferLength { memory: String },
+    /// JS API only: `resize(bytes)` on the buffer the last `buffer` step took.
+    Resize { memory: String, bytes: u64 },
+}
+
+/// How the JS API gets a memory's sizes: BigInts (what the current JS API
+/// wants for i64 memories) or Numbers (for i32 memories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsForm {
+    Bigint,
+    Number,
+}
+
+impl JsForm {
+    /// The JS API's form for a memory of this address type.
+    pub fn spec(address: AddressType) -> JsForm {
+        match address {
+            AddressType::I32 => JsForm::Number,
+            AddressType::I64 => JsForm::Bigint,
+        }
+    }
+}
+
+impl AddressType {
+    pub fn is_i32(&self) -> bool {
+        *self == AddressType::I32
+    }
+}
+
+impl Action {
+    /// A JS form other than the spec's, when the step asks for one: a test
+    /// of the JS API's argument conversion, which embedders do not have.
+    pub fn non_spec_js_form(&self) -> Option<JsForm> {
+        match self {
+            Action::Grow { js_form: Some(f), address, .. } | Action::NewMemory { js_form: Some(f), address, .. } => {
+                (*f != JsForm::spec(*address)).then_some(*f)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Action {
@@ -383,18 +453,25 @@ impl Action {
                 format!("get {}{global}", instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default())
             }
             Action::Unsupported { what, .. } => what.clone(),
-            Action::Grow { memory, delta } => format!("grow {memory} by {delta}"),
+            Action::Grow { memory, delta, js_form, address } => {
+                format!("grow {memory} by {delta}{}", form_label(*js_form, *address))
+            }
             Action::Size { memory } => format!("size {memory}"),
             Action::Read { memory, offset, len } => format!("read {memory}[{offset}..+{len}]"),
             Action::Write { memory, offset, bytes } => {
                 format!("write {memory}[{offset}..+{}]", bytes.len())
             }
-            Action::NewMemory { name, initial, maximum, shared, address } => {
+            Action::NewMemory { name, initial, maximum, shared, address, js_form } => {
                 let max = maximum.map(|m| format!(" max {m}")).unwrap_or_default();
                 let shared = if *shared { " shared" } else { "" };
                 let addr = if *address == AddressType::I64 { " i64" } else { "" };
-                format!("new_memory {name} ({initial}{max}{shared}{addr})")
+                format!("new_memory {name} ({initial}{max}{shared}{addr}){}", form_label(*js_form, *address))
             }
+            Action::Buffer { memory, resizable: None } => format!("buffer {memory}"),
+            Action::Buffer { memory, resizable: Some(true) } => format!("buffer {memory} toResizableBuffer"),
+            Action::Buffer { memory, resizable: Some(false) } => format!("buffer {memory} toFixedLengthBuffer"),
+            Action::BufferLength { memory } => format!("buffer_length {memory}"),
+            Action::Resize { memory, bytes } => format!("resize {memory} buffer to {bytes}"),
         }
     }
 
@@ -402,11 +479,24 @@ impl Action {
     pub fn memory(&self) -> Option<&str> {
         match self {
             Action::Grow { memory, .. }
+            | Action::Buffer { memory, .. }
+            | Action::BufferLength { memory }
+            | Action::Resize { memory, .. }
             | Action::Size { memory }
             | Action::Read { memory, .. }
             | Action::Write { memory, .. } => Some(memory),
             _ => None,
         }
+    }
+}
+
+/// The JS form in a step label: ` (bigint)` / ` (number)` for i64 memories
+/// and wherever the case names one, so results say the form that was used.
+fn form_label(form: Option<JsForm>, address: AddressType) -> &'static str {
+    match form.or((address == AddressType::I64).then_some(JsForm::Bigint)) {
+        Some(JsForm::Bigint) => " (bigint)",
+        Some(JsForm::Number) => " (number)",
+        None => "",
     }
 }
 

@@ -272,6 +272,9 @@ impl<'p, S: Store> Session<'p, S> {
         let mut skips = Skips::default();
         for (i, action) in plan.actions.iter().enumerate().skip(from) {
             let outcome = match action {
+                _ if action.non_spec_js_form().is_some() => RawOutcome::Unsupported {
+                    message: "a JS API argument form (BigInt or Number) other than the spec's: embedders take integers".into(),
+                },
                 Action::Instantiate => {
                     let o = self.module(plan.wasm.as_deref().unwrap_or_default(), None, true, true);
                     if o != RawOutcome::Ok {
@@ -297,7 +300,7 @@ impl<'p, S: Store> Session<'p, S> {
                 },
                 Action::Instance { instance, module } => self.instance(instance.as_deref(), module.as_deref()),
                 Action::Unsupported { reason, .. } => RawOutcome::Unsupported { message: reason.clone() },
-                Action::NewMemory { name, initial, maximum, shared, address } => {
+                Action::NewMemory { name, initial, maximum, shared, address, .. } => {
                     let spec = MemorySpec { initial: *initial, maximum: *maximum, shared: *shared, address: *address };
                     match self.store.new_memory(&spec) {
                         Ok(m) => {
@@ -310,7 +313,10 @@ impl<'p, S: Store> Session<'p, S> {
                         }
                     }
                 }
-                Action::Grow { memory, delta } => self.on_memory(memory, &skips, |s, m| match s.grow(m, *delta) {
+                Action::Buffer { .. } | Action::BufferLength { .. } | Action::Resize { .. } => RawOutcome::Unsupported {
+                    message: "a JS API step (a memory's ArrayBuffer): an embedder's memory has none".into(),
+                },
+                Action::Grow { memory, delta, .. } => self.on_memory(memory, &skips, |s, m| match s.grow(m, *delta) {
                     Ok(prev) => RawOutcome::Returns { values: vec![Val::I64(prev as i64)] },
                     Err(f) => f.outcome(Stage::Grow, "memory"),
                 }),
