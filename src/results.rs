@@ -42,6 +42,9 @@ pub struct EngineEntry {
     /// column configures its engine (`Strategy::Winch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
+    /// Extension: what the report calls the column ("WebKit (WebKitGTK)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<String>,
 }
@@ -431,6 +434,7 @@ impl<'a> Collector<'a> {
                     available: true,
                     reason: None,
                     family: Some(e.family.into()),
+                    name: (e.name != e.id).then(|| e.name.into()),
                     configuration: Some(e.configuration.into()),
                 })
                 .collect(),

@@ -449,14 +449,11 @@ fn free_port() -> u16 {
 }
 
 fn external_driver(browser: wasm_matrix::engine::webdriver::Browser) -> (ExternalDriver, String) {
-    use wasm_matrix::engine::webdriver::{Browser, Setup};
+    use wasm_matrix::engine::webdriver::Setup;
     let Ok(Setup::Local { driver, .. }) = browser.setup(None) else { panic!("{browser:?} is available but has no local driver") };
     let port = free_port();
     let mut cmd = Command::new(driver);
-    match browser {
-        Browser::Chrome => cmd.arg(format!("--port={port}")),
-        Browser::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1"]),
-    };
+    cmd.args(browser.driver_args(port));
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -169,7 +169,7 @@ fn two_shards_merged_give_the_same_report_as_one_run() {
 /// (about one case in seven diverging), for timing the page.
 fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
     let mut doc = ResultsDoc {
-        engines: engines.iter().map(|e| EngineEntry { id: e.to_string(), version: Some("1.0".into()), available: true, reason: None, family: None, configuration: None }).collect(),
+        engines: engines.iter().map(|e| EngineEntry { id: e.to_string(), version: Some("1.0".into()), available: true, reason: None, family: None, name: None, configuration: None }).collect(),
         ..ResultsDoc::default()
     };
     let tags = ["grow", "bounds", "limits", "data", "stack"];

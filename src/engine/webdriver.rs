@@ -124,6 +124,15 @@ fn find(env: &str, names: &[&str], what: &str) -> Result<PathBuf, String> {
 }
 
 impl Browser {
+    /// The driver's arguments to listen on `port`, on loopback only.
+    pub fn driver_args(self, port: u16) -> Vec<String> {
+        match self {
+            Browser::Chrome => vec![format!("--port={port}"), "--allowed-ips=127.0.0.1".into()],
+            Browser::Firefox => vec!["--port".into(), port.to_string(), "--host".into(), "127.0.0.1".into(), "--log".into(), "fatal".into()],
+            Browser::Webkit => vec![format!("--port={port}"), "--host=127.0.0.1".into()],
+        }
+    }
+
     /// Where this browser comes from here, or why it is unavailable.
     pub fn setup(self, remote: Option<&str>) -> Result<Setup, String> {
         if let Some(url) = remote.map(str::to_string).or_else(|| std::env::var(self.webdriver_env()).ok()).filter(|u| !u.is_empty()) {
@@ -232,20 +241,14 @@ async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String>
     let mut cmd = Command::new(&binary_driver);
     super::worker::die_with_parent(&mut cmd);
     let mut display = None;
-    match browser {
-        Browser::Chrome => cmd.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1"),
-        Browser::Firefox => cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1", "--log", "fatal"]),
-        Browser::Webkit => {
-            // MiniBrowser needs an X display: without one, a private Xvfb
-            // that lives and dies with this driver.
-            if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
-                let x = Xvfb::start().await?;
-                cmd.env("DISPLAY", format!(":{}", x.display));
-                display = Some(x);
-            }
-            cmd.arg(format!("--port={port}")).arg("--host=127.0.0.1")
-        }
-    };
+    // MiniBrowser needs an X display: without one, a private Xvfb that lives
+    // and dies with this driver.
+    if browser == Browser::Webkit && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        let x = Xvfb::start().await?;
+        cmd.env("DISPLAY", format!(":{}", x.display));
+        display = Some(x);
+    }
+    cmd.args(browser.driver_args(port));
     let child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -143,7 +143,7 @@ pub fn render(view: &View) -> String {
     // Engines and conformance bars.
     o.push_str("<section id=\"engines\">\n<h2>Engines</h2>\n<div class=\"bars\">\n");
     for (e, c) in view.engines.iter().zip(&view.conformance) {
-        let _ = write!(o, "<div class=\"bar-row\"><div class=\"bar-name\"><b>{}</b> ", esc(&e.id));
+        let _ = write!(o, "<div class=\"bar-row\"><div class=\"bar-name\"><b>{}</b> <small>{}</small> ", esc(e.name.as_deref().unwrap_or(&e.id)), esc(&super::view::family(e)));
         if !e.available {
             let _ = writeln!(
                 o,
@@ -184,9 +184,21 @@ pub fn render(view: &View) -> String {
     for t in tags {
         let _ = write!(o, "<option>{}</option>", esc(t));
     }
-    o.push_str("</select></label>\n<input type=\"search\" id=\"f-q\" placeholder=\"case id contains\">\n<span class=\"engines\">");
+    o.push_str("</select></label>\n<input type=\"search\" id=\"f-q\" placeholder=\"case id contains\">\n");
+    let families = view.families();
+    o.push_str("<label>family <select id=\"f-fam\"><option value=\"\">all</option>");
+    for (f, _) in &families {
+        let _ = write!(o, "<option>{}</option>", esc(f));
+    }
+    o.push_str("</select></label>\n<span class=\"engines\">");
     for (i, e) in view.engines.iter().enumerate() {
-        let _ = write!(o, "<label><input type=\"checkbox\" class=\"f-eng\" value=\"{}\" data-col=\"{i}\" checked> {}</label> ", esc(&e.id), esc(&e.id));
+        let _ = write!(
+            o,
+            "<label><input type=\"checkbox\" class=\"f-eng\" value=\"{}\" data-col=\"{i}\" data-fam=\"{}\" checked> {}</label> ",
+            esc(&e.id),
+            esc(&super::view::family(e)),
+            esc(&e.id)
+        );
     }
     o.push_str("</span>\n<span id=\"count\"></span>\n</form>\n");
     o.push_str("<p class=\"legend\"><span class=\"v-pass\">pass</span> <span class=\"v-known\">known divergence</span> <span class=\"v-fail\">fail</span> <span class=\"v-fixed\">listed, conforms now</span> <span class=\"v-unavailable\">unavailable</span> · letters group engines with identical outcomes where they differ · hover a cell for the engine's message, click for the case</p>\n");
@@ -197,9 +209,18 @@ pub fn render(view: &View) -> String {
     for e in 0..n {
         let _ = write!(o, "<col class=\"c-eng e{e}\">");
     }
-    o.push_str("</colgroup>\n<thead><tr><th class=\"case\">case</th><th>step</th><th>expected</th>");
+    // A header row per family over its columns, then the columns.
+    o.push_str("</colgroup>\n<thead><tr class=\"fam\"><th class=\"case\" rowspan=\"2\">case</th><th rowspan=\"2\">step</th><th rowspan=\"2\">expected</th>");
+    let mut col = 0;
+    for (f, k) in &families {
+        let classes: Vec<String> = (col..col + k).map(|e| format!("f{e}")).collect();
+        let _ = write!(o, "<th class=\"famh {}\" colspan=\"{k}\" data-fam=\"{}\">{}</th>", classes.join(" "), esc(f), esc(f));
+        col += k;
+    }
+    o.push_str("</tr><tr>");
     for (i, e) in view.engines.iter().enumerate() {
-        let _ = write!(o, "<th class=\"e{i}\">{}<br><small>{}</small></th>", esc(&e.id), esc(e.version.as_deref().unwrap_or("")));
+        let title = e.configuration.as_deref().map(|c| format!(" title=\"configuration: {}\"", esc(c))).unwrap_or_default();
+        let _ = write!(o, "<th class=\"e{i}\"{title}>{}<br><small>{}</small></th>", esc(e.name.as_deref().unwrap_or(&e.id)), esc(e.version.as_deref().unwrap_or("")));
     }
     o.push_str("</tr></thead>\n");
     for (group, rows) in &view.groups {

@@ -26,6 +26,7 @@
     tag: document.getElementById("f-tag"),
     q: document.getElementById("f-q"),
     engines: Array.from(document.querySelectorAll(".f-eng")),
+    fam: document.getElementById("f-fam"),
   };
   let selected = null;
 
@@ -57,6 +58,12 @@
     const t = performance.now();
     const cols = f.engines.filter((b) => b.checked).map((b) => +b.dataset.col);
     for (const b of f.engines) table.classList.toggle("hide-e" + b.dataset.col, !b.checked);
+    // A family's header spans its shown columns; it goes when none is shown.
+    for (const h of table.querySelectorAll("th.famh")) {
+      const k = f.engines.filter((b) => b.checked && b.dataset.fam === h.dataset.fam).length;
+      h.hidden = k === 0;
+      h.colSpan = Math.max(k, 1);
+    }
     const div = f.div.checked, fail = f.fail.checked, tag = f.tag.value, q = f.q.value.toLowerCase();
     const visible = new Map();
     let shown = 0;
@@ -155,6 +162,11 @@
     if (a && !table.contains(a)) { ev.preventDefault(); show(decodeURIComponent(a.getAttribute("href").slice(6))); detail.scrollIntoView(); }
   });
   for (const x of [f.div, f.fail, f.tag, ...f.engines]) x.addEventListener("change", apply);
+  // The family filter shows one family's columns (or all).
+  f.fam.addEventListener("change", () => {
+    for (const b of f.engines) b.checked = !f.fam.value || b.dataset.fam === f.fam.value;
+    apply();
+  });
   f.q.addEventListener("input", apply);
   window.addEventListener("hashchange", () => { readHash(); apply(); show(selected); });
   readHash();

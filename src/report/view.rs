@@ -194,9 +194,38 @@ fn variant_key(v: &str) -> Vec<(u8, u128, String)> {
         .collect()
 }
 
+/// An engine's family: as results.json says, else as this tool's registry
+/// says for that id (results written before families were recorded), else
+/// the id itself.
+pub fn family(e: &EngineEntry) -> String {
+    e.family
+        .clone()
+        .or_else(|| crate::engine::spec(&e.id).map(|c| c.family.to_string()))
+        .unwrap_or_else(|| e.id.clone())
+}
+
 impl<'a> View<'a> {
+    /// The families of the columns, in order, with how many columns each.
+    pub fn families(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for e in &self.engines {
+            let f = family(e);
+            match out.last_mut() {
+                Some((last, n)) if *last == f => *n += 1,
+                _ => out.push((f, 1)),
+            }
+        }
+        out
+    }
+
     pub fn new(doc: &'a ResultsDoc) -> View<'a> {
-        let engines: Vec<&EngineEntry> = doc.engines.iter().collect();
+        // Columns by family, each family where its first column stands.
+        let mut engines: Vec<&EngineEntry> = doc.engines.iter().collect();
+        let families: Vec<String> = engines.iter().map(|e| family(e)).collect();
+        let rank = |f: &str| families.iter().position(|x| x == f).unwrap_or(0);
+        let mut order: Vec<usize> = (0..engines.len()).collect();
+        order.sort_by_key(|&i| (rank(&families[i]), i));
+        engines = order.iter().map(|&i| engines[i]).collect();
         let n = engines.len();
         let pos = |e: &str| engines.iter().position(|x| x.id == e);
         let case_by_id: BTreeMap<&str, &CaseEntry> = doc.cases.iter().map(|c| (c.id.as_str(), c)).collect();
