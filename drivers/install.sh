@@ -18,6 +18,7 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install.sh: installing ${need[*]} with apt-get"
   $sudo apt-get update -qq

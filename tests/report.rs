@@ -269,7 +269,23 @@ async fn the_page_filters_in_chromium() {
     // The matrix: one row per case, one column per engine, coloured cells.
     assert_eq!(visible_rows(c).await, view.rows.len());
     let headers = c.find_all(Locator::Css("#m thead th")).await.unwrap();
-    assert_eq!(headers.len(), 3 + doc.engines.len());
+    let families = view.families();
+    assert_eq!(headers.len(), 3 + families.len() + doc.engines.len(), "case, step, expected, a header per family, one per engine");
+    // The family filter shows one family's columns, then all again.
+    let (family, k) = families.iter().find(|(_, k)| *k < doc.engines.len()).expect("the fixture has two families").clone();
+    let shown = |c: &fantoccini::Client| {
+        let c = c.clone();
+        async move {
+            let js = "return Array.from(document.querySelectorAll('#m thead tr:not(.fam) th')).filter((th) => th.offsetParent !== null).length";
+            c.execute(js, vec![]).await.unwrap().as_u64().unwrap() as usize
+        }
+    };
+    let pick = format!("const s = document.getElementById('f-fam'); s.value = {family:?}; s.dispatchEvent(new Event('change'));");
+    c.execute(&pick, vec![]).await.unwrap();
+    assert_eq!(shown(c).await, k, "only {family}'s columns");
+    c.execute("const s = document.getElementById('f-fam'); s.value = ''; s.dispatchEvent(new Event('change'));", vec![]).await.unwrap();
+    assert_eq!(shown(c).await, doc.engines.len());
+    c.execute("history.replaceState(null, '', location.pathname)", vec![]).await.unwrap();
     let failing = c.find_all(Locator::Css("#m td.v-fail")).await.unwrap();
     assert_eq!(failing.len(), doc.cells.iter().filter(|c| c.verdict == Verdict::Fail).count());
 
