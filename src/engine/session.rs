@@ -35,6 +35,11 @@ impl Fault {
         Fault::Error { message: e.to_string() }
     }
 
+    /// A value the engine returned that the case format has no form for.
+    pub fn unshowable() -> Fault {
+        Fault::Unsupported("a result type the case format cannot show".into())
+    }
+
     fn outcome(self, stage: Stage, what: &str) -> RawOutcome {
         match self {
             Fault::Trap { code, message } => RawOutcome::Trap { code, message },

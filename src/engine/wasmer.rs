@@ -157,8 +157,6 @@ fn runtime_fault(e: &RuntimeError) -> Fault {
     }
 }
 
-const UNSUPPORTED_RESULT: &str = "a result type the case format cannot show";
-
 impl super::session::Store for Store {
     type Module = Module;
     type Instance = Instance;
@@ -198,13 +196,13 @@ impl super::session::Store for Store {
         let params = args.iter().map(|a| from_val(self, a)).collect::<Result<Vec<_>>>()?;
         let results = func.call(self, &params).map_err(|e| runtime_fault(&e))?;
         let values = results.iter().map(|v| to_val(self, v)).collect::<Option<Vec<_>>>();
-        values.ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
+        values.ok_or_else(Fault::unshowable)
     }
 
     fn global(&mut self, instance: &Instance, name: &str) -> Result<Val> {
         let g = instance.exports.get_global(name).map_err(|_| Fault::Missing)?;
         let v = g.get(self);
-        to_val(self, &v).ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
+        to_val(self, &v).ok_or_else(Fault::unshowable)
     }
 
     fn exported_memory(&mut self, instance: &Instance, name: &str) -> Option<Memory> {

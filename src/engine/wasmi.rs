@@ -92,8 +92,6 @@ fn val_type(t: ValType) -> wasmi::ValType {
     }
 }
 
-const UNSUPPORTED_RESULT: &str = "a result type the case format cannot show";
-
 impl super::session::Store for WasmiStore {
     type Module = Module;
     type Instance = Instance;
@@ -131,12 +129,12 @@ impl super::session::Store for WasmiStore {
         let mut results = vec![wasmi::Val::I32(0); func.ty(&self.store).results().len()];
         func.call(&mut self.store, &params, &mut results).map_err(fault)?;
         let values = results.iter().map(|v| to_val(&self.store, v)).collect::<Option<Vec<_>>>();
-        values.ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
+        values.ok_or_else(Fault::unshowable)
     }
 
     fn global(&mut self, instance: &Instance, name: &str) -> Result<Val> {
         let g = instance.get_global(&self.store, name).ok_or(Fault::Missing)?;
-        to_val(&self.store, &g.get(&self.store)).ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
+        to_val(&self.store, &g.get(&self.store)).ok_or_else(Fault::unshowable)
     }
 
     fn exported_memory(&mut self, instance: &Instance, name: &str) -> Option<Memory> {

@@ -130,8 +130,6 @@ fn val_type(t: ValType) -> wasmtime::ValType {
     }
 }
 
-const UNSUPPORTED_RESULT: &str = "a result type the case format cannot show";
-
 impl super::session::Store for WasmtimeStore {
     type Module = Module;
     type Instance = Instance;
@@ -170,13 +168,13 @@ impl super::session::Store for WasmtimeStore {
         let mut results = vec![wasmtime::Val::I32(0); func.ty(&self.store).results().len()];
         func.call(&mut self.store, &params, &mut results).map_err(fault)?;
         let values = results.iter().map(|v| to_val(&self.store, v)).collect::<Option<Vec<_>>>();
-        values.ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
+        values.ok_or_else(Fault::unshowable)
     }
 
     fn global(&mut self, instance: &Instance, name: &str) -> Result<Val> {
         let g = instance.get_global(&mut self.store, name).ok_or(Fault::Missing)?;
         let v = g.get(&mut self.store);
-        to_val(&self.store, &v).ok_or_else(|| Fault::Unsupported(UNSUPPORTED_RESULT.into()))
+        to_val(&self.store, &v).ok_or_else(Fault::unshowable)
     }
 
     fn exported_memory(&mut self, instance: &Instance, name: &str) -> Option<Mem> {
