@@ -209,7 +209,48 @@ fn select(cases: Vec<Case>, tags: Option<&str>, filter: Option<&str>) -> Vec<Cas
         .collect()
 }
 
+/// `--webdriver NAME=URL,...`, and the `WASM_MATRIX_WEBDRIVER_*` variables of
+/// the browsers: a name that is no browser or a URL that is not an http(s)
+/// URL with a host is bad input, said before any work starts.
+fn parse_webdriver(list: Option<&str>) -> Result<Vec<(String, String)>, String> {
+    let check = |what: &str, url: &str| -> Result<(), String> {
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+            Ok(u) => Err(format!("{what}: `{url}` is not a WebDriver endpoint (expected http://HOST:PORT, found scheme `{}`{})", u.scheme(), if u.host().is_none() { " and no host" } else { "" })),
+            Err(e) => Err(format!("{what}: `{url}` is not a URL ({e}); expected e.g. chrome=http://127.0.0.1:4444")),
+        }
+    };
+    let mut out = Vec::new();
+    for item in list.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((name, url)) = item.split_once('=') else {
+            return Err(format!("--webdriver: expected NAME=URL, found `{item}`"));
+        };
+        let browsers: Vec<&str> = ENGINES.iter().filter(|e| matches!(e.launch, engine::Launch::Browser(_))).map(|e| e.id).collect();
+        match engine::spec(name) {
+            Some(s) if matches!(s.launch, engine::Launch::Browser(_)) => {
+                check(&format!("--webdriver {name}"), url)?;
+                out.push((name.to_string(), url.to_string()));
+            }
+            _ => return Err(format!("--webdriver: `{name}` is not a browser engine ({})", browsers.join(", "))),
+        }
+    }
+    for e in ENGINES {
+        if let engine::Launch::Browser(b) = e.launch {
+            if let Ok(url) = std::env::var(b.webdriver_env()) {
+                if !url.is_empty() {
+                    check(b.webdriver_env(), &url)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn run(args: RunArgs) -> i32 {
+    let webdriver = match parse_webdriver(args.webdriver.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return bad(e),
+    };
     let engines = match engine::parse_list(&args.engines) {
         Ok(e) => e,
         Err(e) => return bad(e),
@@ -289,17 +330,7 @@ fn run(args: RunArgs) -> i32 {
         Err(e) => return bad(format!("cannot find this program's own path to start workers: {e}")),
     };
     let mut opts = RunOptions::new(exe);
-    if let Some(list) = &args.webdriver {
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let Some((name, url)) = item.split_once('=') else {
-                return bad(format!("--webdriver: expected NAME=URL, found `{item}`"));
-            };
-            match engine::spec(name) {
-                Some(s) if matches!(s.launch, engine::Launch::Browser(_)) => opts.webdriver.push((name.to_string(), url.to_string())),
-                _ => return bad(format!("--webdriver: `{name}` is not a browser engine (chrome, firefox)")),
-            }
-        }
-    }
+    opts.webdriver = webdriver;
     if let Some(addr) = args.serve_addr {
         opts.serve_addr = addr;
     }

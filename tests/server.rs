@@ -6,10 +6,19 @@ use wasm_matrix::engine::server::HarnessServer;
 use wasm_matrix::runner::RunOptions;
 
 fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"))
+}
+
+/// Sends `request` as it is; the status and the response (what arrived
+/// before the server closed the connection).
+fn raw(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    // A server that stops reading makes the write fail: what it answered counts.
+    let _ = s.write_all(request.as_bytes());
+    let mut response = Vec::new();
+    let _ = s.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).to_string();
     let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (status, response)
 }
@@ -52,6 +61,24 @@ async fn serves_only_the_harness_files_on_loopback() {
         let (status, js) = get(addr, "/plain/harness.js");
         assert_eq!(status, 200);
         assert!(js.contains("runBatch"));
+
+        // Only GET; no bodies, whatever they claim to be; no absolute form;
+        // a huge header is refused, not read to its end.
+        for method in ["POST", "PUT", "DELETE", "PATCH"] {
+            let (status, _) = raw(addr, &format!("{method} /plain/harness.js HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+            assert_eq!(status, 405, "{method}");
+        }
+        let (status, _) = raw(addr, &format!("GET /plain/harness.js HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 1000000000\r\nConnection: close\r\n\r\nabc"));
+        assert_eq!(status, 413, "a body that never comes is not waited for");
+        let (status, _) = raw(addr, &format!("GET /plain/harness.js HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+        assert_eq!(status, 413);
+        let (status, _) = raw(addr, &format!("GET http://example.com/plain/harness.js HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"));
+        assert_eq!(status, 400, "absolute form");
+        let huge = "x".repeat(1 << 20);
+        let start = std::time::Instant::now();
+        let (status, _) = raw(addr, &format!("GET /plain/harness.js HTTP/1.1\r\nHost: {addr}\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n"));
+        assert!(status == 431 || status == 400 || status == 0, "a 1 MiB header gets a 4xx or a closed connection, got {status}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     });
     checks.await.unwrap();
 }

@@ -90,6 +90,19 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<Case>, Vec<LoadError>) {
             Err(e) => errors.push(e),
         }
     }
+    // Paths under different roots, none of them a corpus (no
+    // known-divergences.yaml): ids are relative to what they have in common,
+    // so that `run data/wasm-v2 data/wasm-latest` keeps both trees apart
+    // (`wasm-v2/memory.wast`, `wasm-latest/memory.wast`).
+    let mut roots: Vec<&PathBuf> = files.iter().map(|(_, r)| r).collect();
+    roots.sort();
+    roots.dedup();
+    if roots.len() > 1 && roots.iter().all(|r| !r.join(KNOWN_FILE).is_file()) {
+        let common = common_ancestor(&roots);
+        for (_, root) in &mut files {
+            *root = common.clone();
+        }
+    }
     // Files load on every core, each thread a contiguous slice, so that the
     // results keep the files' order.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(files.len().div_ceil(64)).max(1);
@@ -119,6 +132,17 @@ pub fn load_paths(paths: &[PathBuf]) -> (Vec<Case>, Vec<LoadError>) {
         }
     }
     (cases, errors)
+}
+
+/// The deepest directory that holds all of `dirs`.
+fn common_ancestor(dirs: &[&PathBuf]) -> PathBuf {
+    let mut common = dirs[0].to_path_buf();
+    while !dirs.iter().all(|d| d.starts_with(&common)) {
+        if !common.pop() {
+            break;
+        }
+    }
+    common
 }
 
 /// The directory case ids are relative to: the nearest ancestor of `path`

@@ -2,7 +2,10 @@
 //! loopback (or the address given) and serves exactly four paths: the page
 //! and the script, under `/isolated/` (with COOP/COEP, so the page is
 //! cross-origin isolated and has SharedArrayBuffer) and under `/plain/`
-//! (without them). Everything else is 404.
+//! (without them). Everything else is 404. Only GET (and HEAD) are
+//! answered (405 otherwise); a request with a body is refused (413) without
+//! reading it, one in absolute form (`GET http://host/...`) too (400), and
+//! hyper's own header limit (431) bounds what a request can make it read.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +31,18 @@ fn respond(body: &'static str, content_type: &'static str, isolated: bool) -> Re
     r
 }
 
+/// Refuses what the harness never sends: a body, an absolute-form target.
+async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let has_body = req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v != "0") || req.headers().contains_key(header::TRANSFER_ENCODING);
+    if has_body {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "this server takes no request bodies\n").into_response();
+    }
+    if req.uri().authority().is_some() {
+        return (StatusCode::BAD_REQUEST, "absolute-form request targets are not served\n").into_response();
+    }
+    next.run(req).await
+}
+
 pub fn router() -> Router {
     const HTML: &str = "text/html; charset=utf-8";
     const JS: &str = "text/javascript; charset=utf-8";
@@ -38,6 +53,7 @@ pub fn router() -> Router {
         .route("/plain/harness.html", get(|| async { respond(HARNESS_HTML, HTML, false) }))
         .route("/plain/harness.js", get(move || async move { respond(js, JS, false) }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found: this server serves only the wasm-matrix harness\n") })
+        .layer(axum::middleware::from_fn(guard))
 }
 
 /// A running server; dropped, it stops.
