@@ -85,13 +85,23 @@ struct RunArgs {
     /// one session per 4,000 cells, at most this many
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Memory each engine process may keep resident (e.g. 6GiB, 512MiB, or off);
+    /// one over it is killed, its cell is a `crash` that says so, and the run
+    /// goes on [default: the memory available less 2 GiB, at most 80% of RAM]
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    memory_budget: Option<Budget>,
     /// Seconds a case may take before its engine process is killed (a case's own
     /// `timeout` key may raise it)
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     timeout: f64,
     /// Results file (JSON lines while running, the final JSON document at the end)
-    #[arg(long, default_value = "results.json", value_name = "FILE")]
-    out: PathBuf,
+    /// [default: results.json, or the --resume file]
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Go on with an interrupted run: keep the cells this results file (JSON
+    /// lines or a final document) already has, run the rest of the selection
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
     /// Also write JUnit XML (one test case per cell)
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -169,6 +179,14 @@ pub fn main() -> i32 {
         Command::Run(args) => run(args),
         Command::Report(args) => report_cmd(args),
     }
+}
+
+/// `--memory-budget`: bytes, or none (`off`).
+#[derive(Clone, Copy)]
+struct Budget(Option<u64>);
+
+fn parse_budget(text: &str) -> Result<Budget, String> {
+    crate::budget::parse(text).map(Budget)
 }
 
 fn bad(message: impl std::fmt::Display) -> i32 {
@@ -314,14 +332,34 @@ fn run(args: RunArgs) -> i32 {
         }
     }
 
-    let cases = Arc::new(cases);
-    let cells: Vec<(usize, &'static Column)> =
-        (0..cases.len()).flat_map(|c| engines.iter().map(move |e| (c, *e))).collect();
-    let total = cells.len();
-    let mut collector = match Collector::new(&cases, &known, &engines, Some(&args.out)) {
-        Ok(c) => c,
-        Err(e) => return bad(format!("{}: cannot write results: {e}", args.out.display())),
+    // What an interrupted run already has: read before the results file
+    // is written again (it may be the same file).
+    let resumed = match &args.resume {
+        Some(path) => match ResultsDoc::read(path) {
+            Ok(doc) => Some(doc),
+            Err(e) => return bad(format!("--resume: {e}")),
+        },
+        None => None,
     };
+    let out_path = args.out.clone().or_else(|| args.resume.clone()).unwrap_or_else(|| PathBuf::from("results.json"));
+    let cases = Arc::new(cases);
+    let done: std::collections::HashSet<(&str, &str)> = resumed
+        .iter()
+        .flat_map(|d| d.cells.iter().map(|c| (c.case.as_str(), c.engine.as_str())))
+        .collect();
+    let cells: Vec<(usize, &'static Column)> = (0..cases.len())
+        .flat_map(|c| engines.iter().map(move |e| (c, *e)))
+        .filter(|(c, e)| !done.contains(&(cases[*c].id.as_str(), e.id)))
+        .collect();
+    let total = cells.len();
+    let mut collector = match Collector::new(&cases, &known, &engines, Some(&out_path)) {
+        Ok(c) => c,
+        Err(e) => return bad(format!("{}: cannot write results: {e}", out_path.display())),
+    };
+    if let Some(doc) = &resumed {
+        let kept = collector.resume_from(doc);
+        eprintln!("resuming {}: {kept} cells kept, {total} to run", args.resume.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    }
     if let Some(first) = args.paths.iter().find(|p| p.exists()) {
         collector.doc.corpus = Some(Corpus::at(&crate::case::load::corpus_root(first)));
     }
@@ -335,6 +373,9 @@ fn run(args: RunArgs) -> i32 {
         opts.serve_addr = addr;
     }
     opts.jobs = args.jobs.unwrap_or_else(|| runner::default_jobs());
+    if let Some(Budget(b)) = args.memory_budget {
+        opts.memory_budget = b;
+    }
     opts.timeout = Duration::from_secs_f64(args.timeout);
 
     let progress = if std::io::stderr().is_terminal() && !args.no_progress {
@@ -375,7 +416,7 @@ fn run(args: RunArgs) -> i32 {
     let load_texts: Vec<String> = load_errors.iter().map(|e| e.to_string()).collect();
     let doc = match collector.finish(seconds, load_texts, interrupted) {
         Ok(d) => d,
-        Err(e) => return bad(format!("{}: cannot write results: {e}", args.out.display())),
+        Err(e) => return bad(format!("{}: cannot write results: {e}", out_path.display())),
     };
     if let Some(path) = &args.junit {
         if let Err(e) = report::junit::write(&doc, path) {
@@ -397,7 +438,7 @@ fn run(args: RunArgs) -> i32 {
     }
     println!("{}", summary.line());
     if interrupted {
-        println!("interrupted: {} of {total} cells finished; {} holds them", doc.cells.len(), args.out.display());
+        println!("interrupted: {} of {total} cells finished; {} holds them", doc.cells.len(), out_path.display());
     }
     if !load_errors.is_empty() {
         println!("{} file(s) could not be loaded (see the errors above)", load_errors.len());

@@ -3,6 +3,7 @@
 //! `case` (load) -> `runner` + `engine` (run) -> `diff` (judge) -> `report`.
 
 pub mod bench;
+pub mod budget;
 pub mod case;
 pub mod cli;
 pub mod diff;

@@ -468,6 +468,31 @@ impl<'a> Collector<'a> {
         }
     }
 
+    /// Takes over what an interrupted run finished: its cells of this run's
+    /// cases and engines (written to the file again), its engines' versions
+    /// and its start time. Returns how many cells were kept.
+    pub fn resume_from(&mut self, doc: &ResultsDoc) -> usize {
+        for e in &doc.engines {
+            if let Some(mine) = self.doc.engines.iter_mut().find(|x| x.id == e.id) {
+                if mine.version.is_none() {
+                    mine.version = e.version.clone();
+                }
+            }
+        }
+        if doc.started.is_some() {
+            self.doc.started = doc.started.clone();
+        }
+        let ids: std::collections::HashSet<&str> = self.cases.iter().map(|c| c.id.as_str()).collect();
+        let mut kept = 0;
+        for cell in &doc.cells {
+            if ids.contains(cell.case.as_str()) && self.doc.engines.iter().any(|e| e.id == cell.engine) {
+                self.push(cell.clone());
+                kept += 1;
+            }
+        }
+        kept
+    }
+
     /// Judges a finished cell, records it and appends it to the file.
     pub fn add(&mut self, run: &CellRun) -> &CellEntry {
         let case = &self.cases[run.case];

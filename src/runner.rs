@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub webdriver: Vec<(String, String)>,
     /// Where the harness server for browsers listens (port 0: any free port).
     pub serve_addr: std::net::SocketAddr,
+    /// Bytes each engine process may keep resident (None: no budget).
+    pub memory_budget: Option<u64>,
 }
 
 impl RunOptions {
@@ -42,6 +44,7 @@ impl RunOptions {
             window: 512,
             webdriver: Vec::new(),
             serve_addr: ([127, 0, 0, 1], 0).into(),
+            memory_budget: crate::budget::default_budget(),
         }
     }
 }
@@ -65,6 +68,21 @@ pub const CELLS_PER_BROWSER_SESSION: usize = 4000;
 /// queues behind it while another process is free.
 fn heavy(case: &Case, run_timeout: Duration) -> bool {
     case.timeout.is_some_and(|t| Duration::from_secs_f64(t) > run_timeout)
+}
+
+/// A case that may use GiBs: a YAML case with its own `timeout` (what the
+/// corpus gives its GiB allocations), or a host grow or memory of at least
+/// 1 GiB. These run one at a time across the whole run, every engine
+/// together, so that their memory budgets never overlap.
+fn memory_heavy(case: &Case) -> bool {
+    const GIB_PAGES: u64 = 16384;
+    let script = case.file.extension().is_some_and(|e| e == "wast");
+    (case.timeout.is_some() && !script)
+        || case.plan.actions.iter().any(|a| match a {
+            Action::Grow { delta, .. } => *delta >= GIB_PAGES,
+            Action::NewMemory { initial, .. } => *initial >= GIB_PAGES,
+            _ => false,
+        })
 }
 
 /// One finished cell.
@@ -112,6 +130,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     }
     let lines = Arc::new(lines);
     let server = Arc::new(tokio::sync::OnceCell::new());
+    let big = Arc::new(tokio::sync::Semaphore::new(1));
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
         let queue = Arc::new(Mutex::new(queue));
@@ -131,6 +150,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 tx: tx.clone(),
                 announced: started.clone(),
                 server: server.clone(),
+                big: big.clone(),
             };
             tasks.push(tokio::spawn(w.run()));
         }
@@ -192,11 +212,11 @@ impl Conn {
                     })
                     .await?
                     .clone();
-                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout).await?))
+                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout, opts.memory_budget).await?))
             }
             _ => {
                 let (program, args) = spec.command(&opts.worker_exe)?;
-                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60)).await?;
+                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget).await?;
                 if let Launch::Js(shell) = spec.launch {
                     // The harness knows only a Node-compatible version
                     // (`process.version`); the shell says its own.
@@ -285,6 +305,8 @@ struct Worker {
     /// Whether this engine was already announced as started or unavailable.
     announced: Arc<Mutex<Availability>>,
     server: Arc<SharedServer>,
+    /// One permit: memory-heavy cases run one at a time across the run.
+    big: Arc<tokio::sync::Semaphore>,
 }
 
 /// The harness server every browser session of a run loads its page from:
@@ -349,6 +371,8 @@ impl Worker {
         let mut proc: Option<Conn> = None;
         let mut failed_starts = 0;
         let mut front_since = Instant::now();
+        // The run's one place for a memory-heavy case, while this worker has one.
+        let mut big: Option<tokio::sync::OwnedSemaphorePermit> = None;
         loop {
             if proc.is_none() {
                 match Conn::start(self.spec, &self.opts, &self.server).await {
@@ -393,6 +417,9 @@ impl Worker {
                     }
                 }
             }
+            if inflight.is_empty() {
+                big = None;
+            }
             let p = proc.as_mut().expect("started above");
             while inflight.len() < self.opts.window.min(self.spec.window()).max(1) {
                 if inflight.iter().any(|f| heavy(&self.cases[f.case], self.opts.timeout)) {
@@ -402,6 +429,9 @@ impl Worker {
                 if !inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
                     retry.push_front(f);
                     break;
+                }
+                if big.is_none() && memory_heavy(&self.cases[f.case]) {
+                    big = Some(self.big.clone().acquire_owned().await.expect("the semaphore is never closed"));
                 }
                 if inflight.is_empty() {
                     front_since = Instant::now();

@@ -149,7 +149,7 @@ fn write_case(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
-const QUICK: &str = "summary: quick\nmodule: (module (memory 1))\n";
+const QUICK: &str = "summary: quick\nmodule: (module (memory 1))\nsteps: []\n";
 const HANG: &str = "summary: an endless loop\nmodule: |\n  (module (func (export \"spin\") (loop (br 0))))\nsteps:\n  - invoke: spin\n    expect: { returns: [] }\n";
 
 /// a-before (quick), b-hang (an endless loop), c-after (quick).
@@ -371,7 +371,7 @@ fn unanimous_asks_only_whether_engines_agree() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("unanimous: the engines that ran agree on every step of 1 cases"), "{}", stdout(&o));
     // wasmi has no shared memories: the engines differ.
-    let shared = "summary: shared\nfeatures: [threads]\nmodule: (module (memory 1 2 shared))\n";
+    let shared = "summary: shared\nfeatures: [threads]\nmodule: (module (memory 1 2 shared))\nsteps: []\n";
     write_case(corpus.path(), "shared.yaml", shared);
     let o = run(&["run", dir, "--engines", EMBEDDED, "--unanimous", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
@@ -556,4 +556,112 @@ fn features_switch_proposals_off_for_scripts_written_before_them() {
     let o = bin().args(args).args(["--features", "-multi-memroy"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown proposal `multi-memroy`: expected one of memory64, threads, multi-memory"), "{}", stderr(&o));
+}
+
+/// A cell without its timings, to compare runs.
+fn untimed(doc: &ResultsDoc) -> Vec<String> {
+    let mut cells: Vec<String> = doc
+        .cells
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.ms = 0.0;
+            c.engine_ms = None;
+            serde_json::to_string(&c).unwrap()
+        })
+        .collect();
+    cells.sort();
+    cells
+}
+
+#[test]
+fn a_run_killed_at_a_random_point_resumes_to_the_same_document() {
+    let corpus = tempfile::tempdir().unwrap();
+    std::fs::write(corpus.path().join("known-divergences.yaml"), "{}\n").unwrap();
+    // Each case spins a while in the interpreters, so that a kill lands mid-run.
+    for i in 0..40 {
+        let text = format!(
+            "summary: s{i}\nmodule: |\n  (module (memory (export \"mem\") 1 3)\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0)))\n    (func (export \"spin\") (local i32) (loop (br_if 0 (i32.ne (local.tee 0 (i32.add (local.get 0) (i32.const 1))) (i32.const 3000000))))))\nsteps:\n  - invoke: spin\n    expect: ok\n  - invoke: grow\n    args: [{}]\n    expect: {{ returns: [{}] }}\n",
+            i % 4,
+            if i % 4 < 3 { 1 } else { -1 }
+        );
+        write_case(corpus.path(), &format!("c{i:02}.yaml"), &text);
+    }
+    let dir = corpus.path().to_str().unwrap();
+    let whole = corpus.path().join("whole.json");
+    let o = bin().args(["run", dir, "--engines", "wasmi,tinywasm", "--out", whole.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let whole = ResultsDoc::read(&whole).unwrap();
+    assert_eq!(whole.cells.len(), 80);
+
+    // Killed after a random number of finished cells (1 to 79), then resumed.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
+    let stop_after = 1 + nanos % 79;
+    let out = corpus.path().join("r.json");
+    // --jobs 1 and a hang at the end keep the run going until it is killed.
+    write_case(corpus.path(), "zz-hang.yaml", HANG);
+    let mut child = bin()
+        .args(["run", dir, "--engines", "wasmi,tinywasm", "--jobs", "1", "--timeout", "120", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
+        if lines > stop_after {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the cells never arrived");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(corpus.path().join("zz-hang.yaml")).unwrap();
+    let partial = ResultsDoc::read(&out).unwrap();
+    assert!(partial.partial && !partial.cells.is_empty() && partial.cells.len() < 80, "killed mid-run: {} cells", partial.cells.len());
+
+    let o = bin().args(["run", dir, "--engines", "wasmi,tinywasm", "--resume", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("{} cells kept", partial.cells.len())), "{}", stderr(&o));
+    let resumed = ResultsDoc::read(&out).unwrap();
+    assert!(!resumed.partial);
+    assert_eq!(untimed(&resumed), untimed(&whole), "the resumed document has the uninterrupted run's cells");
+    let (mut a, mut b) = (resumed.summary.clone().unwrap(), whole.summary.clone().unwrap());
+    a.seconds = 0.0;
+    b.seconds = 0.0;
+    assert_eq!(a, b);
+    assert_eq!(resumed.engines, whole.engines);
+    assert_eq!(resumed.cases.len(), whole.cases.len());
+}
+
+#[test]
+fn a_process_over_the_memory_budget_is_a_budget_kill_and_the_run_goes_on() {
+    let corpus = tempfile::tempdir().unwrap();
+    std::fs::write(corpus.path().join("known-divergences.yaml"), "{}\n").unwrap();
+    // wasmi commits the memory it grows: 1 GiB resident, over a 256 MiB budget.
+    write_case(
+        corpus.path(),
+        "big.yaml",
+        "summary: 1 GiB\nmodule: |\n  (module (memory (export \"mem\") 1)\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\nsteps:\n  - invoke: grow\n    args: [16384]\n    expect: { returns: [1] }\n",
+    );
+    for i in 0..3 {
+        write_case(corpus.path(), &format!("small{i}.yaml"), QUICK);
+    }
+    let out = corpus.path().join("r.json");
+    let o = bin()
+        .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--memory-budget", "256MiB"])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "the big cell fails: {}", stderr(&o));
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), 4);
+    let big = doc.cells.iter().find(|c| c.case == "big").unwrap();
+    let crashed = big.steps.iter().find(|s| s.kind() == "crash").expect("the grow step crashed");
+    assert_eq!(crashed.step, "invoke grow(16384)");
+    let why = crashed.message().unwrap();
+    assert!(why.starts_with("memory budget: exceeded the 256 MiB memory budget at"), "{why}");
+    assert!(doc.cells.iter().filter(|c| c.case.starts_with("small")).all(|c| c.verdict == Verdict::Pass), "the run went on in a new worker");
+    assert!(stdout(&o).contains("budget kill"), "the table tells a budget kill from a crash: {}", stdout(&o));
 }

@@ -422,7 +422,8 @@ struct RawCase {
     /// Already expanded by the time the rest is read.
     #[serde(default, rename = "vary")]
     _vary: Option<Yaml>,
-    #[serde(default)]
+    /// Required: a case says what it checks (`steps: []` for a case whose
+    /// only check is the implicit instantiate).
     steps: Vec<RawStep>,
 }
 
@@ -1161,7 +1162,7 @@ mod tests {
             ("summary: s\nsteps:\n  - grow: {memory: m, delta: 1}\n    invoke: f\n", 3, "needs a `module`"),
             ("summary: s\nsteps:\n  - new_memory: {as: m, initial: 1}\n    expect: { one_of: [ok] }\n", 4, "at least two"),
             ("summary: s\nmodule: (module)\nsteps:\n  - instantiate: {}\n    expect: { trap: out_of_bounds, error: invalid }\n", 5, "exactly one kind"),
-            ("summary: s\nmodule: (module)\ntimeout: -1\n", 3, "positive number"),
+            ("summary: s\nmodule: (module)\ntimeout: -1\nsteps: []\n", 3, "positive number"),
         ];
         for (text, line, what) in cases {
             let err = parse(text).unwrap_err();

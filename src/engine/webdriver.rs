@@ -219,10 +219,22 @@ struct Driver {
     _child: Option<Child>,
     /// The X server a local WebKit driver runs on, if the tool started one.
     _display: Option<Xvfb>,
+    /// The memory budget's watch over the driver and its browser.
+    watch: Option<(crate::budget::Verdict, Arc<std::sync::atomic::AtomicBool>)>,
+}
+
+impl Driver {
+    /// Why the budget killed this driver's browser, if it did.
+    fn budget_kill(&self) -> Option<String> {
+        self.watch.as_ref().and_then(|(v, _)| v.get())
+    }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some((_, stop)) = &self.watch {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         // The driver leads its own process group, the browser with it: end
         // them all, so that no browser outlives its session.
         if let Some(pid) = self._child.as_ref().and_then(|c| c.id()) {
@@ -232,9 +244,9 @@ impl Drop for Driver {
     }
 }
 
-async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String> {
+async fn start_driver(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
     let binary_driver = match setup {
-        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None }),
+        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None }),
         Setup::Local { driver, .. } => driver.clone(),
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
@@ -264,7 +276,16 @@ async fn start_driver(browser: Browser, setup: &Setup) -> Result<Driver, String>
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display })
+    // The budget covers the driver and the browser it starts (its process
+    // group): what can be seen of a browser from outside.
+    let watch = match (budget, child.id()) {
+        (Some(b), Some(pid)) => {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            Some((crate::budget::watch(pid, b, stop.clone()), stop))
+        }
+        _ => None,
+    };
+    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display, watch })
 }
 
 /// A private X server (Xvfb) on a free display number; killed when dropped.
@@ -327,8 +348,8 @@ struct Session {
     page: Option<bool>,
 }
 
-async fn open_session(browser: Browser, setup: &Setup) -> Result<(Session, String), String> {
-    let driver = start_driver(browser, setup).await?;
+async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<(Session, String), String> {
+    let driver = start_driver(browser, setup, budget).await?;
     let profile = match (browser, setup) {
         (Browser::Chrome, Setup::Local { .. }) => Some(tempfile::tempdir().map_err(|e| e.to_string())?),
         _ => None,
@@ -356,7 +377,7 @@ pub struct PlainSession {
 impl PlainSession {
     pub async fn open(browser: Browser) -> Result<(PlainSession, String), String> {
         let setup = browser.setup(None)?;
-        let (session, version) = open_session(browser, &setup).await?;
+        let (session, version) = open_session(browser, &setup, None).await?;
         Ok((PlainSession { session }, version))
     }
 
@@ -419,7 +440,10 @@ impl Session {
             Err(e) => {
                 // The page may be dead or spinning: this session is done.
                 self.page = None;
-                Err(failure_outcome(&e, total))
+                match self._driver.budget_kill() {
+                    Some(why) => Err(Outcome::Crash(why)),
+                    None => Err(failure_outcome(&e, total)),
+                }
             }
         }
     }
@@ -436,11 +460,17 @@ pub struct BrowserConn {
 
 impl BrowserConn {
     /// Opens a session whose pages come from `server` (shared by the run's sessions).
-    pub async fn start(browser: Browser, setup: Setup, server: Arc<HarnessServer>, per_case: Duration) -> Result<BrowserConn, String> {
-        let (session, version) = open_session(browser, &setup).await?;
+    pub async fn start(
+        browser: Browser,
+        setup: Setup,
+        server: Arc<HarnessServer>,
+        per_case: Duration,
+        budget: Option<u64>,
+    ) -> Result<BrowserConn, String> {
+        let (session, version) = open_session(browser, &setup, budget).await?;
         let (req_tx, req_rx) = mpsc::unbounded_channel::<Arc<str>>();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(serve(browser, setup, server, session, per_case, req_rx, ev_tx));
+        let task = tokio::spawn(serve(browser, setup, server, session, per_case, budget, req_rx, ev_tx));
         Ok(BrowserConn { requests: Some(req_tx), events: ev_rx, task, death: None, version })
     }
 
@@ -484,6 +514,7 @@ async fn serve(
     server: Arc<HarnessServer>,
     mut session: Session,
     per_case: Duration,
+    budget: Option<u64>,
     mut requests: mpsc::UnboundedReceiver<Arc<str>>,
     events: mpsc::UnboundedSender<Result<Event, Outcome>>,
 ) {
@@ -536,7 +567,7 @@ async fn serve(
                 // Find the case that broke the batch: one at a time, fresh session.
                 let mut blamed = if batch.len() == 1 { Some(first_failure) } else { None };
                 if blamed.is_none() {
-                    match open_session(browser, &setup).await {
+                    match open_session(browser, &setup, budget).await {
                         Ok((s, _)) => session = s,
                         Err(e) => blamed = Some(Outcome::Crash(e)),
                     }

@@ -139,11 +139,22 @@ pub struct Proc {
     stderr: Arc<Mutex<VecDeque<String>>>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
     pub version: String,
+    /// The memory budget's watch: why it killed the process, and its stop.
+    budget: Option<(crate::budget::Verdict, Arc<std::sync::atomic::AtomicBool>)>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some((_, stop)) = &self.budget {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 impl Proc {
-    /// Starts `program args...` and waits for its `ready` line.
-    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration) -> Result<Proc, String> {
+    /// Starts `program args...` under the memory budget (bytes, if any) and
+    /// waits for its `ready` line.
+    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>) -> Result<Proc, String> {
         let mut cmd = Command::new(program);
         die_with_parent(&mut cmd);
         let mut child = cmd
@@ -182,7 +193,14 @@ impl Proc {
                 }
             }
         });
-        let mut proc = Proc { child, stdin: Some(tx), lines, stderr, stderr_task: Some(stderr_task), version: String::new() };
+        let budget = match (budget, child.id()) {
+            (Some(b), Some(pid)) => {
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                Some((crate::budget::watch(pid, b, stop.clone()), stop))
+            }
+            _ => None,
+        };
+        let mut proc = Proc { child, stdin: Some(tx), lines, stderr, stderr_task: Some(stderr_task), version: String::new(), budget };
         match tokio::time::timeout(ready_within, proc.next_event()).await {
             Ok(Some(Ok(Event::Ready { version, .. }))) => {
                 proc.version = version;
@@ -229,8 +247,13 @@ impl Proc {
         let _ = self.child.wait().await;
     }
 
-    /// Waits for the process to end and describes how it ended.
+    /// Waits for the process to end and describes how it ended (a budget
+    /// kill says so, not just "signal 9").
     pub async fn death(&mut self) -> String {
+        if let Some(why) = self.budget.as_ref().and_then(|(v, _)| v.get()) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+            return why;
+        }
         let status = match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
             Ok(Ok(s)) => describe_status(s),
             _ => {

@@ -24,6 +24,8 @@ pub fn short(step: &StepEntry) -> String {
         }
         "trap" => format!("trap {}", field("trap").unwrap_or_default()),
         "error" => format!("error {}", field("error").unwrap_or_default()),
+        // The tool's memory budget stopped it: not the engine's own crash.
+        "crash" if step.message().is_some_and(|m| m.starts_with(crate::budget::BUDGET_PREFIX)) => "budget kill".into(),
         other => other.to_string(),
     }
 }
