@@ -304,6 +304,17 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
     for (i, (path, doc)) in inputs.into_iter().enumerate() {
         if i == 0 {
             out.tool = doc.tool.clone();
+        } else if doc.tool != out.tool {
+            // Outcomes, ids and normalization change between versions of
+            // the tool: a merged report would compare unlike things.
+            return Err(format!(
+                "{}: written by {} {}, the others by {} {} (merge results of one tool version: the tool version differs)",
+                path.display(),
+                doc.tool.name,
+                doc.tool.version,
+                out.tool.name,
+                out.tool.version
+            ));
         }
         for e in doc.engines {
             match out.engines.iter_mut().find(|x| x.id == e.id) {

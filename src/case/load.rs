@@ -198,9 +198,28 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The largest case file read: the corpus's largest is a few KiB; a bigger
+/// one is a mistake (or hostile), and would cost its size several times over
+/// in YAML readings.
+pub const MAX_CASE_BYTES: u64 = 4 << 20;
+/// The largest .wast script read (the spec suite's largest is under 2 MiB).
+pub const MAX_SCRIPT_BYTES: u64 = 64 << 20;
+
 /// Loads one case file; `vary` makes it several cases.
 pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
-    let text = std::fs::read_to_string(file).map_err(|e| LoadError::whole(file, format!("cannot read: {e}")))?;
+    let script = file.extension().is_some_and(|e| e == "wast");
+    let limit = if script { MAX_SCRIPT_BYTES } else { MAX_CASE_BYTES };
+    let size = std::fs::metadata(file).map_err(|e| LoadError::whole(file, format!("cannot read: {e}")))?.len();
+    if size > limit {
+        return Err(LoadError::whole(
+            file,
+            format!("{} MiB is larger than a {} may be ({} MiB)", size >> 20, if script { ".wast script" } else { "case file" }, limit >> 20),
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => LoadError::whole(file, "is not UTF-8 text: expected a YAML case file or a .wast script"),
+        _ => LoadError::whole(file, format!("cannot read: {e}")),
+    })?;
     // The directory is resolved, not the file: a symlinked script keeps the
     // name and place it has under the corpus.
     let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
