@@ -370,6 +370,7 @@ impl Worker {
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
         let mut proc: Option<Conn> = None;
         let mut failed_starts = 0;
+        let mut driver_deaths = 0;
         let mut front_since = Instant::now();
         // The run's one place for a memory-heavy case, while this worker has one.
         let mut big: Option<tokio::sync::OwnedSemaphorePermit> = None;
@@ -483,7 +484,25 @@ impl Worker {
                     }
                     None => {
                         let why = p.death().await;
-                        self.fail_front(&mut inflight, &mut retry, why, front_since, resumable);
+                        let driver_died = matches!(&why, Outcome::Crash(m) if m.starts_with(crate::engine::webdriver::DRIVER_DIED));
+                        if driver_died {
+                            // Every cell in flight is lost with the session;
+                            // the engine gets one restart, a second death
+                            // ends its run with the reason.
+                            driver_deaths += 1;
+                            for f in inflight.drain(..) {
+                                self.finish(f, Some(why.clone()), None, front_since);
+                            }
+                            if driver_deaths >= 2 {
+                                let reason = format!("not run: the browser's driver died twice ({})", why.message().unwrap_or_default());
+                                while let Some(f) = self.next_case(&mut retry) {
+                                    self.finish(f, Some(Outcome::Crash(reason.clone())), None, Instant::now());
+                                }
+                                return;
+                            }
+                        } else {
+                            self.fail_front(&mut inflight, &mut retry, why, front_since, resumable);
+                        }
                         proc = None;
                     }
                 },

@@ -665,3 +665,67 @@ fn a_process_over_the_memory_budget_is_a_budget_kill_and_the_run_goes_on() {
     assert!(doc.cells.iter().filter(|c| c.case.starts_with("small")).all(|c| c.verdict == Verdict::Pass), "the run went on in a new worker");
     assert!(stdout(&o).contains("budget kill"), "the table tells a budget kill from a crash: {}", stdout(&o));
 }
+
+/// The pids of processes named `name` whose parent is `parent`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat.rfind(')').and_then(|i| stat[i + 2..].split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+        if comm.trim() == name && ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_driver_killed_mid_run_crashes_the_cells_in_flight_restarts_once_then_stops_the_column() {
+    if !common::available_or_skip("chrome") {
+        return;
+    }
+    let corpus = tempfile::tempdir().unwrap();
+    std::fs::write(corpus.path().join("known-divergences.yaml"), "{}\n").unwrap();
+    let n = 6000;
+    for i in 0..n {
+        write_case(corpus.path(), &format!("t{i:05}.yaml"), &format!("summary: t{i}\nmodule: (module (func (export \"k\") (result i32) (i32.const {i})))\nsteps:\n  - invoke: k\n    expect: {{ returns: [{i}] }}\n"));
+    }
+    let out = corpus.path().join("r.json");
+    let mut child = bin()
+        .args(["run", corpus.path().to_str().unwrap(), "--engines", "chrome", "--jobs", "1", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runner = child.id();
+    let mut killed = Vec::new();
+    let start = Instant::now();
+    // Each driver is killed once its session has run 600 cells (beyond the
+    // window of cells the previous death recorded).
+    let mut next_at = 600;
+    while killed.len() < 2 && start.elapsed() < Duration::from_secs(60) {
+        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
+        for pid in children_named(runner, "chromedriver") {
+            if !killed.contains(&pid) && lines > next_at {
+                next_at = lines + 512 + 600;
+                // SAFETY: kill(2) on a process this test's child started.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                killed.push(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(killed.len(), 2, "two drivers were started and killed");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "cells failed");
+    let doc = ResultsDoc::read(&out).unwrap();
+    assert_eq!(doc.cells.len(), n, "every cell is recorded");
+    let message = |c: &wasm_matrix::results::CellEntry| c.steps[0].message().unwrap_or_default().to_string();
+    let lost = doc.cells.iter().filter(|c| message(c).starts_with("driver died: the WebDriver process exited")).count();
+    let stopped = doc.cells.iter().filter(|c| message(c).starts_with("not run: the browser's driver died twice")).count();
+    let passed = doc.cells.iter().filter(|c| c.verdict == Verdict::Pass).count();
+    assert!(lost > 0 && stopped > 0 && passed >= 1200, "lost {lost}, stopped {stopped}, passed {passed}");
+    assert_eq!(lost + stopped + passed, n);
+}

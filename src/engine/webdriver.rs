@@ -224,6 +224,20 @@ struct Driver {
 }
 
 impl Driver {
+    /// How the driver (or the X server under it) ended, if it did: then the
+    /// session is gone and no case is to blame.
+    fn exited(&mut self) -> Option<String> {
+        if let Some(Ok(Some(status))) = self._child.as_mut().map(|c| c.try_wait()) {
+            return Some(format!("the WebDriver process exited ({status})"));
+        }
+        if let Some(x) = self._display.as_mut() {
+            if let Ok(Some(status)) = x.child.try_wait() {
+                return Some(format!("the Xvfb display :{} exited ({status})", x.display));
+            }
+        }
+        None
+    }
+
     /// Why the budget killed this driver's browser, if it did.
     fn budget_kill(&self) -> Option<String> {
         self.watch.as_ref().and_then(|(v, _)| v.get())
@@ -564,6 +578,22 @@ async fn serve(
                 }
             }
             Err(first_failure) => {
+                // The driver (or its display) died: no case broke the batch,
+                // and the cells in flight are lost with the session.
+                // (A driver told to stop may answer its last command before it
+                // has exited: it gets a moment.)
+                let mut exited = None;
+                for _ in 0..10 {
+                    exited = session._driver.exited();
+                    if exited.is_some() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                if let Some(how) = exited {
+                    let _ = events.send(Err(Outcome::Crash(format!("{DRIVER_DIED}{how} during a batch"))));
+                    return;
+                }
                 // Find the case that broke the batch: one at a time, fresh session.
                 let mut blamed = if batch.len() == 1 { Some(first_failure) } else { None };
                 if blamed.is_none() {
@@ -596,6 +626,9 @@ async fn serve(
     }
     let _ = session.client.close().await;
 }
+
+/// The start of the crash message of cells lost because the driver died.
+pub const DRIVER_DIED: &str = "driver died: ";
 
 fn parse(line: &str) -> Option<Request> {
     let v: Value = serde_json::from_str(line).ok()?;
