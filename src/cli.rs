@@ -44,9 +44,34 @@ enum Command {
     /// Measure what the tool costs on top of the embedded engines (tiny generated
     /// cases: loading, each engine plainly in-process and through `run --jobs 1`)
     Bench(BenchArgs),
+    /// Measure each engine's memory limits, reservations and costs (writes limits.json)
+    Probe(ProbeArgs),
     /// Serve one embedded engine over the worker line protocol (internal)
     #[command(name = "__worker", hide = true)]
     Worker { engine: String },
+    /// Run one probe measure of an embedded engine (internal)
+    #[command(name = "__probe", hide = true)]
+    ProbeOne {
+        engine: String,
+        measure: String,
+        #[arg(long)]
+        heavy: bool,
+    },
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    #[arg(long, default_value = "all", value_name = "LIST", help = engine::engines_help())]
+    engines: String,
+    /// Where to write the limits
+    #[arg(long, default_value = "limits.json", value_name = "FILE")]
+    out: PathBuf,
+    /// Also the 16 GiB grow (about a minute per column)
+    #[arg(long)]
+    heavy: bool,
+    /// Memory each probe process may keep resident (as for `run`)
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    memory_budget: Option<Budget>,
 }
 
 #[derive(Args)]
@@ -176,6 +201,8 @@ pub fn main() -> i32 {
         Command::Worker { engine } => engine::worker::serve(&engine),
         Command::List(args) => list(args),
         Command::Bench(args) => bench(args),
+        Command::Probe(args) => probe(args),
+        Command::ProbeOne { engine, measure, heavy } => crate::probe::serve(&engine, &measure, heavy),
         Command::Run(args) => run(args),
         Command::Report(args) => report_cmd(args),
     }
@@ -505,6 +532,25 @@ fn report_cmd(args: ReportArgs) -> i32 {
     } else {
         EXIT_PASS
     }
+}
+
+fn probe(args: ProbeArgs) -> i32 {
+    let engines = match engine::parse_list(&args.engines) {
+        Ok(e) => e,
+        Err(e) => return bad(e),
+    };
+    let budget = args.memory_budget.map(|Budget(b)| b).unwrap_or_else(crate::budget::default_budget);
+    let start = Instant::now();
+    let limits = crate::probe::run(&engines, args.heavy, budget, |engine, name, m| {
+        eprintln!("  {engine:<18} {name:<34} {}", crate::probe::cell(m));
+    });
+    print!("{}", crate::probe::tables(&limits));
+    let text = serde_json::to_string_pretty(&limits).expect("limits serialize");
+    if let Err(e) = std::fs::write(&args.out, text + "\n") {
+        return bad(format!("{}: cannot write: {e}", args.out.display()));
+    }
+    println!("\nwrote {} in {:.1} s", args.out.display(), start.elapsed().as_secs_f64());
+    EXIT_PASS
 }
 
 fn bench(args: BenchArgs) -> i32 {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diff;
 pub mod engine;
 pub mod outcome;
+pub mod probe;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -33,6 +33,8 @@ pub trait Engine {
     /// fresh store, then `k()` and `grow(1)` called, straight through the
     /// backend's primitives (no session).
     fn plain(&mut self, modules: &[Vec<u8>]) -> Result<(), String>;
+    /// One measure of `wasm-matrix probe` (see [`crate::probe::measure`]).
+    fn probe(&mut self, measure: &str, heavy: bool) -> crate::probe::Measure;
 }
 
 /// How an engine is run.

@@ -182,6 +182,18 @@ impl<B: Backend> Engine for Embedded<B> {
         }
     }
 
+    fn probe(&mut self, measure: &str, heavy: bool) -> crate::probe::Measure {
+        let backend = &self.backend;
+        let engines = &mut self.engines;
+        let mut fresh = |capped: bool| -> Result<B::Store> {
+            let host = Host { max_memory_bytes: capped.then_some(1 << 20), ..Host::default() };
+            let key = (crate::case::switches_key(&[Feature::Memory64], &[]), host.max_memory_bytes);
+            let engine = engines.entry(key).or_insert_with(|| backend.engine(&[(Feature::Memory64, true)], &host)).clone()?;
+            Ok(backend.store(&engine, &host))
+        };
+        crate::probe::measure(measure, &mut fresh, heavy)
+    }
+
     fn plain(&mut self, modules: &[Vec<u8>]) -> std::result::Result<(), String> {
         let engine = self.default_engine()?;
         let host = Host::default();
