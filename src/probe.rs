@@ -102,12 +102,14 @@ pub struct Limits {
     pub engines: BTreeMap<String, EngineLimits>,
 }
 
-/// The largest `n` in `lo..=hi` for which `ok(n)` holds, given that `ok(lo)`
-/// holds and `ok` is monotone (true up to the bound, false above); with the
-/// failure at `n + 1` when there is one. `ok` is called O(log(hi - lo)) times.
-pub fn bisect<E>(lo: u64, hi: u64, mut ok: impl FnMut(u64) -> Result<(), E>) -> (u64, Option<E>) {
+/// The largest `n` in `lo..=hi` for which `ok(n)` holds, `ok` being
+/// monotone (true up to the bound, false above); with the failure at `n + 1`
+/// when there is one. `ok` is called O(log(hi - lo)) times. When even
+/// `ok(lo)` fails there is no bound to find: its failure.
+pub fn bisect<E>(lo: u64, hi: u64, mut ok: impl FnMut(u64) -> Result<(), E>) -> Result<(u64, Option<E>), E> {
+    ok(lo)?;
     let mut fail = match ok(hi) {
-        Ok(()) => return (hi, None),
+        Ok(()) => return Ok((hi, None)),
         Err(e) => e,
     };
     // Invariant: ok(good) holds, ok(bad) failed with `fail`.
@@ -122,7 +124,7 @@ pub fn bisect<E>(lo: u64, hi: u64, mut ok: impl FnMut(u64) -> Result<(), E>) -> 
             }
         }
     }
-    (good, Some(fail))
+    Ok((good, Some(fail)))
 }
 
 /// The measure names, in the order a table shows them.
@@ -155,13 +157,16 @@ mod tests {
             let (found, why) = bisect(0, 1 << 48, |n| {
                 calls += 1;
                 if n <= limit { Ok(()) } else { Err(format!("{n} is over")) }
-            });
+            })
+            .unwrap();
             assert_eq!(found, limit);
             assert_eq!(why, Some(format!("{} is over", limit + 1)));
-            assert!(calls <= 52, "{calls} calls for {limit}");
+            assert!(calls <= 53, "{calls} calls for {limit}");
         }
         // Nothing fails up to `hi`: the bound is `hi`, no failure.
-        assert_eq!(bisect(0, 100, |_| Ok::<(), String>(())), (100, None));
+        assert_eq!(bisect(0, 100, |_| Ok::<(), String>(())), Ok((100, None)));
+        // Not even the lower bound: its failure, no bound.
+        assert_eq!(bisect(0, 100, |n| Err::<(), u64>(n)), Err(0));
     }
 }
 
@@ -216,7 +221,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool) -> Result<S, Fa
                 let (n, why) = bisect(0, hi, |n| {
                     let wasm = wat(&format!("(module (memory {i64kw}0 {n}))"));
                     s.compile(&wasm).map(|_| ()).map_err(fault_text)
-                });
+                })?;
                 Measure::of(n as f64, "pages").with_message(why)
             }
             "initial_pages" => {
@@ -225,7 +230,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool) -> Result<S, Fa
                     let mut s = fresh(false).map_err(|e| e)?;
                     let m = s.compile(&wat(&format!("(module (memory (export \"m\") {i64kw}{n}))"))).map_err(fault_text)?;
                     s.instantiate(&m, &[]).map(|_| ()).map_err(fault_text)
-                });
+                })?;
                 Measure::of(n as f64, "pages").with_message(why)
             }
             "grow_reach_pages" => {
@@ -241,7 +246,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool) -> Result<S, Fa
                         [Val::I32(-1)] | [Val::I64(-1)] => Err("memory.grow returned -1".to_string()),
                         _ => Ok(()),
                     }
-                });
+                })?;
                 Measure::of((1 + n) as f64, "pages").with_message(why)
             }
             "host_grow_reach_pages" => {
@@ -250,7 +255,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool) -> Result<S, Fa
                     let mut s = fresh(false)?;
                     let m = s.new_memory(&MemorySpec { initial: 1, maximum: None, shared: false, address }).map_err(fault_text)?;
                     s.grow(&m, delta).map(|_| ()).map_err(fault_text)
-                });
+                })?;
                 Measure::of((1 + n) as f64, "pages").with_message(why)
             }
             "reserved_bytes" => {
