@@ -504,7 +504,13 @@ fn run(args: RunArgs) -> i32 {
 
 fn report_cmd(args: ReportArgs) -> i32 {
     let mut inputs = Vec::new();
+    let mut atlas: Option<crate::probe::Limits> = None;
     for path in &args.results {
+        // A limits.json (`probe`) is told apart by its shape.
+        if let Some(limits) = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<crate::probe::Limits>(&t).ok()) {
+            atlas = Some(limits);
+            continue;
+        }
         match ResultsDoc::read(path) {
             Ok(doc) => inputs.push((path.clone(), doc)),
             Err(e) => return bad(e),
@@ -514,7 +520,7 @@ fn report_cmd(args: ReportArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    if let Err(e) = report::write_dir(&doc, &args.out) {
+    if let Err(e) = report::write_dir_with(&doc, atlas.as_ref(), &args.out) {
         return bad(format!("{}: {e}", args.out.display()));
     }
     if let Some(path) = &args.junit {

@@ -132,6 +132,9 @@ pub fn render(view: &View) -> String {
         let _ = writeln!(o, "<p class=\"warn\">load error: {}</p>", esc(e));
     }
     o.push_str("<nav><a href=\"#engines\">engines</a> <a href=\"#matrix\">matrix</a> <a href=\"#pairwise\">agreement</a> <a href=\"#messages\">messages</a>");
+    if view.atlas.is_some() {
+        o.push_str(" <a href=\"#atlas\">limits atlas</a>");
+    }
     if !view.limits.is_empty() {
         o.push_str(" <a href=\"#limits\">limits</a>");
     }
@@ -313,6 +316,39 @@ pub fn render(view: &View) -> String {
     o.push_str("</table></div>\n</section>\n");
 
     // Limits.
+    if let Some(atlas) = view.atlas {
+        let cols = view.atlas_columns();
+        let h = &atlas.host;
+        let _ = write!(
+            o,
+            "<section id=\"atlas\">\n<h2>Limits atlas</h2>\n<p>Measured by <code>wasm-matrix probe</code> with real modules and host calls (bisection where a bound is searched) on {} · kernel {} · {} · {:.1} GiB RAM · overcommit {} · {} address bits. Hover a value for the engine's failure text one step past it.</p>\n<div class=\"scroll\"><table class=\"atlas\"><tr><th>measure</th>",
+            esc(&h.os),
+            esc(&h.kernel),
+            esc(&h.cpu),
+            h.ram_bytes as f64 / (1u64 << 30) as f64,
+            esc(&h.overcommit),
+            h.address_bits
+        );
+        for id in &cols {
+            let version = atlas.engines[*id].version.as_str();
+            let _ = write!(o, "<th>{}<br><small>{}</small></th>", esc(id), esc(version));
+        }
+        o.push_str("</tr>\n");
+        for name in crate::probe::MEASURES {
+            let _ = write!(o, "<tr><th>{}</th>", esc(name));
+            for id in &cols {
+                match atlas.engines[*id].measures.get(*name) {
+                    Some(m) => {
+                        let title: Vec<&str> = [m.message.as_deref(), m.note.as_deref()].into_iter().flatten().collect();
+                        let _ = write!(o, "<td title=\"{}\">{}</td>", esc(&title.join(" · ")), esc(&crate::probe::cell(m)));
+                    }
+                    None => o.push_str("<td></td>"),
+                }
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</table></div>\n</section>\n");
+    }
     if !view.limits.is_empty() {
         o.push_str("<section id=\"limits\">\n<h2>Limits</h2>\n<p>Cases tagged <code>limits</code>: per engine the largest variant that succeeded (no trap, error or -1 from a grow) and the first that failed, and how.</p>\n<div class=\"scroll\"><table class=\"limits\"><tr><th>case</th><th>variants</th>");
         engine_headers(&mut o, view);

@@ -123,6 +123,27 @@ pub fn render(view: &View) -> String {
         let _ = writeln!(o, "| {} | {} |", m.kind, cells.join(" | "));
     }
 
+    if let Some(atlas) = view.atlas {
+        let cols = view.atlas_columns();
+        let h = &atlas.host;
+        let _ = writeln!(o, "\n## Limits atlas\n");
+        let _ = writeln!(
+            o,
+            "Measured by `wasm-matrix probe` on {} (kernel {}, {}, {:.1} GiB RAM, overcommit {}, {} address bits); `-` is not measured (the reason is in limits.json).\n",
+            h.os,
+            h.kernel,
+            h.cpu,
+            h.ram_bytes as f64 / (1u64 << 30) as f64,
+            h.overcommit,
+            h.address_bits
+        );
+        let _ = writeln!(o, "| measure | {} |", cols.join(" | "));
+        let _ = writeln!(o, "|---|{}", "---|".repeat(cols.len()));
+        for name in crate::probe::MEASURES {
+            let cells: Vec<String> = cols.iter().map(|id| atlas.engines[*id].measures.get(*name).map(crate::probe::cell).unwrap_or_default()).collect();
+            let _ = writeln!(o, "| {name} | {} |", cells.join(" | "));
+        }
+    }
     if !view.limits.is_empty() {
         let _ = writeln!(o, "\n## Limits\n");
         let _ = writeln!(o, "Cases tagged `limits`: per engine the largest variant that succeeded (no trap, error or -1 from a grow) and the first that failed, and how.\n");

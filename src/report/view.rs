@@ -130,6 +130,8 @@ pub struct View<'a> {
     pub pairwise: Vec<Vec<(usize, usize)>>,
     pub messages: Vec<MessageRow>,
     pub limits: Vec<LimitRow>,
+    /// `probe`'s measures, when the report is given a limits.json.
+    pub atlas: Option<&'a crate::probe::Limits>,
     pub claims: Vec<ClaimRow<'a>>,
 }
 
@@ -205,6 +207,15 @@ pub fn family(e: &EngineEntry) -> String {
 }
 
 impl<'a> View<'a> {
+    /// The atlas's columns: by family in registry order, then any other.
+    pub fn atlas_columns(&self) -> Vec<&'a str> {
+        let Some(atlas) = self.atlas else { return vec![] };
+        let mut ids: Vec<&str> = atlas.engines.keys().map(String::as_str).collect();
+        let rank = |id: &str| crate::engine::ENGINES.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
+        ids.sort_by_key(|id| (rank(id), id.to_string()));
+        ids
+    }
+
     /// The families of the columns, in order, with how many columns each.
     pub fn families(&self) -> Vec<(String, usize)> {
         let mut out: Vec<(String, usize)> = Vec::new();
@@ -421,7 +432,7 @@ impl<'a> View<'a> {
             })
             .collect();
 
-        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims }
+        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims, atlas: None }
     }
 
     /// Cases both engines ran with identical outcomes, in percent.
