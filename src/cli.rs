@@ -46,6 +46,9 @@ enum Command {
     Bench(BenchArgs),
     /// Measure each engine's memory limits, reservations and costs (writes limits.json)
     Probe(ProbeArgs),
+    /// Generate random memory programs, run them on the engines, and write one
+    /// minimized case per class of divergence from the spec
+    Fuzz(FuzzArgs),
     /// Serve one embedded engine over the worker line protocol (internal)
     #[command(name = "__worker", hide = true)]
     Worker { engine: String },
@@ -57,6 +60,28 @@ enum Command {
         #[arg(long)]
         heavy: bool,
     },
+}
+
+#[derive(Args)]
+struct FuzzArgs {
+    /// The programs come from this seed: the same seed, the same programs and files
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// How many programs
+    #[arg(long, value_name = "N", conflicts_with = "time")]
+    count: Option<usize>,
+    /// Or for how long (e.g. 10m, 30s)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    time: Option<Duration>,
+    /// Engines, comma-separated [default: every embedded engine]
+    #[arg(long, value_name = "LIST")]
+    engines: Option<String>,
+    /// Where the cases go (one YAML file per class of finding)
+    #[arg(long, default_value = "found", value_name = "DIR")]
+    out: PathBuf,
+    /// Engine processes per engine [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -202,6 +227,7 @@ pub fn main() -> i32 {
         Command::List(args) => list(args),
         Command::Bench(args) => bench(args),
         Command::Probe(args) => probe(args),
+        Command::Fuzz(args) => fuzz(args),
         Command::ProbeOne { engine, measure, heavy } => crate::probe::serve(&engine, &measure, heavy),
         Command::Run(args) => run(args),
         Command::Report(args) => report_cmd(args),
@@ -538,6 +564,49 @@ fn report_cmd(args: ReportArgs) -> i32 {
     } else {
         EXIT_PASS
     }
+}
+
+fn fuzz(args: FuzzArgs) -> i32 {
+    let columns = match args.engines.as_deref().map(engine::parse_list) {
+        None => crate::bench::embedded(),
+        Some(Ok(list)) => list,
+        Some(Err(e)) => return bad(e),
+    };
+    if args.count == Some(0) {
+        return bad("--count must be at least 1");
+    }
+    let count = if args.time.is_none() { Some(args.count.unwrap_or(1000)) } else { None };
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return bad(format!("cannot find this program's own path to start workers: {e}")),
+    };
+    let mut opts = RunOptions::new(exe);
+    opts.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
+    let mut exec = crate::fuzz::RunnerExec { columns, opts };
+    let (found, stats) = crate::fuzz::fuzz(&mut exec, args.seed, count, args.time);
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return bad(format!("{}: {e}", args.out.display()));
+    }
+    let findings: Vec<&crate::fuzz::Found> = found.iter().filter(|f| f.class == crate::fuzz::Class::Finding).collect();
+    for (i, f) in findings.iter().enumerate() {
+        let path = args.out.join(format!("finding-{:02}.yaml", i + 1));
+        if let Err(e) = std::fs::write(&path, crate::fuzz::yaml(f, i + 1)) {
+            return bad(format!("{}: {e}", path.display()));
+        }
+        println!("finding {}: {} ({} programs) -> {}", i + 1, f.key, f.count, path.display());
+    }
+    for f in found.iter().filter(|f| f.class == crate::fuzz::Class::Nondeterministic) {
+        println!("nondeterministic (memory.grow may fail): {} ({} programs)", f.key, f.count);
+    }
+    let total: usize = findings.iter().map(|f| f.count).sum();
+    println!(
+        "{} programs in {:.2} s ({:.0} programs/s), {total} findings in {} classes",
+        stats.programs,
+        stats.seconds,
+        stats.programs as f64 / stats.seconds.max(1e-9),
+        findings.len()
+    );
+    if findings.is_empty() { EXIT_PASS } else { EXIT_DIVERGENCE }
 }
 
 fn probe(args: ProbeArgs) -> i32 {

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod case;
 pub mod cli;
 pub mod diff;
+pub mod fuzz;
 pub mod engine;
 pub mod outcome;
 pub mod probe;
