@@ -91,7 +91,7 @@ impl Program {
                     // Deltas to the 2^16 bound and past the maximum; without a
                     // maximum, a grow to 4 GiB is real work (interpreters commit
                     // it), so rarely.
-                    let d = if rng.below(6) == 0 && (max.is_some() || rng.below(8) == 0) {
+                    let d = if rng.below(6) == 0 && (max.is_some() || rng.below(32) == 0) {
                         rng.pick(&[65536 - size, 65536 - size + 1, max.unwrap_or(size).saturating_sub(size) + 1, 1 << 20])
                     } else {
                         d
@@ -316,8 +316,14 @@ impl Program {
             steps,
             plan: Arc::new(plan),
             vary: BTreeMap::new(),
-            timeout: None,
+            // A grow towards 4 GiB without a maximum is real work for the
+            // interpreters (they commit it): a heavy case, one at a time.
+            timeout: self.grows_big().then_some(120.0),
         }
+    }
+
+    fn grows_big(&self) -> bool {
+        self.max.is_none() && self.ops.iter().any(|o| matches!(o, Op::Grow(d) | Op::HostGrow(d) if *d >= 16384))
     }
 }
 
@@ -409,6 +415,8 @@ fn class_key(step: &Step, misses: &[(&str, &Miss)]) -> (Class, String) {
 pub trait Exec {
     fn engines(&self) -> Vec<&'static str>;
     fn run(&mut self, cases: &[Case]) -> Vec<Vec<Vec<Outcome>>>;
+    /// The same, on these engines only (minimizing needs only those that missed).
+    fn subset(&mut self, ids: &[&str]) -> Box<dyn Exec + '_>;
 }
 
 /// The runner on real columns.
@@ -420,6 +428,11 @@ pub struct RunnerExec {
 impl Exec for RunnerExec {
     fn engines(&self) -> Vec<&'static str> {
         self.columns.iter().map(|c| c.id).collect()
+    }
+
+    fn subset(&mut self, ids: &[&str]) -> Box<dyn Exec + '_> {
+        let columns = self.columns.iter().filter(|c| ids.contains(&c.id)).copied().collect();
+        Box::new(RunnerExec { columns, opts: self.opts.clone() })
     }
 
     fn run(&mut self, cases: &[Case]) -> Vec<Vec<Vec<Outcome>>> {
@@ -457,6 +470,8 @@ pub struct Found {
     pub program: Program,
     /// The observed outcome of each engine that missed, at the step.
     pub observed: Vec<(String, String)>,
+    /// The engines that missed.
+    pub engines: Vec<String>,
 }
 
 /// The summary numbers.
@@ -477,7 +492,14 @@ fn classes_of(engines: &[&str], case: &Case, outcomes: &[Vec<Outcome>]) -> Optio
     let first = all.iter().map(|(_, m)| m.step).min()?;
     let at: Vec<(&str, &Miss)> = all.iter().filter(|(_, m)| m.step == first).map(|(e, m)| (*e, m)).collect();
     let (class, key) = class_key(&case.steps[first], &at);
-    let observed = at.iter().map(|(e, m)| (e.to_string(), format!("{} {}", short(&m.outcome), m.outcome.message().unwrap_or("")).trim().to_string())).collect();
+    // The engines' own texts for traps and errors; a crash's or a timeout's
+    // text carries pids and timings, and the files must not change from run
+    // to run.
+    let said = |o: &Outcome| match o {
+        Outcome::Trap(_, m) | Outcome::Error(_, m) => format!("{}: {}", short(o), m.lines().next().unwrap_or("")),
+        other => short(other),
+    };
+    let observed = at.iter().map(|(e, m)| (e.to_string(), said(&m.outcome))).collect();
     Some((class, key, first, observed))
 }
 
@@ -518,7 +540,8 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
     let mut rng = Rng::new(seed);
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut programs = 0;
-    const BATCH: usize = 200;
+    // Each batch is one run of the runner (its workers start once a batch).
+    const BATCH: usize = 2000;
     loop {
         let n = match (count, time) {
             (Some(c), _) => BATCH.min(c - programs),
@@ -533,7 +556,8 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
         let out = exec.run(&cases);
         for ((p, case), o) in batch.iter().zip(&cases).zip(&out) {
             if let Some((class, key, _, observed)) = classes_of(&engines, case, o) {
-                found.entry((class, key.clone())).and_modify(|f| f.count += 1).or_insert(Found { class, key, count: 1, program: p.clone(), observed });
+                let engines = observed.iter().map(|(e, _)| e.clone()).collect();
+                found.entry((class, key.clone())).and_modify(|f| f.count += 1).or_insert(Found { class, key, count: 1, program: p.clone(), observed, engines });
             }
         }
         programs += n;
@@ -542,7 +566,9 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
     let mut list: Vec<Found> = found.into_values().collect();
     for f in &mut list {
         if f.class == Class::Finding {
-            f.program = minimize(exec, &f.program, &f.key, 40);
+            let ids: Vec<&str> = f.engines.iter().map(String::as_str).collect();
+            let mut only = exec.subset(&ids);
+            f.program = minimize(only.as_mut(), &f.program, &f.key, 40);
         }
     }
     (list, Stats { programs, seconds })
@@ -648,6 +674,12 @@ mod tests {
         fn engines(&self) -> Vec<&'static str> {
             self.engines.iter().map(|(id, _)| *id).collect()
         }
+        fn subset(&mut self, ids: &[&str]) -> Box<dyn Exec + '_> {
+            let engines = std::mem::take(&mut self.engines);
+            let (mine, rest): (Vec<_>, Vec<_>) = engines.into_iter().partition(|(id, _)| ids.contains(id));
+            self.engines = rest;
+            Box::new(Borrowed { inner: self, mine })
+        }
         fn run(&mut self, cases: &[Case]) -> Vec<Vec<Vec<Outcome>>> {
             cases
                 .iter()
@@ -662,6 +694,33 @@ mod tests {
                         .collect()
                 })
                 .collect()
+        }
+    }
+
+    /// A subset of an in-process exec; the engines go back when it ends.
+    struct Borrowed<'a> {
+        inner: &'a mut InProcess,
+        mine: Vec<(&'static str, Box<dyn Engine>)>,
+    }
+
+    impl Drop for Borrowed<'_> {
+        fn drop(&mut self) {
+            self.inner.engines.append(&mut self.mine);
+        }
+    }
+
+    impl Exec for Borrowed<'_> {
+        fn engines(&self) -> Vec<&'static str> {
+            self.mine.iter().map(|(id, _)| *id).collect()
+        }
+        fn subset(&mut self, _: &[&str]) -> Box<dyn Exec + '_> {
+            unimplemented!("not needed by the tests")
+        }
+        fn run(&mut self, cases: &[Case]) -> Vec<Vec<Vec<Outcome>>> {
+            let mut tmp = InProcess { engines: std::mem::take(&mut self.mine) };
+            let out = tmp.run(cases);
+            self.mine = tmp.engines;
+            out
         }
     }
 
