@@ -202,6 +202,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// one is a mistake (or hostile), and would cost its size several times over
 /// in YAML readings.
 pub const MAX_CASE_BYTES: u64 = 4 << 20;
+/// The most cases one file's `vary` may expand into.
+pub const MAX_VARY_CASES: usize = 10_000;
 /// The largest .wast script read (the spec suite's largest is under 2 MiB).
 pub const MAX_SCRIPT_BYTES: u64 = 64 << 20;
 
@@ -304,6 +306,17 @@ fn vary_combinations(doc: &Yaml, file: &Path, spans: &LazySpans) -> Result<Vec<V
     let map = vary
         .as_mapping()
         .ok_or_else(|| LoadError::new(file, spans.find("vary"), "`vary` must map names to lists of values"))?;
+    // The product is checked before it is made: three lists of 100 values
+    // would be a million cases.
+    let product = map.iter().map(|(_, v)| v.as_sequence().map_or(1, |s| s.len().max(1))).try_fold(1usize, |acc, n| acc.checked_mul(n));
+    if product.is_none_or(|n| n > MAX_VARY_CASES) {
+        let sizes: Vec<String> = map.iter().map(|(k, v)| format!("{} x{}", k.as_str().unwrap_or("?"), v.as_sequence().map_or(1, |s| s.len()))).collect();
+        return Err(LoadError::new(
+            file,
+            spans.find("vary"),
+            format!("`vary` expands into more than {MAX_VARY_CASES} cases ({}); split the sweep into several files", sizes.join(", ")),
+        ));
+    }
     let mut combos: Vec<Vec<(String, String)>> = vec![vec![]];
     for (name, values) in map {
         let name = name
