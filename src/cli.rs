@@ -566,11 +566,18 @@ fn report_cmd(args: ReportArgs) -> i32 {
     }
 }
 
+/// `--engines` for bench and fuzz: the list given, or every embedded engine.
+fn engines_or_embedded(list: Option<&str>) -> Result<Vec<&'static Column>, String> {
+    match list {
+        None => Ok(crate::bench::embedded()),
+        Some(l) => engine::parse_list(l),
+    }
+}
+
 fn fuzz(args: FuzzArgs) -> i32 {
-    let columns = match args.engines.as_deref().map(engine::parse_list) {
-        None => crate::bench::embedded(),
-        Some(Ok(list)) => list,
-        Some(Err(e)) => return bad(e),
+    let columns = match engines_or_embedded(args.engines.as_deref()) {
+        Ok(list) => list,
+        Err(e) => return bad(e),
     };
     if args.count == Some(0) {
         return bad("--count must be at least 1");
@@ -629,10 +636,9 @@ fn probe(args: ProbeArgs) -> i32 {
 }
 
 fn bench(args: BenchArgs) -> i32 {
-    let engines = match args.engines.as_deref().map(engine::parse_list) {
-        None => crate::bench::embedded(),
-        Some(Ok(list)) => list,
-        Some(Err(e)) => return bad(e),
+    let engines = match engines_or_embedded(args.engines.as_deref()) {
+        Ok(list) => list,
+        Err(e) => return bad(e),
     };
     if let Some(c) = engines.iter().find(|c| !matches!(c.launch, engine::Launch::Worker(_))) {
         return bad(format!("bench measures embedded engines; `{}` is not one", c.id));

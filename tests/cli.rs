@@ -145,6 +145,15 @@ fn a_panicking_engine_becomes_a_crash_cell_and_the_rest_runs() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
+/// Waits (at most a minute) until the JSON-lines file has more than `n` lines.
+fn wait_for_lines(path: &Path, n: usize) {
+    let start = Instant::now();
+    while std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0) <= n {
+        assert!(start.elapsed() < Duration::from_secs(60), "{}: the cells never arrived", path.display());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn write_case(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -208,15 +217,7 @@ fn killing_a_run_keeps_every_finished_cell() {
         .spawn()
         .unwrap();
     // Wait until the 20 quick cells are in the file (the hang keeps the run going).
-    let start = Instant::now();
-    loop {
-        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
-        if lines > 20 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "the quick cells never arrived");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_lines(&out, 20);
     child.kill().unwrap(); // SIGKILL: no chance to tidy up
     child.wait().unwrap();
     // The engine processes die with the runner: none is left spinning.
@@ -606,15 +607,7 @@ fn a_run_killed_at_a_random_point_resumes_to_the_same_document() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    loop {
-        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
-        if lines > stop_after {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "the cells never arrived");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_lines(&out, stop_after);
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_file(corpus.path().join("zz-hang.yaml")).unwrap();
