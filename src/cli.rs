@@ -46,6 +46,8 @@ enum Command {
     Bench(BenchArgs),
     /// Measure each engine's memory limits, reservations and costs (writes limits.json)
     Probe(ProbeArgs),
+    /// What changed between two runs, per cell (exit 1 on a regression)
+    Diff(DiffArgs),
     /// Generate random memory programs, run them on the engines, and write one
     /// minimized case per class of divergence from the spec
     Fuzz(FuzzArgs),
@@ -60,6 +62,17 @@ enum Command {
         #[arg(long)]
         heavy: bool,
     },
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The earlier run's results
+    old: PathBuf,
+    /// The later run's results
+    new: PathBuf,
+    /// Also write DIR/DIFF.md
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -228,6 +241,7 @@ pub fn main() -> i32 {
         Command::Bench(args) => bench(args),
         Command::Probe(args) => probe(args),
         Command::Fuzz(args) => fuzz(args),
+        Command::Diff(args) => diff_cmd(args),
         Command::ProbeOne { engine, measure, heavy } => crate::probe::serve(&engine, &measure, heavy),
         Command::Run(args) => run(args),
         Command::Report(args) => report_cmd(args),
@@ -564,6 +578,22 @@ fn report_cmd(args: ReportArgs) -> i32 {
     } else {
         EXIT_PASS
     }
+}
+
+fn diff_cmd(args: DiffArgs) -> i32 {
+    let (old, new) = match (ResultsDoc::read(&args.old), ResultsDoc::read(&args.new)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let changes = crate::rundiff::diff(&old, &new);
+    let text = crate::rundiff::markdown(&old, &new, &changes);
+    print!("{text}");
+    if let Some(dir) = &args.out {
+        if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join("DIFF.md"), &text)) {
+            return bad(format!("{}: {e}", dir.display()));
+        }
+    }
+    if changes.iter().any(|c| c.change == crate::rundiff::Change::Regressed) { EXIT_DIVERGENCE } else { EXIT_PASS }
 }
 
 /// `--engines` for bench and fuzz: the list given, or every embedded engine.

@@ -13,5 +13,6 @@ pub mod outcome;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod rundiff;
 pub mod runner;
 pub mod shard;

@@ -722,3 +722,49 @@ fn a_driver_killed_mid_run_crashes_the_cells_in_flight_restarts_once_then_stops_
     assert!(lost > 0 && stopped > 0 && passed >= 1200, "lost {lost}, stopped {stopped}, passed {passed}");
     assert_eq!(lost + stopped + passed, n);
 }
+
+#[test]
+fn diff_names_exactly_the_cells_two_runs_differ_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a.json"), tmp.path().join("b.json"));
+    for (out, extra) in [(&a, None), (&b, Some("--features=-multi-memory"))] {
+        let mut cmd = bin();
+        cmd.args(["run", "cases/multi-memory", "cases/grow", "--engines", "wasmtime,wasmi", "--out", out.to_str().unwrap()]);
+        if let Some(x) = extra {
+            cmd.arg(x);
+        }
+        let o = cmd.output().unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    }
+    let (da, db) = (ResultsDoc::read(&a).unwrap(), ResultsDoc::read(&b).unwrap());
+    // What differs, worked out here from the two documents.
+    let outcomes = |d: &ResultsDoc, case: &str, engine: &str| {
+        d.cells.iter().find(|c| c.case == case && c.engine == engine).map(|c| (c.verdict, c.steps.iter().map(|s| s.outcome.clone()).collect::<Vec<_>>()))
+    };
+    let mut expected: Vec<String> = db
+        .cells
+        .iter()
+        .filter(|c| outcomes(&da, &c.case, &c.engine) != outcomes(&db, &c.case, &c.engine))
+        .map(|c| format!("{} {}", c.case, c.engine))
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty(), "switching multi-memory off changes some cells");
+    let o = bin().args(["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--out", tmp.path().join("d").to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "a regression is exit 1: {}", stdout(&o));
+    let md = std::fs::read_to_string(tmp.path().join("d/DIFF.md")).unwrap();
+    let mut named: Vec<String> = md
+        .lines()
+        .filter(|l| l.starts_with("| regressed") || l.starts_with("| improved") || l.starts_with("| changed") || l.starts_with("| added") || l.starts_with("| removed"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').map(str::trim).collect();
+            format!("{} {}", f[2], f[3])
+        })
+        .collect();
+    named.sort();
+    assert_eq!(named, expected, "the diff names exactly the cells that changed");
+    assert!(md.contains("| wasmtime | 48.0.0 | 48.0.0 |"), "{md}");
+    // A run against itself: nothing, exit 0.
+    let o = bin().args(["diff", a.to_str().unwrap(), a.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("No cell changed."));
+}
