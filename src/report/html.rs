@@ -132,6 +132,7 @@ pub fn render(view: &View) -> String {
         let _ = writeln!(o, "<p class=\"warn\">load error: {}</p>", esc(e));
     }
     o.push_str("<nav><a href=\"#engines\">engines</a> <a href=\"#matrix\">matrix</a> <a href=\"#pairwise\">agreement</a> <a href=\"#messages\">messages</a>");
+    o.push_str(" <a href=\"#features\">features</a>");
     if view.atlas.is_some() {
         o.push_str(" <a href=\"#atlas\">limits atlas</a>");
     }
@@ -316,6 +317,28 @@ pub fn render(view: &View) -> String {
     o.push_str("</table></div>\n</section>\n");
 
     // Limits.
+    // The measured feature table.
+    o.push_str("<section id=\"features\">\n<h2>Memory features, as measured</h2>\n<p>Per column, what its cells show: <b>yes</b> every deciding case passes, <b>no</b> none does, <b>partial</b> some. Derived from these results, never edited; hover for the deciding cases.</p>\n<div class=\"scroll\"><table class=\"features\"><tr><th>feature</th>");
+    for e in &view.engines {
+        let _ = write!(o, "<th>{}<br><small>{}</small></th>", esc(e.name.as_deref().unwrap_or(&e.id)), esc(e.version.as_deref().unwrap_or("")));
+    }
+    o.push_str("</tr>\n");
+    for (name, cases, answers) in view.features() {
+        let _ = write!(o, "<tr><th>{}</th>", esc(name));
+        let title = esc(&cases.join(", "));
+        for a in answers {
+            let (text, class) = match a {
+                super::view::Has::Yes => ("yes", "v-pass"),
+                super::view::Has::No => ("no", "v-fail"),
+                super::view::Has::Partial => ("partial", "v-known"),
+                super::view::Has::Undecided => ("-", ""),
+            };
+            let link = cases.first().map(|c| format!("#case={}", esc(c))).unwrap_or_default();
+            let _ = write!(o, "<td class=\"{class}\" title=\"{title}\"><a href=\"{link}\">{text}</a></td>");
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</table></div>\n</section>\n");
     if let Some(atlas) = view.atlas {
         let cols = view.atlas_columns();
         let h = &atlas.host;

@@ -123,6 +123,23 @@ pub fn render(view: &View) -> String {
         let _ = writeln!(o, "| {} | {} |", m.kind, cells.join(" | "));
     }
 
+    let _ = writeln!(o, "\n## Memory features, as measured\n");
+    let _ = writeln!(o, "Per column, what its cells show: yes (every deciding case passes), no (none does), partial (some); derived from these results.\n");
+    let ids: Vec<&str> = view.engines.iter().map(|e| e.id.as_str()).collect();
+    let _ = writeln!(o, "| feature | {} | deciding cases |", ids.join(" | "));
+    let _ = writeln!(o, "|---|{}---|", "---|".repeat(ids.len()));
+    for (name, cases, answers) in view.features() {
+        let cells: Vec<&str> = answers
+            .iter()
+            .map(|a| match a {
+                super::view::Has::Yes => "yes",
+                super::view::Has::No => "no",
+                super::view::Has::Partial => "partial",
+                super::view::Has::Undecided => "-",
+            })
+            .collect();
+        let _ = writeln!(o, "| {name} | {} | {} |", cells.join(" | "), cases.len());
+    }
     if let Some(atlas) = view.atlas {
         let cols = view.atlas_columns();
         let h = &atlas.host;

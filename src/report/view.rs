@@ -206,7 +206,59 @@ pub fn family(e: &EngineEntry) -> String {
         .unwrap_or_else(|| e.id.clone())
 }
 
+/// The memory features the feature table decides, each by the cases whose
+/// id starts with one of its prefixes or that carry one of its tags.
+pub const FEATURES: &[(&str, &[&str], &[&str])] = &[
+    ("memory64", &[], &["memory64"]),
+    ("multi-memory", &[], &["multi-memory"]),
+    ("shared memories (threads)", &[], &["shared"]),
+    ("custom page sizes", &[], &["custom-page-sizes"]),
+    ("host memory caps", &["host/cap-"], &[]),
+    ("resizable buffers (JS)", &["js-api/buffer-resiz", "js-api/buffer-fixed-length"], &[]),
+    ("i64 JS descriptors (BigInt)", &["js-api/i64-bigint-descriptor"], &[]),
+];
+
+/// A feature's answer for one column: yes (every deciding cell passes),
+/// no (none does), partial, or no cells to decide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Has {
+    Yes,
+    No,
+    Partial,
+    Undecided,
+}
+
 impl<'a> View<'a> {
+    /// The feature table: per feature, its deciding case ids, and per engine
+    /// (in column order) the answer.
+    pub fn features(&self) -> Vec<(&'static str, Vec<&'a str>, Vec<Has>)> {
+        let mut out = Vec::new();
+        for (name, prefixes, tags) in FEATURES {
+            // A core feature is decided by core cases: the js-api ones test the
+            // JS API's own surface (embedders report those unsupported).
+            let decides = |id: &str, case_tags: &[String]| {
+                prefixes.iter().any(|p| id.starts_with(p)) || (!id.starts_with("js-api/") && case_tags.iter().any(|t| tags.contains(&t.as_str())))
+            };
+            let cases: Vec<&str> = self.doc.cases.iter().filter(|c| decides(&c.id, &c.tags)).map(|c| c.id.as_str()).collect();
+            let answers = self
+                .engines
+                .iter()
+                .map(|e| {
+                    let cells: Vec<&CellEntry> = self.doc.cells.iter().filter(|c| c.engine == e.id && cases.contains(&c.case.as_str())).collect();
+                    let pass = cells.iter().filter(|c| c.verdict == crate::diff::Verdict::Pass).count();
+                    match (cells.len(), pass) {
+                        (0, _) => Has::Undecided,
+                        (n, p) if p == n => Has::Yes,
+                        (_, 0) => Has::No,
+                        _ => Has::Partial,
+                    }
+                })
+                .collect();
+            out.push((*name, cases, answers));
+        }
+        out
+    }
+
     /// The atlas's columns: by family in registry order, then any other.
     pub fn atlas_columns(&self) -> Vec<&'a str> {
         let Some(atlas) = self.atlas else { return vec![] };
