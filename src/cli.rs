@@ -209,6 +209,10 @@ struct ReportArgs {
     /// or `fixed` cell), as `run` does
     #[arg(long)]
     check: bool,
+    /// An earlier run's results: the report gets a "what changed" section
+    /// (as `wasm-matrix diff` sees it)
+    #[arg(long, value_name = "OLD.json")]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -560,7 +564,12 @@ fn report_cmd(args: ReportArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    if let Err(e) = report::write_dir_with(&doc, atlas.as_ref(), &args.out) {
+    let baseline = match args.baseline.as_ref().map(|p| ResultsDoc::read(p)) {
+        Some(Ok(old)) => Some(old),
+        Some(Err(e)) => return bad(format!("--baseline: {e}")),
+        None => None,
+    };
+    if let Err(e) = report::write_dir_with(&doc, atlas.as_ref(), baseline.as_ref(), &args.out) {
         return bad(format!("{}: {e}", args.out.display()));
     }
     if let Some(path) = &args.junit {

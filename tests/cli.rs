@@ -763,6 +763,13 @@ fn diff_names_exactly_the_cells_two_runs_differ_in() {
     named.sort();
     assert_eq!(named, expected, "the diff names exactly the cells that changed");
     assert!(md.contains("| wasmtime | 48.0.0 | 48.0.0 |"), "{md}");
+    // The same as a section of the report.
+    let rep = tmp.path().join("rep");
+    let o = bin().args(["report", b.to_str().unwrap(), "--baseline", a.to_str().unwrap(), "--out", rep.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let html = std::fs::read_to_string(rep.join("index.html")).unwrap();
+    assert!(html.contains("What changed since the baseline run"));
+    assert_eq!(html.matches("<tr><td class=\"v-fail\">regressed</td>").count(), named.len() - html.matches(">improved<").count() - html.matches(">changed<").count());
     // A run against itself: nothing, exit 0.
     let o = bin().args(["diff", a.to_str().unwrap(), a.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(0));

@@ -132,6 +132,9 @@ pub fn render(view: &View) -> String {
         let _ = writeln!(o, "<p class=\"warn\">load error: {}</p>", esc(e));
     }
     o.push_str("<nav><a href=\"#engines\">engines</a> <a href=\"#matrix\">matrix</a> <a href=\"#pairwise\">agreement</a> <a href=\"#messages\">messages</a>");
+    if view.baseline.is_some() {
+        o.push_str(" <a href=\"#changes\">what changed</a>");
+    }
     o.push_str(" <a href=\"#features\">features</a>");
     if view.atlas.is_some() {
         o.push_str(" <a href=\"#atlas\">limits atlas</a>");
@@ -317,6 +320,40 @@ pub fn render(view: &View) -> String {
     o.push_str("</table></div>\n</section>\n");
 
     // Limits.
+    // What changed since the baseline run.
+    if let Some((versions, changes)) = &view.baseline {
+        o.push_str("<section id=\"changes\">\n<h2>What changed since the baseline run</h2>\n<table><tr><th>engine</th><th>baseline</th><th>this run</th></tr>");
+        for (id, a, b) in versions {
+            let _ = write!(o, "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", esc(id), esc(a), esc(b));
+        }
+        o.push_str("</table>\n");
+        if changes.is_empty() {
+            o.push_str("<p>No cell changed.</p>\n");
+        } else {
+            o.push_str("<div class=\"scroll\"><table class=\"changes\"><tr><th>change</th><th>case</th><th>engine</th><th>verdict</th><th>first difference</th></tr>\n");
+            for c in changes {
+                let v = |v: Option<crate::diff::Verdict>| v.map(|v| format!("{v:?}").to_lowercase()).unwrap_or_else(|| "-".into());
+                let class = match c.change {
+                    crate::rundiff::Change::Regressed => "v-fail",
+                    crate::rundiff::Change::Improved => "v-pass",
+                    _ => "",
+                };
+                let _ = writeln!(
+                    o,
+                    "<tr><td class=\"{class}\">{}</td><td><a href=\"#case={}\">{}</a></td><td>{}</td><td>{} → {}</td><td><code>{}</code></td></tr>",
+                    c.change.name(),
+                    esc(&c.case),
+                    esc(&c.case),
+                    esc(&c.engine),
+                    v(c.old),
+                    v(c.new),
+                    esc(&c.detail)
+                );
+            }
+            o.push_str("</table></div>\n");
+        }
+        o.push_str("</section>\n");
+    }
     // The measured feature table.
     o.push_str("<section id=\"features\">\n<h2>Memory features, as measured</h2>\n<p>Per column, what its cells show: <b>yes</b> every deciding case passes, <b>no</b> none does, <b>partial</b> some. Derived from these results, never edited; hover for the deciding cases.</p>\n<div class=\"scroll\"><table class=\"features\"><tr><th>feature</th>");
     for e in &view.engines {

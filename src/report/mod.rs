@@ -47,14 +47,20 @@ pub mod view;
 
 /// Writes `index.html`, `REPORT.md` and `results.json` into `dir`.
 pub fn write_dir(doc: &crate::results::ResultsDoc, dir: &std::path::Path) -> Result<(), String> {
-    write_dir_with(doc, None, dir)
+    write_dir_with(doc, None, None, dir)
 }
 
 /// [`write_dir`], with a limits atlas (`probe`'s limits.json) in the report.
-pub fn write_dir_with(doc: &crate::results::ResultsDoc, atlas: Option<&crate::probe::Limits>, dir: &std::path::Path) -> Result<(), String> {
+pub fn write_dir_with(
+    doc: &crate::results::ResultsDoc,
+    atlas: Option<&crate::probe::Limits>,
+    baseline: Option<&crate::results::ResultsDoc>,
+    dir: &std::path::Path,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory: {e}"))?;
     let mut view = view::View::new(doc);
     view.atlas = atlas;
+    view.baseline = baseline.map(|old| (crate::rundiff::versions(old, doc), crate::rundiff::diff(old, doc)));
     let write = |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"));
     write("index.html", html::render(&view))?;
     write("REPORT.md", markdown::render(&view))?;

@@ -132,6 +132,8 @@ pub struct View<'a> {
     pub limits: Vec<LimitRow>,
     /// `probe`'s measures, when the report is given a limits.json.
     pub atlas: Option<&'a crate::probe::Limits>,
+    /// What changed since `--baseline`: engine versions (id, old, new) and the cells.
+    pub baseline: Option<(Vec<(String, String, String)>, Vec<crate::rundiff::CellChange>)>,
     pub claims: Vec<ClaimRow<'a>>,
 }
 
@@ -484,7 +486,7 @@ impl<'a> View<'a> {
             })
             .collect();
 
-        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims, atlas: None }
+        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims, atlas: None, baseline: None }
     }
 
     /// Cases both engines ran with identical outcomes, in percent.
