@@ -54,8 +54,16 @@ pub fn serve(engine_id: &str) -> i32 {
         };
         let start = Instant::now();
         let mut alive = true;
+        let steps = req.plan.actions.len();
         engine.run(&req.plan, req.from, &mut |index, outcome| {
             alive &= out.send(&Event::Step { id: req.id, index, outcome });
+            // Before the next step of the case runs, the runner must have
+            // this one: a step killed mid-way (the memory budget, a signal)
+            // is then blamed on itself, not on the one before. The last
+            // step's event goes with the batch.
+            if index + 1 < steps {
+                alive &= out.flush();
+            }
         });
         let us = start.elapsed().as_micros() as u64;
         if !alive || !out.send(&Event::Done { id: req.id, us, cross_origin_isolated: None }) {
@@ -66,11 +74,11 @@ pub fn serve(engine_id: &str) -> i32 {
     0
 }
 
-/// A worker's stdout. Events are buffered and flushed when the worker has
-/// no request waiting (one write per batch instead of one per step); a
-/// flusher thread writes what a long or hanging step leaves buffered within
-/// [`FLUSH_AFTER`], and a panic flushes before the process dies, so the
-/// runner always learns how far a case got.
+/// A worker's stdout. Events are buffered: a case's steps are flushed
+/// before its next step starts, the last one with the batch when the worker
+/// has no request waiting; a flusher thread writes what a long or hanging
+/// step leaves buffered within [`FLUSH_AFTER`], and a panic flushes before
+/// the process dies, so the runner always learns how far a case got.
 #[derive(Clone)]
 struct Output(Arc<(Mutex<std::io::BufWriter<std::io::Stdout>>, std::sync::atomic::AtomicBool)>);
 
