@@ -415,6 +415,10 @@ fn run_one(exe: &std::path::Path, column: &Column, name: &str, heavy: bool, budg
 /// Measures every selected column; JS columns say why they are not measured yet.
 pub fn run(columns: &[&'static Column], heavy: bool, budget: Option<u64>, mut progress: impl FnMut(&str, &str, &Measure)) -> Limits {
     let exe = std::env::current_exe().unwrap_or_else(|_| "wasm-matrix".into());
+    let js: Vec<&'static Column> = columns.iter().copied().filter(|c| !matches!(c.launch, Launch::Worker(_)) && c.availability().is_ok()).collect();
+    let mut opts = crate::runner::RunOptions::new(exe.clone());
+    opts.memory_budget = budget;
+    let js_measures = if js.is_empty() { BTreeMap::new() } else { run_js(&js, &opts) };
     let mut engines = BTreeMap::new();
     for column in columns {
         let mut measures = BTreeMap::new();
@@ -422,7 +426,11 @@ pub fn run(columns: &[&'static Column], heavy: bool, budget: Option<u64>, mut pr
         for name in MEASURES {
             let m = match column.launch {
                 Launch::Worker(_) => run_one(&exe, column, name, heavy, budget),
-                _ => Measure::not_measured("", "the JS columns are not probed yet (their measures need the harness's host steps in a bisection loop)"),
+                _ => match js_measures.get(&(column.id, *name)) {
+                    Some(m) => m.clone(),
+                    None if column.availability().is_err() => Measure::not_measured("", "the column is unavailable here"),
+                    None => Measure::not_measured("", "the JS API has no way to observe this from a page or shell (address space, RSS, rlimits, host caps)"),
+                },
             };
             progress(column.id, name, &m);
             measures.insert(name.to_string(), m);
@@ -485,4 +493,149 @@ mod engine_tests {
         assert_eq!(m.value, Some(65536.0), "{m:?}");
         assert!(m.message.is_some_and(|t| t.contains("65536")));
     }
+}
+
+// ------------------------------------------------------------------ JS columns
+
+/// What a JS column can be probed for through the harness: the largest
+/// maximum a module may declare, and how far the host API grows a memory.
+/// Each round runs 8 points per column between its known good and bad
+/// bounds as ordinary cases, all columns at once (a round starts the
+/// browsers once), so a 2^63 range takes about 21 rounds.
+const JS_MEASURES: &[&str] = &["declared_max_pages.i32", "declared_max_pages.i64", "host_grow_reach_pages.i32", "host_grow_reach_pages.i64"];
+
+fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
+    use crate::case::{Action, Expect, Plan, Step};
+    let (address, i64kw) = kind_of(measure);
+    let step = |action: Action| Step { action, expect: Expect::Any, claim: None, message: None, line: 0, implicit: false, prefix: None };
+    let (wasm, actions) = if measure.starts_with("declared_max") {
+        (Some(wat(&format!("(module (memory {i64kw}0 {n}))"))), vec![Action::Instantiate])
+    } else {
+        (
+            None,
+            vec![
+                Action::NewMemory { name: "m".into(), initial: 1, maximum: None, shared: false, address, js_form: None },
+                Action::Grow { memory: "m".into(), delta: n, js_form: None, address },
+                // A grow that reports success must have grown (V8 in Node 24
+                // once took the delta modulo 2^32 and grew nothing).
+                Action::Size { memory: "m".into() },
+            ],
+        )
+    };
+    let plan = Plan {
+        wasm,
+        features: if address == AddressType::I64 { vec![crate::case::Feature::Memory64] } else { vec![] },
+        without: vec![],
+        host: crate::case::Host::default(),
+        imports: vec![],
+        modules: vec![],
+        actions: actions.clone(),
+    };
+    crate::case::Case {
+        file: format!("{id}.yaml").into(),
+        id,
+        summary: format!("probe {measure} at {n}"),
+        tags: vec![],
+        source: None,
+        wat: None,
+        steps: actions.into_iter().map(step).collect(),
+        plan: std::sync::Arc::new(plan),
+        vary: BTreeMap::new(),
+        timeout: None,
+    }
+}
+
+/// Whether a probe case went through (a host grow by `n` really grew to
+/// `1 + n` pages), or its failure text.
+fn js_ok(outcomes: &[crate::outcome::Outcome], grow: Option<u64>) -> Result<(), String> {
+    use crate::outcome::Outcome;
+    for o in outcomes {
+        match o {
+            Outcome::Pages(p) if grow.is_some_and(|n| *p != 1 + n) => {
+                return Err(format!("grow by {} reported success, but the memory is {p} pages", grow.unwrap_or(0)));
+            }
+            Outcome::Ok | Outcome::Returns(_) | Outcome::Pages(_) => {}
+            other => return Err(other.message().map(str::to_string).unwrap_or_else(|| other.kind().to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// The JS columns' measures, by k-ary search in rounds through the runner.
+pub fn run_js(columns: &[&'static Column], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+    let mut out = BTreeMap::new();
+    for measure in JS_MEASURES {
+        let (address, _) = kind_of(measure);
+        let hi = match (measure.starts_with("declared_max"), address) {
+            (true, AddressType::I32) => u32::MAX as u64,
+            (true, AddressType::I64) => u64::MAX >> 1,
+            (false, AddressType::I32) => 65536,
+            (false, AddressType::I64) => 1 << 48,
+        };
+        // Per column: (largest good, smallest bad, its failure); None until
+        // the lower bound (0) is known to work.
+        let mut state: Vec<(u64, u64, Option<String>, bool)> = columns.iter().map(|_| (0, hi + 1, None, true)).collect();
+        let mut first = true;
+        for _round in 0..64 {
+            let mut cases = Vec::new();
+            let mut cells = Vec::new();
+            let mut asked: Vec<(usize, u64, usize)> = Vec::new(); // (column, point, case)
+            for (ci, (good, bad, _, alive)) in state.iter().enumerate() {
+                if !*alive || *bad - *good <= 1 && !first {
+                    continue;
+                }
+                let points: Vec<u64> = if first {
+                    vec![0, hi]
+                } else {
+                    let step = ((*bad - *good) / 9).max(1);
+                    (1..=8).map(|k| good + k * step).filter(|p| p < bad).collect()
+                };
+                for p in points {
+                    cases.push(js_case(measure, p, format!("probe-{measure}-{ci}-{p}")));
+                    cells.push((cases.len() - 1, columns[ci]));
+                    asked.push((ci, p, cases.len() - 1));
+                }
+            }
+            if cases.is_empty() {
+                break;
+            }
+            let cases = std::sync::Arc::new(cases);
+            let mut results: BTreeMap<usize, Vec<crate::outcome::Outcome>> = BTreeMap::new();
+            crate::runner::run_blocking(cases.clone(), cells, opts.clone(), |ev| {
+                if let crate::runner::RunEvent::Cell(c) = ev {
+                    results.insert(c.case, c.outcomes);
+                }
+                true
+            });
+            for (ci, p, case) in asked {
+                let grow = measure.starts_with("host_grow").then_some(p);
+                let r = results.get(&case).map(|o| js_ok(o, grow)).unwrap_or_else(|| Err("the column did not run".into()));
+                let (good, bad, fail, alive) = &mut state[ci];
+                match r {
+                    Ok(()) if p > *good || (first && p == 0) => *good = p.max(*good),
+                    Ok(()) => {}
+                    Err(e) if first && p == 0 => {
+                        *alive = false;
+                        *fail = Some(e);
+                    }
+                    Err(e) if p < *bad => {
+                        *bad = p;
+                        *fail = Some(e);
+                    }
+                    Err(_) => {}
+                }
+            }
+            first = false;
+        }
+        for (ci, (good, bad, fail, alive)) in state.into_iter().enumerate() {
+            let m = if !alive {
+                Measure::not_measured("pages", fail.unwrap_or_default())
+            } else {
+                let value = if measure.starts_with("host_grow") { good + 1 } else { good };
+                Measure::of(value as f64, "pages").with_message(if bad > hi { None } else { fail })
+            };
+            out.insert((columns[ci].id, *measure), m);
+        }
+    }
+    out
 }
