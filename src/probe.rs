@@ -175,7 +175,6 @@ mod tests {
 use crate::engine::session::{Fault, MemorySpec, Store};
 use crate::case::{AddressType, Val};
 
-const PAGE: u64 = 65536;
 const GIB_PAGES: u64 = 16384;
 
 fn fault_text(f: Fault) -> String {
@@ -336,7 +335,6 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool) -> Result<S, Fa
             other => return Err(format!("unknown measure `{other}`")),
         })
     })();
-    let _ = PAGE;
     result.unwrap_or_else(|e| Measure::not_measured("", e))
 }
 
