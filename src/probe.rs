@@ -413,20 +413,28 @@ fn run_one(exe: &std::path::Path, column: &Column, name: &str, heavy: bool, budg
 /// Measures every selected column; JS columns say why they are not measured yet.
 pub fn run(columns: &[&'static Column], heavy: bool, budget: Option<u64>, mut progress: impl FnMut(&str, &str, &Measure)) -> Limits {
     let exe = std::env::current_exe().unwrap_or_else(|_| "wasm-matrix".into());
-    let js: Vec<&'static Column> = columns.iter().copied().filter(|c| !matches!(c.launch, Launch::Worker(_)) && c.availability().is_ok()).collect();
+    // Asked once per column (for browsers it starts their `--version`).
+    let available: Vec<Result<String, String>> = columns.iter().map(|c| c.availability()).collect();
+    let js: Vec<&'static Column> = columns
+        .iter()
+        .zip(&available)
+        .filter(|(c, a)| !matches!(c.launch, Launch::Worker(_)) && a.is_ok())
+        .map(|(c, _)| *c)
+        .collect();
     let mut opts = crate::runner::RunOptions::new(exe.clone());
     opts.memory_budget = budget;
     let js_measures = if js.is_empty() { BTreeMap::new() } else { run_js(&js, &opts) };
     let mut engines = BTreeMap::new();
-    for column in columns {
+    for (column, available) in columns.iter().zip(available) {
         let mut measures = BTreeMap::new();
-        let version = column.availability().unwrap_or_else(|why| format!("unavailable: {why}"));
+        let unavailable = available.is_err();
+        let version = available.unwrap_or_else(|why| format!("unavailable: {why}"));
         for name in MEASURES {
             let m = match column.launch {
                 Launch::Worker(_) => run_one(&exe, column, name, heavy, budget),
                 _ => match js_measures.get(&(column.id, *name)) {
                     Some(m) => m.clone(),
-                    None if column.availability().is_err() => Measure::not_measured("", "the column is unavailable here"),
+                    None if unavailable => Measure::not_measured("", "the column is unavailable here"),
                     None => Measure::not_measured("", "the JS API has no way to observe this from a page or shell (address space, RSS, rlimits, host caps)"),
                 },
             };
@@ -505,7 +513,7 @@ const JS_MEASURES: &[&str] = &["declared_max_pages.i32", "declared_max_pages.i64
 fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
     use crate::case::{Action, Expect, Plan, Step};
     let (address, i64kw) = kind_of(measure);
-    let step = |action: Action| Step { action, expect: Expect::Any, claim: None, message: None, line: 0, implicit: false, prefix: None };
+    let step = |action: Action| Step::new(action, Expect::Any);
     let (wasm, actions) = if measure.starts_with("declared_max") {
         (Some(wat(&format!("(module (memory {i64kw}0 {n}))"))), vec![Action::Instantiate])
     } else {

@@ -664,7 +664,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMa
     }
     if wasm.is_some() && !has_instantiate {
         let at = steps.iter().position(|s| !matches!(s.action, Action::NewMemory { .. })).unwrap_or(steps.len());
-        steps.insert(at, Step { action: Action::Instantiate, expect: Expect::Ok, claim: None, message: None, line: 0, implicit: true, prefix: None });
+        steps.insert(at, Step { implicit: true, ..Step::new(Action::Instantiate, Expect::Ok) });
     }
 
     let mut imports = Vec::new();

@@ -700,6 +700,11 @@ pub struct Step {
 }
 
 impl Step {
+    /// A step the tool makes itself (no file line, claim or message).
+    pub fn new(action: Action, expect: Expect) -> Step {
+        Step { action, expect, claim: None, message: None, line: 0, implicit: false, prefix: None }
+    }
+
     pub fn label(&self) -> String {
         let label = self.action.label();
         match &self.prefix {

@@ -356,7 +356,7 @@ impl Drop for Xvfb {
 /// One browser session with its driver, profile and harness server.
 struct Session {
     client: Client,
-    _driver: Driver,
+    driver: Driver,
     _profile: Option<tempfile::TempDir>,
     /// Which harness page is loaded (`host.cross_origin_isolated`).
     page: Option<bool>,
@@ -379,7 +379,7 @@ async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> R
         .capabilities()
         .and_then(|c| c.get("browserVersion").and_then(|v| v.as_str()).map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
-    Ok((Session { client, _driver: driver, _profile: profile, page: None }, version))
+    Ok((Session { client, driver, _profile: profile, page: None }, version))
 }
 
 /// A browser session for uses other than running cases (the report's
@@ -454,7 +454,7 @@ impl Session {
             Err(e) => {
                 // The page may be dead or spinning: this session is done.
                 self.page = None;
-                match self._driver.budget_kill() {
+                match self.driver.budget_kill() {
                     Some(why) => Err(Outcome::Crash(why)),
                     None => Err(failure_outcome(&e, total)),
                 }
@@ -584,7 +584,7 @@ async fn serve(
                 // has exited: it gets a moment.)
                 let mut exited = None;
                 for _ in 0..10 {
-                    exited = session._driver.exited();
+                    exited = session.driver.exited();
                     if exited.is_some() {
                         break;
                     }
