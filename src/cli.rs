@@ -59,8 +59,9 @@ enum Command {
     ProbeOne {
         engine: String,
         measure: String,
+        /// Bytes the measure may keep resident
         #[arg(long)]
-        heavy: bool,
+        budget: Option<u64>,
     },
 }
 
@@ -104,10 +105,14 @@ struct ProbeArgs {
     /// Where to write the limits
     #[arg(long, default_value = "limits.json", value_name = "FILE")]
     out: PathBuf,
-    /// Also the 16 GiB grow (about a minute per column)
+    /// Only these measures (comma-separated names or families: `grow_cost`, `reserved_bytes.i64`)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    measures: Vec<String>,
+    /// Skip the 16 GiB grow (about 35 s on each interpreter, 17 GB resident)
     #[arg(long)]
-    heavy: bool,
-    /// Memory each probe process may keep resident (as for `run`)
+    light: bool,
+    /// Memory each probe process may keep resident (as for `run`); a size
+    /// that could exceed it is not tried on an engine that commits what it grows
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     memory_budget: Option<Budget>,
 }
@@ -246,7 +251,7 @@ pub fn main() -> i32 {
         Command::Probe(args) => probe(args),
         Command::Fuzz(args) => fuzz(args),
         Command::Diff(args) => diff_cmd(args),
-        Command::ProbeOne { engine, measure, heavy } => crate::probe::serve(&engine, &measure, heavy),
+        Command::ProbeOne { engine, measure, budget } => crate::probe::serve(&engine, &measure, budget),
         Command::Run(args) => run(args),
         Command::Report(args) => report_cmd(args),
     }
@@ -652,6 +657,14 @@ fn fuzz(args: FuzzArgs) -> i32 {
         stats.programs as f64 / stats.seconds.max(1e-9),
         findings.len()
     );
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some((ms, ideal)) = crate::fuzz::ideal(&exec.columns, args.seed, 300, cores) {
+        let reached = stats.programs as f64 / stats.seconds.max(1e-9);
+        println!(
+            "the embedded engines' own cost: {ms:.2} ms per program (in this process, no harness), so {ideal:.0} programs/s is the ideal on {cores} cores: {:.0}% of it reached",
+            100.0 * reached / ideal
+        );
+    }
     if findings.is_empty() { EXIT_PASS } else { EXIT_DIVERGENCE }
 }
 
@@ -660,9 +673,13 @@ fn probe(args: ProbeArgs) -> i32 {
         Ok(e) => e,
         Err(e) => return bad(e),
     };
+    if let Err(e) = crate::probe::check_measures(&args.measures) {
+        return bad(e);
+    }
     let budget = args.memory_budget.map(|Budget(b)| b).unwrap_or_else(crate::budget::default_budget);
     let start = Instant::now();
-    let limits = crate::probe::run(&engines, args.heavy, budget, |engine, name, m| {
+    let opts = crate::probe::ProbeOptions { light: args.light, budget, only: args.measures.clone() };
+    let limits = crate::probe::run(&engines, &opts, |engine, name, m| {
         eprintln!("  {engine:<18} {name:<34} {}", crate::probe::cell(m));
     });
     print!("{}", crate::probe::tables(&limits));

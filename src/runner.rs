@@ -169,6 +169,16 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>,
         let (tx, mut rx) = mpsc::unbounded_channel();
         let job = tokio::spawn(run(cases, cells, opts, tx));
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        // SIGTERM stops a run as Ctrl-C does: the engines' processes and the
+        // browsers' drivers are stopped as their sessions end, not left behind.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async move {
+            match term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut terminated = std::pin::pin!(terminated);
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -176,6 +186,7 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>,
                     None => break,
                 },
                 _ = &mut interrupt => { job.abort(); return true; }
+                _ = &mut terminated => { job.abort(); return true; }
             }
         }
         let _ = job.await;

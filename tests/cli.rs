@@ -775,3 +775,27 @@ fn diff_names_exactly_the_cells_two_runs_differ_in() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("No cell changed."));
 }
+
+/// `probe` end to end on one embedded column: the measures asked for, in
+/// limits.json as documented, and a clear error for an unknown measure.
+#[test]
+fn probe_writes_the_measures_asked_for_to_limits_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("limits.json");
+    let o = run(&["probe", "--engines", "wasmi", "--measures", "declared_max_pages.i32,host_cap,coexisting_memories.i64", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let m = &doc["engines"]["wasmi"]["measures"];
+    assert_eq!(m.as_object().unwrap().len(), 3, "{m}");
+    assert_eq!(m["declared_max_pages.i32"]["value"], 65536.0);
+    assert_eq!(m["declared_max_pages.i32"]["unit"], "pages");
+    assert!(m["declared_max_pages.i32"]["message"].as_str().unwrap().contains("65536"), "{m}");
+    assert_eq!(m["host_cap"]["value"], 16.0);
+    assert_eq!(m["coexisting_memories.i64"]["value"], 20000.0);
+    assert!(doc["host"]["ram_bytes"].as_u64().unwrap() > 0);
+    assert!(stdout(&o).contains("declared_max_pages.i32"), "{}", stdout(&o));
+
+    let o = run(&["probe", "--engines", "wasmi", "--measures", "declared_max", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown measure `declared_max`"), "{}", stderr(&o));
+}

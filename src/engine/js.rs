@@ -76,10 +76,14 @@ impl Shell {
 
     /// The command that starts one harness process.
     pub fn command(&self) -> Result<(PathBuf, Vec<String>), String> {
+        self.command_for(&harness_file()?)
+    }
+
+    /// The command that runs `script` in this shell.
+    pub fn command_for(&self, script: &Path) -> Result<(PathBuf, Vec<String>), String> {
         let bin = self.binary()?;
-        let harness = harness_file()?;
         let mut args: Vec<String> = self.args.iter().map(|s| s.to_string()).collect();
-        args.push(harness.display().to_string());
+        args.push(script.display().to_string());
         Ok((bin, args))
     }
 
@@ -102,14 +106,22 @@ impl Shell {
 /// `.cjs` file: a CommonJS script to every shell (Deno takes a `.js` file
 /// without a package.json for an ES module).
 pub fn harness_file() -> Result<PathBuf, String> {
+    script_file("harness", HARNESS_JS)
+}
+
+/// The shells' probe script (`wasm-matrix probe`).
+pub const PROBE_JS: &str = include_str!("../../drivers/probe.js");
+
+/// Writes `text` to a cache file `wasm-matrix-NAME-HASH.cjs`, once.
+pub fn script_file(name: &str, text: &str) -> Result<PathBuf, String> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    HARNESS_JS.hash(&mut h);
-    let path = std::env::temp_dir().join(format!("wasm-matrix-harness-{:016x}.cjs", h.finish()));
-    if std::fs::read_to_string(&path).map(|t| t == HARNESS_JS).unwrap_or(false) {
+    text.hash(&mut h);
+    let path = std::env::temp_dir().join(format!("wasm-matrix-{name}-{:016x}.cjs", h.finish()));
+    if std::fs::read_to_string(&path).map(|t| t == text).unwrap_or(false) {
         return Ok(path);
     }
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&tmp, HARNESS_JS).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("cannot write the JS harness to {}: {e}", path.display()))?;
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("cannot write the JS {name} to {}: {e}", path.display()))?;
     Ok(path)
 }

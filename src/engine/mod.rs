@@ -34,7 +34,7 @@ pub trait Engine {
     /// backend's primitives (no session).
     fn plain(&mut self, modules: &[Vec<u8>]) -> Result<(), String>;
     /// One measure of `wasm-matrix probe` (see [`crate::probe::measure`]).
-    fn probe(&mut self, measure: &str, heavy: bool) -> crate::probe::Measure;
+    fn probe(&mut self, measure: &str, budget: Option<u64>) -> crate::probe::Measure;
 }
 
 /// How an engine is run.

@@ -182,16 +182,17 @@ impl<B: Backend> Engine for Embedded<B> {
         }
     }
 
-    fn probe(&mut self, measure: &str, heavy: bool) -> crate::probe::Measure {
+    fn probe(&mut self, measure: &str, budget: Option<u64>) -> crate::probe::Measure {
         let backend = &self.backend;
         let engines = &mut self.engines;
-        let mut fresh = |capped: bool| -> Result<B::Store> {
+        let mut fresh = |capped: bool, features: &[Feature]| -> Result<B::Store> {
             let host = Host { max_memory_bytes: capped.then_some(1 << 20), ..Host::default() };
-            let key = (crate::case::switches_key(&[Feature::Memory64], &[]), host.max_memory_bytes);
-            let engine = engines.entry(key).or_insert_with(|| backend.engine(&[(Feature::Memory64, true)], &host)).clone()?;
+            let switches: Vec<(Feature, bool)> = features.iter().map(|f| (*f, true)).collect();
+            let key = (crate::case::switches_key(features, &[]), host.max_memory_bytes);
+            let engine = engines.entry(key).or_insert_with(|| backend.engine(&switches, &host)).clone()?;
             Ok(backend.store(&engine, &host))
         };
-        crate::probe::measure(measure, &mut fresh, heavy)
+        crate::probe::measure(measure, &mut fresh, budget)
     }
 
     fn plain(&mut self, modules: &[Vec<u8>]) -> std::result::Result<(), String> {

@@ -394,7 +394,7 @@ pub fn render(view: &View) -> String {
             let _ = write!(o, "<th>{}<br><small>{}</small></th>", esc(id), esc(version));
         }
         o.push_str("</tr>\n");
-        for name in crate::probe::MEASURES {
+        for name in &atlas.present() {
             let _ = write!(o, "<tr><th>{}</th>", esc(name));
             for id in &cols {
                 match atlas.engines[*id].measures.get(*name) {

@@ -156,7 +156,7 @@ pub fn render(view: &View) -> String {
         );
         let _ = writeln!(o, "| measure | {} |", cols.join(" | "));
         let _ = writeln!(o, "|---|{}", "---|".repeat(cols.len()));
-        for name in crate::probe::MEASURES {
+        for name in &atlas.present() {
             let cells: Vec<String> = cols.iter().map(|id| atlas.engines[*id].measures.get(*name).map(crate::probe::cell).unwrap_or_default()).collect();
             let _ = writeln!(o, "| {name} | {} |", cells.join(" | "));
         }
