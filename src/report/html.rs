@@ -39,25 +39,35 @@ fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-/// The details the page shows when a case is clicked, keyed by case id.
-fn details(view: &View) -> serde_json::Value {
-    let mut cases = serde_json::Map::new();
+/// The details the page shows when a case is clicked: per case, its steps
+/// and each engine's outcomes, the texts once each in the case's `strings`
+/// (a cell's step is `[short, message or -1, ok: 1, 0 or -1 unjudged]`, with its own label as a
+/// fourth element only where it differs from the case's). Each case is its
+/// own JSON block, parsed when it is opened: a page with the whole spec
+/// suite parses none of it to show the matrix.
+fn details(view: &View) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
     for r in &view.rows {
-        let steps: Vec<serde_json::Value> = match r.case {
-            Some(c) => c
-                .steps
-                .iter()
-                .map(|s| {
-                    json!({
-                        "step": s.step,
-                        "expect": expect_text(&s.expect),
-                        "message": s.message,
-                        "claim": s.claim.as_ref().map(expect_text),
-                        "line": s.line,
-                    })
+        let case_steps: &[crate::results::CaseStep] = r.case.map(|c| c.steps.as_slice()).unwrap_or_default();
+        let steps: Vec<serde_json::Value> = case_steps
+            .iter()
+            .map(|s| {
+                json!({
+                    "step": s.step,
+                    "expect": expect_text(&s.expect),
+                    "message": s.message,
+                    "claim": s.claim.as_ref().map(expect_text),
+                    "line": s.line,
                 })
-                .collect(),
-            None => vec![],
+            })
+            .collect();
+        let mut strings: Vec<String> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut intern = |text: String| -> usize {
+            *index.entry(text.clone()).or_insert_with(|| {
+                strings.push(text);
+                strings.len() - 1
+            })
         };
         let cells: Vec<serde_json::Value> = r
             .cells
@@ -69,29 +79,31 @@ fn details(view: &View) -> serde_json::Value {
                     "reason": c.reason,
                     "ms": c.ms,
                     "isolated": c.cross_origin_isolated,
-                    "steps": c.steps.iter().map(|s| json!([short(s), s.message(), s.ok, s.step])).collect::<Vec<_>>(),
+                    "steps": c.steps.iter().enumerate().map(|(i, s)| {
+                        let message = s.message().map(|m| intern(m.to_string()) as i64).unwrap_or(-1);
+                        let mut v = vec![json!(intern(short(s))), json!(message), json!(match s.ok { Some(true) => 1, Some(false) => 0, None => -1 })];
+                        if case_steps.get(i).map(|c| c.step.as_str()) != Some(s.step.as_str()) {
+                            v.push(json!(s.step));
+                        }
+                        serde_json::Value::Array(v)
+                    }).collect::<Vec<_>>(),
                 }),
             })
             .collect();
         let case = r.case;
-        cases.insert(
-            r.id.to_string(),
-            json!({
-                "file": case.map(|c| c.file.as_str()),
-                "summary": case.map(|c| c.summary.as_str()),
-                "source": case.and_then(|c| c.source.as_deref()),
-                "tags": r.tags,
-                "features": case.map(|c| c.features.as_slice()).unwrap_or_default(),
-                "wat": case.and_then(|c| c.wat.as_deref()),
-                "steps": steps,
-                "cells": cells,
-            }),
-        );
+        out.push(json!({
+            "file": case.map(|c| c.file.as_str()),
+            "summary": case.map(|c| c.summary.as_str()),
+            "source": case.and_then(|c| c.source.as_deref()),
+            "tags": r.tags,
+            "features": case.map(|c| c.features.as_slice()).unwrap_or_default(),
+            "wat": case.and_then(|c| c.wat.as_deref()),
+            "steps": steps,
+            "strings": strings,
+            "cells": cells,
+        }));
     }
-    json!({
-        "engines": view.engines.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-        "cases": cases,
-    })
+    out
 }
 
 /// One `<th>` per engine, closing the header row.
@@ -455,10 +467,16 @@ pub fn render(view: &View) -> String {
     }
 
     o.push_str("</main>\n<script type=\"application/json\" id=\"data\">");
-    // No `<` at all, so nothing can end the block early (`<` only occurs
+    // No `<` at all, so nothing can end a block early (`<` only occurs
     // inside JSON strings, where `\u003c` means the same).
-    o.push_str(&details(view).to_string().replace('<', "\\u003c"));
-    o.push_str("</script>\n<script>\n");
+    let ids: serde_json::Map<String, serde_json::Value> = view.rows.iter().enumerate().map(|(i, r)| (r.id.to_string(), json!(i))).collect();
+    let index = json!({ "engines": view.engines.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), "cases": ids });
+    o.push_str(&index.to_string().replace('<', "\\u003c"));
+    o.push_str("</script>\n");
+    for (i, d) in details(view).iter().enumerate() {
+        let _ = writeln!(o, "<script type=\"application/json\" id=\"case-{i}\">{}</script>", d.to_string().replace('<', "\\u003c"));
+    }
+    o.push_str("<script>\n");
     o.push_str(JS);
     o.push_str("</script>\n</body>\n</html>\n");
     o

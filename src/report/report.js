@@ -1,7 +1,15 @@
 "use strict";
 (function () {
   const t0 = performance.now();
+  // Engines and case ids; each case's details are their own JSON block,
+  // parsed when the case is opened.
   const data = JSON.parse(document.getElementById("data").textContent);
+  const parsed = new Map();
+  function caseData(id) {
+    if (!(id in data.cases)) return null;
+    if (!parsed.has(id)) parsed.set(id, JSON.parse(document.getElementById("case-" + data.cases[id]).textContent));
+    return parsed.get(id);
+  }
   const table = document.getElementById("m");
   const detail = document.getElementById("detail");
   const groups = Array.from(table.tBodies);
@@ -103,7 +111,7 @@
   function show(id) {
     selected = id;
     for (const r of rows) r.el.classList.toggle("sel", r.id === id);
-    const c = id && data.cases[id];
+    const c = id && caseData(id);
     if (!c) { detail.hidden = true; writeHash(); return; }
     detail.replaceChildren();
     const close = el("button", { type: "button", style: "float:right" }, "close");
@@ -126,16 +134,16 @@
     for (let s = 0; s < n; s++) {
       const tr = el("tr");
       const st = c.steps[s];
-      const any = c.cells.find((x) => x && x.steps[s]);
+      const any = c.cells.find((x) => x && x.steps[s] && x.steps[s][3]);
       tr.append(el("td", {}, (st ? st.step : any ? any.steps[s][3] : "") + (st && st.line ? " (line " + st.line + ")" : "")));
       tr.append(el("td", {}, st ? st.expect + (st.message ? "\n\u201c" + st.message + "\u201d" : "") + (st.claim ? "\nclaim: " + st.claim : "") : ""));
       c.cells.forEach((x) => {
         if (!x) return;
         const v = x.steps[s];
-        const td = el("td", { class: v ? (v[2] === false ? (x.verdict === "known" ? "v-known" : "v-fail") : "v-pass") : "v-unavailable" });
+        const td = el("td", { class: v ? (v[2] === 0 ? (x.verdict === "known" ? "v-known" : "v-fail") : "v-pass") : "v-unavailable" });
         if (v) {
-          td.append(el("div", {}, v[0]));
-          if (v[1]) td.append(el("div", { class: "msg" }, v[1]));
+          td.append(el("div", {}, c.strings[v[0]]));
+          if (v[1] >= 0) td.append(el("div", { class: "msg" }, c.strings[v[1]]));
         } else if (s === 0 && x.reason) td.append(el("div", { class: "msg" }, x.reason));
         tr.append(td);
       });
