@@ -73,7 +73,13 @@ const live = [];
     await line();
   } else if (mode === 'grow') {
     const pages = Number(kind);
-    const m = make(pages > 65536 ? 'i64' : 'i32', 0);
+    let m;
+    try {
+      m = make(pages > 65536 ? 'i64' : 'i32', 0);
+    } catch (e) {
+      say({ error: describe(e) });
+      process.exit(0);
+    }
     say({ at: 'before' });
     await line();
     const t0 = performance.now();

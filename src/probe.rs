@@ -755,14 +755,17 @@ fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> Measure {
         let said = |v: &serde_json::Value, key: &str| v.get(key).and_then(|m| m.as_str()).map(str::to_string);
         // The two-phase scripts: at "before", the process's memory; then
         // the answer, and the memory after it.
-        let mut phase = move |next: &mut dyn FnMut() -> Option<serde_json::Value>| {
-            next().filter(|v| v.get("at").is_some())?;
+        let mut phase = move |next: &mut dyn FnMut() -> Option<serde_json::Value>| -> Result<_, String> {
+            let first = next().ok_or("the probe script said nothing")?;
+            if let Some(e) = said(&first, "error") {
+                return Err(e);
+            }
             let before = process_memory(&pid);
-            writeln!(stdin).ok()?;
-            let v = next()?;
+            writeln!(stdin).map_err(|e| e.to_string())?;
+            let v = next().ok_or("the probe script said nothing more")?;
             let after = process_memory(&pid);
             let _ = writeln!(stdin);
-            Some((before, v, after))
+            Ok((before, v, after))
         };
         let m = match base {
             "reserved_bytes" => phase(&mut next).map(|((_, before, _), v, (_, after, _))| match said(&v, "error") {
@@ -774,7 +777,7 @@ fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> Measure {
                 (None, ms) => Measure::of(ms.unwrap_or(0.0) / 1000.0, "s")
                     .with_note(format!("peak RSS of the shell's process {:.0} MB ({:.0} MB before the grow)", peak as f64 / 1e6, rss as f64 / 1e6)),
             }),
-            _ => next().map(|v| {
+            _ => next().ok_or_else(|| "the probe script said nothing".to_string()).map(|v| {
                 let count = v.get("count").and_then(|c| c.as_f64()).unwrap_or(0.0);
                 if count == 0.0 {
                     return Measure::not_measured(unit, said(&v, "message").unwrap_or_default());
@@ -791,9 +794,10 @@ fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> Measure {
         let stopped = probe.stopped();
         let finished = probe.finish();
         match (m, stopped) {
-            (Some(m), _) => Ok(m),
-            (None, Some(why)) => Err(why),
-            (None, None) => Err(finished.err().unwrap_or_else(|| "the probe script said nothing".into())),
+            (Ok(m), _) => Ok(m),
+            (Err(_), Some(why)) => Err(why),
+            // The process's death says more than the script's silence.
+            (Err(said), None) => Err(finished.err().unwrap_or(said)),
         }
     })();
     result.unwrap_or_else(|e| Measure::not_measured(unit, e))

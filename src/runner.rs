@@ -5,7 +5,7 @@
 //! Results come out as a stream of [`RunEvent`]s, one per finished cell.
 
 use crate::case::{Action, Case};
-use crate::engine::protocol::{request_line, request_line_from, Event};
+use crate::engine::protocol::{request_line_from, Event};
 use crate::engine::server::HarnessServer;
 use crate::engine::webdriver::BrowserConn;
 use crate::engine::worker::Proc;
@@ -116,7 +116,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
-        lines.entry(case).or_insert_with(|| request_line(case as u64, &cases[case].plan).into());
+        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout).into());
         match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
             Some((_, q)) => q.push_back(case),
             None => per_engine.push((spec, VecDeque::from([case]))),
@@ -450,7 +450,7 @@ impl Worker {
                 }
                 let line = match f.from {
                     0 => self.lines[&f.case].clone(),
-                    from => request_line_from(f.case as u64, &self.cases[f.case].plan, from).into(),
+                    from => request_line_from(f.case as u64, &self.cases[f.case].plan, from, self.cases[f.case].timeout).into(),
                 };
                 p.send(line);
                 inflight.push_back(f);

@@ -37,24 +37,23 @@ pub enum Event {
     },
 }
 
-/// Serializes a request line (with the trailing newline).
-pub fn request_line(id: u64, plan: &Plan) -> String {
-    request_line_from(id, plan, 0)
-}
-
-/// A request line that starts at step `from`.
-pub fn request_line_from(id: u64, plan: &Plan, from: usize) -> String {
+/// Serializes a request line (with the trailing newline) that starts at step `from`; `timeout`: the case's own
+/// limit in seconds (browsers give its batch that long; workers are timed
+/// by the runner and ignore it).
+pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>) -> String {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         id: u64,
         plan: &'a Plan,
         #[serde(skip_serializing_if = "is_zero")]
         from: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout: Option<f64>,
     }
     fn is_zero(n: &usize) -> bool {
         *n == 0
     }
-    let mut s = serde_json::to_string(&Borrowed { id, plan, from }).expect("plans serialize");
+    let mut s = serde_json::to_string(&Borrowed { id, plan, from, timeout }).expect("plans serialize");
     s.push('\n');
     s
 }

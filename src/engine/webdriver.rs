@@ -411,6 +411,8 @@ struct Request {
     id: u64,
     plan: Value,
     isolated: bool,
+    /// The case's own time limit, when it has one.
+    timeout: Option<Duration>,
 }
 
 /// Why a batch failed: a script timeout or anything else.
@@ -430,7 +432,8 @@ impl Session {
             self.client.goto(&server.url(isolated)).await.map_err(|e| Outcome::Crash(format!("cannot load the harness page: {e}")))?;
             self.page = Some(isolated);
         }
-        let total = per_case * batch.len() as u32;
+        // Each case gets the run's limit, or its own when it has a longer one.
+        let total: Duration = batch.iter().map(|r| r.timeout.map_or(per_case, |t| t.max(per_case))).sum();
         self.client
             .update_timeouts(TimeoutConfiguration::new(Some(total), None, None))
             .await
@@ -635,5 +638,6 @@ fn parse(line: &str) -> Option<Request> {
     let id = v.get("id")?.as_u64()?;
     let plan = v.get("plan")?.clone();
     let isolated = plan.pointer("/host/cross_origin_isolated").and_then(|b| b.as_bool()).unwrap_or(true);
-    Some(Request { id, plan, isolated })
+    let timeout = v.get("timeout").and_then(|t| t.as_f64()).filter(|t| t.is_finite() && *t > 0.0).map(Duration::from_secs_f64);
+    Some(Request { id, plan, isolated, timeout })
 }
