@@ -633,7 +633,7 @@ fn fuzz(args: FuzzArgs) -> i32 {
     };
     let mut opts = RunOptions::new(exe);
     opts.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
-    let mut exec = crate::fuzz::RunnerExec { columns, opts };
+    let mut exec = crate::fuzz::RunnerExec { columns, opts, heavy_seconds: 0.0 };
     let (found, stats) = crate::fuzz::fuzz(&mut exec, args.seed, count, args.time);
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         return bad(format!("{}: {e}", args.out.display()));
@@ -658,10 +658,12 @@ fn fuzz(args: FuzzArgs) -> i32 {
         findings.len()
     );
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    if let Some((ms, ideal)) = crate::fuzz::ideal(&exec.columns, args.seed, 300, cores) {
+    if let Some((ms, ideal)) = crate::fuzz::ideal(&exec.columns, args.seed, 300, cores, &stats) {
         let reached = stats.programs as f64 / stats.seconds.max(1e-9);
         println!(
-            "the embedded engines' own cost: {ms:.2} ms per program (in this process, no harness), so {ideal:.0} programs/s is the ideal on {cores} cores: {:.0}% of it reached",
+            "ideal: the embedded engines' own cost is {ms:.2} ms per program (in this process, no harness; {} heavy programs' cells took {:.1} s), so {ideal:.0} programs/s on {cores} cores: {:.0}% of it reached",
+            stats.heavy,
+            stats.heavy_seconds,
             100.0 * reached / ideal
         );
     }

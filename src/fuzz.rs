@@ -220,8 +220,9 @@ impl Program {
             };
             let limit_addr = |a: u64| if m.i64 { a } else { a & 0xffff_ffff };
             let cap = m.cap();
+            // A delta is an address-sized value: an i32 memory's is taken mod 2^32.
             let grow = |rng: &mut Rng, d: u64| {
-                if rng.below(6) == 0 && (max.is_some() || rng.below(32) == 0) {
+                limit_addr(if rng.below(6) == 0 && (max.is_some() || rng.below(128) == 0) {
                     let unit = if m.page1 { PAGE } else { 1 };
                     // Deltas to the 2^16 bound and past the maximum; without a
                     // maximum, a grow to 4 GiB is real work (interpreters
@@ -229,7 +230,7 @@ impl Program {
                     rng.pick(&[(65536 * unit).saturating_sub(size), (65536 * unit).saturating_sub(size) + 1, max.unwrap_or(size).saturating_sub(size) + 1, 1 << 20])
                 } else {
                     d
-                }
+                })
             };
             let op = match rng.below(10) {
                 0 | 1 => {
@@ -713,12 +714,18 @@ pub trait Exec {
     fn run(&mut self, cases: &[Case]) -> Vec<Vec<Vec<Outcome>>>;
     /// The same, on these engines only (minimizing needs only those that missed).
     fn subset(&mut self, ids: &[&str]) -> Box<dyn Exec + '_>;
+    /// The seconds the heavy programs' cells took so far, where known.
+    fn heavy_seconds(&self) -> f64 {
+        0.0
+    }
 }
 
 /// The runner on real columns.
 pub struct RunnerExec {
     pub columns: Vec<&'static crate::engine::Column>,
     pub opts: crate::runner::RunOptions,
+    /// The heavy programs' cell seconds so far.
+    pub heavy_seconds: f64,
 }
 
 impl Exec for RunnerExec {
@@ -728,7 +735,11 @@ impl Exec for RunnerExec {
 
     fn subset(&mut self, ids: &[&str]) -> Box<dyn Exec + '_> {
         let columns = self.columns.iter().filter(|c| ids.contains(&c.id)).copied().collect();
-        Box::new(RunnerExec { columns, opts: self.opts.clone() })
+        Box::new(RunnerExec { columns, opts: self.opts.clone(), heavy_seconds: 0.0 })
+    }
+
+    fn heavy_seconds(&self) -> f64 {
+        self.heavy_seconds
     }
 
     fn run(&mut self, cases: &[Case]) -> Vec<Vec<Vec<Outcome>>> {
@@ -737,9 +748,13 @@ impl Exec for RunnerExec {
             (0..cases.len()).flat_map(|c| self.columns.iter().map(move |e| (c, *e))).collect();
         let mut out = vec![vec![Vec::new(); self.columns.len()]; cases.len()];
         let ids = self.engines();
+        let heavy = &mut self.heavy_seconds;
         crate::runner::run_blocking(cases.clone(), cells, self.opts.clone(), |ev| {
             match ev {
                 crate::runner::RunEvent::Cell(c) => {
+                    if cases[c.case].timeout.is_some() {
+                        *heavy += c.ms / 1e3;
+                    }
                     if let Some(e) = ids.iter().position(|id| *id == c.engine) {
                         out[c.case][e] = c.outcomes;
                     }
@@ -775,6 +790,10 @@ pub struct Found {
 pub struct Stats {
     pub programs: usize,
     pub seconds: f64,
+    /// Programs that grow a memory without a maximum by 1 GiB or more (run
+    /// one at a time, see `Program::case`), and their cells' seconds.
+    pub heavy: usize,
+    pub heavy_seconds: f64,
 }
 
 /// The misses of one run of one program: (engine, miss).
@@ -878,20 +897,33 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
     let mut rng = Rng::new(seed);
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut programs = 0;
-    // Each batch is one run of the runner (its workers start once a batch).
+    let mut heavy = 0;
+    // Each batch is one run of the runner (its workers start once a batch);
+    // the next batch is generated while one runs.
     const BATCH: usize = 2000;
-    loop {
-        let n = match (count, time) {
-            (Some(c), _) => BATCH.min(c - programs),
-            (None, Some(t)) if start.elapsed() < t => BATCH,
-            _ => 0,
-        };
-        if n == 0 {
-            break;
-        }
-        let batch: Vec<Program> = (0..n).map(|_| Program::generate(&mut rng)).collect();
-        let cases: Vec<Case> = batch.iter().enumerate().map(|(i, p)| p.case(&format!("p{}", programs + i))).collect();
-        let out = exec.run(&cases);
+    let size = |programs: usize, start: std::time::Instant| match (count, time) {
+        (Some(c), _) => BATCH.min(c - programs),
+        (None, Some(t)) if start.elapsed() < t => BATCH,
+        _ => 0,
+    };
+    let make = |rng: &mut Rng, n: usize, first: usize| -> (Vec<Program>, Vec<Case>) {
+        let batch: Vec<Program> = (0..n).map(|_| Program::generate(rng)).collect();
+        let cases = batch.iter().enumerate().map(|(i, p)| p.case(&format!("p{}", first + i))).collect();
+        (batch, cases)
+    };
+    let first = size(0, start);
+    let mut next = make(&mut rng, first, 0);
+    while !next.0.is_empty() {
+        let (batch, cases) = std::mem::take(&mut next);
+        let n = batch.len();
+        heavy += batch.iter().filter(|p| p.grows_big()).count();
+        let following = size(programs + n, start);
+        let out = std::thread::scope(|s| {
+            let generating = s.spawn(|| make(&mut rng, following, programs + n));
+            let out = exec.run(&cases);
+            next = generating.join().expect("generating programs does not panic");
+            out
+        });
         for ((p, case), o) in batch.iter().zip(&cases).zip(&out) {
             if let Some((class, key, _, observed)) = classes_of(&engines, case, o) {
                 let engines = observed.iter().map(|(e, _)| e.clone()).collect();
@@ -899,8 +931,13 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
             }
         }
         programs += n;
+        // A time-limited run stops when its time is up, made batch or not.
+        if count.is_none() && size(programs, start) == 0 {
+            break;
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
+    let heavy_seconds = exec.heavy_seconds();
     let mut list: Vec<Found> = found.into_values().collect();
     for f in &mut list {
         if f.class == Class::Finding {
@@ -909,30 +946,48 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
             f.program = minimize(only.as_mut(), &f.program, &f.key, 80);
         }
     }
-    (list, Stats { programs, seconds })
+    (list, Stats { programs, seconds, heavy, heavy_seconds })
 }
 
-/// The ideal throughput of a run on these columns: the embedded engines'
-/// own cost per program — the first `sample` programs of `seed`, each
-/// compiled, instantiated and run in this process, no worker, no protocol —
-/// summed over the columns, and the programs per second that `cores` cores
-/// would reach at that cost. None without embedded columns.
-pub fn ideal(columns: &[&'static crate::engine::Column], seed: u64, sample: usize, cores: usize) -> Option<(f64, f64)> {
+/// The ideal throughput of a run: the engines' own work divided among the
+/// cores. For the programs that are not heavy, the embedded columns' own
+/// cost — the first `sample` light programs of `seed`, each compiled,
+/// instantiated and run in this process (no worker, no protocol), summed
+/// over the columns — times their number; for the heavy ones (GiB grows,
+/// which an interpreter commits: not to be made in this process) their
+/// cells' time in the run. Returns the light programs' cost per program
+/// (ms) and the ideal programs/s; None without embedded columns.
+pub fn ideal(columns: &[&'static crate::engine::Column], seed: u64, sample: usize, cores: usize, stats: &Stats) -> Option<(f64, f64)> {
     let mut rng = Rng::new(seed);
     let plans: Vec<Plan> = (0..sample).map(|_| Program::generate(&mut rng)).filter(|p| !p.grows_big()).map(|p| (*p.case("ideal").plan).clone()).collect();
-    let mut total = 0.0;
+    let mut per_program = 0.0;
     let mut any = false;
+    // An engine that panics on a program (wasmer on 64-bit memories) is a
+    // crash cell in a run; here the program is left out of its time, and
+    // the engine is made again. The panics are not printed.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     for c in columns {
         let crate::engine::Launch::Worker(make) = c.launch else { continue };
         any = true;
         let mut engine = make();
-        let start = std::time::Instant::now();
+        let (mut secs, mut ran) = (0.0, 0);
         for plan in &plans {
-            engine.run(plan, 0, &mut |_, _| {});
+            let start = std::time::Instant::now();
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(plan, 0, &mut |_, _| {}))).is_ok();
+            if ok {
+                secs += start.elapsed().as_secs_f64();
+                ran += 1;
+            } else {
+                engine = make();
+            }
         }
-        total += start.elapsed().as_secs_f64() / plans.len().max(1) as f64;
+        per_program += secs / f64::from(ran.max(1));
     }
-    any.then(|| (total * 1e3, cores as f64 / total.max(1e-12)))
+    std::panic::set_hook(hook);
+    let light = stats.programs.saturating_sub(stats.heavy) as f64;
+    let work = light * per_program + stats.heavy_seconds;
+    any.then(|| (per_program * 1e3, stats.programs as f64 * cores as f64 / work.max(1e-12)))
 }
 
 /// A class as a case file in the project's format.

@@ -429,7 +429,11 @@ impl Worker {
                     }
                 }
             }
-            if inflight.is_empty() {
+            // The permit for memory-heavy cases goes back as soon as none is
+            // in flight here (not when the window empties: a process keeps
+            // its window full, and another process waiting for the permit
+            // would wait for the whole run).
+            if !inflight.iter().any(|f| memory_heavy(&self.cases[f.case])) {
                 big = None;
             }
             let p = proc.as_mut().expect("started above");
