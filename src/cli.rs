@@ -649,6 +649,9 @@ fn fuzz(args: FuzzArgs) -> i32 {
     for f in found.iter().filter(|f| f.class == crate::fuzz::Class::Nondeterministic) {
         println!("nondeterministic (memory.grow may fail): {} ({} programs)", f.key, f.count);
     }
+    for f in found.iter().filter(|f| f.class == crate::fuzz::Class::Timeout) {
+        println!("timeout (no answer in the case's time, not judged): {} ({} programs)", f.key, f.count);
+    }
     let total: usize = findings.iter().map(|f| f.count).sum();
     println!(
         "{} programs in {:.2} s ({:.0} programs/s), {total} findings in {} classes",

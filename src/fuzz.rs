@@ -639,6 +639,9 @@ pub enum Class {
     Finding,
     /// memory.grow failed below the maximum: allowed, reported apart.
     Nondeterministic,
+    /// No answer in the case's time: not judged (a loaded machine, or an
+    /// engine that hangs), reported apart.
+    Timeout,
 }
 
 /// The first step where `outcomes` miss the spec; unsupported steps (an
@@ -818,7 +821,12 @@ fn classes_of(engines: &[&str], case: &Case, outcomes: &[Vec<Outcome>]) -> Optio
     let all = misses(engines, case, outcomes);
     let first = all.iter().map(|(_, m)| m.step).min()?;
     let at: Vec<(&str, &Miss)> = all.iter().filter(|(_, m)| m.step == first).map(|(e, m)| (*e, m)).collect();
+    // A timeout says nothing about the spec: the class is the other
+    // engines' at that step, or a timeout class when there are none.
+    let answered: Vec<(&str, &Miss)> = at.iter().filter(|(_, m)| !matches!(m.outcome, Outcome::Timeout(_))).copied().collect();
+    let at = if answered.is_empty() { at } else { answered };
     let (class, key) = class_key(&case.steps[first], &at);
+    let class = if at.iter().all(|(_, m)| matches!(m.outcome, Outcome::Timeout(_))) { Class::Timeout } else { class };
     // The engines' own texts for traps and errors; a crash's or a timeout's
     // text carries pids and timings, and the files must not change from run
     // to run.

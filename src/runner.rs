@@ -441,13 +441,38 @@ impl Worker {
                 if inflight.iter().any(|f| heavy(&self.cases[f.case], self.opts.timeout)) {
                     break;
                 }
+                // Near the end of the queue a process takes no more than its
+                // share of what is left, so that the engine's processes end
+                // together instead of one working through a full window
+                // while the others idle.
+                if inflight.len() >= 8 && retry.is_empty() && inflight.len() > self.queue.lock().unwrap().len() / self.opts.jobs.max(1) {
+                    break;
+                }
                 let Some(f) = self.next_case(&mut retry) else { break };
                 if !inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
                     retry.push_front(f);
                     break;
                 }
-                if big.is_none() && memory_heavy(&self.cases[f.case]) {
-                    big = Some(self.big.clone().acquire_owned().await.expect("the semaphore is never closed"));
+                if memory_heavy(&self.cases[f.case]) {
+                    // One memory-heavy case at a time across the run. A
+                    // process with one in flight takes no second (the permit
+                    // goes back between them, so no process keeps it for
+                    // good), and one that cannot have the permit now goes on
+                    // with its window and asks again when a case is done.
+                    if big.is_some() && inflight.iter().any(|f| memory_heavy(&self.cases[f.case])) {
+                        retry.push_front(f);
+                        break;
+                    }
+                    if big.is_none() {
+                        match self.big.clone().try_acquire_owned() {
+                            Ok(permit) => big = Some(permit),
+                            Err(_) if !inflight.is_empty() => {
+                                retry.push_front(f);
+                                break;
+                            }
+                            Err(_) => big = Some(self.big.clone().acquire_owned().await.expect("the semaphore is never closed")),
+                        }
+                    }
                 }
                 if inflight.is_empty() {
                     front_since = Instant::now();
