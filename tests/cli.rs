@@ -799,3 +799,25 @@ fn probe_writes_the_measures_asked_for_to_limits_json() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown measure `declared_max`"), "{}", stderr(&o));
 }
+
+/// A size that could leave the memory budget is never tried on an engine
+/// that commits what it grows (wasmi zero-fills), and is on one that only
+/// reserves (wasmtime): each measure in its own process, as `probe` runs them.
+#[test]
+fn probe_never_tries_sizes_over_the_budget_on_an_engine_that_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("limits.json");
+    let o = run(&["probe", "--engines", "wasmi,wasmtime", "--measures", "grow_cost.4gib,grow_reach_pages.i32", "--memory-budget", "1GiB", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let m = |e: &str, k: &str| doc["engines"][e]["measures"][k].clone();
+    let cost = m("wasmi", "grow_cost.4gib");
+    assert!(cost["value"].is_null(), "{cost}");
+    let note = cost["note"].as_str().unwrap();
+    assert!(note.contains("over the 1.0 GiB memory budget") && note.contains("commits"), "{note}");
+    let reach = m("wasmi", "grow_reach_pages.i32");
+    assert!(reach["value"].as_f64().unwrap() * 65536.0 < (1u64 << 30) as f64, "{reach}");
+    assert!(reach["note"].as_str().unwrap().starts_with("at least"), "{reach}");
+    assert!(m("wasmtime", "grow_cost.4gib")["value"].is_number(), "{}", m("wasmtime", "grow_cost.4gib"));
+    assert_eq!(m("wasmtime", "grow_reach_pages.i32")["value"], 65536.0);
+}
