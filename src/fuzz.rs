@@ -227,7 +227,13 @@ impl Program {
                     // Deltas to the 2^16 bound and past the maximum; without a
                     // maximum, a grow to 4 GiB is real work (interpreters
                     // commit it), so rarely.
-                    rng.pick(&[(65536 * unit).saturating_sub(size), (65536 * unit).saturating_sub(size) + 1, max.unwrap_or(size).saturating_sub(size) + 1, 1 << 20])
+                    // 2^20 pages is past every i32 limit; a 64-bit memory
+                    // without a maximum would really grow to 64 GiB (wasmi
+                    // commits it until the budget stops it:
+                    // cases/found/memory64-grow-64gib.yaml), so it stops one
+                    // page past 4 GiB instead.
+                    let far = if m.i64 && max.is_none() { 65537 } else { 1 << 20 };
+                    rng.pick(&[(65536 * unit).saturating_sub(size), (65536 * unit).saturating_sub(size) + 1, max.unwrap_or(size).saturating_sub(size) + 1, far])
                 } else {
                     d
                 })
