@@ -385,11 +385,14 @@ impl Room {
     }
 }
 
+/// The note of a bound the budget stopped the search at.
+const AT_LEAST: &str = "at least this:";
+
 /// A size bisection's result: the bound, with the failure one past it, or,
 /// when the bound was clamped by the budget, "at least" with why.
 fn sized(n: u64, why: Option<String>, clamped: bool, room: &Room) -> Measure {
     if clamped && why.is_none() {
-        Measure::of(n as f64, "pages").with_note(format!("at least this: {}", room.why))
+        Measure::of(n as f64, "pages").with_note(format!("{AT_LEAST} {}", room.why))
     } else {
         Measure::of(n as f64, "pages").with_message(why)
     }
@@ -891,7 +894,8 @@ pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl 
 /// A measure as a table cell: the value (MiB for bytes), or `-`; `≥`
 /// where the budget stopped the search.
 pub fn cell(m: &Measure) -> String {
-    let at_least = if m.note.as_deref().is_some_and(|n| n.starts_with("at least")) { "≥" } else { "" };
+    // (A shared memory's note starts with its declared maximum.)
+    let at_least = if m.note.as_deref().is_some_and(|n| n.contains(AT_LEAST)) { "≥" } else { "" };
     match m.value {
         Some(v) if m.unit == "bytes" && v < (1 << 20) as f64 => format!("{:.0} KiB", v / 1024.0),
         Some(v) if m.unit == "bytes" => format!("{:.1} MiB", v / (1 << 20) as f64),
