@@ -222,7 +222,7 @@ impl Program {
             let cap = m.cap();
             // A delta is an address-sized value: an i32 memory's is taken mod 2^32.
             let grow = |rng: &mut Rng, d: u64| {
-                limit_addr(if rng.below(6) == 0 && (max.is_some() || rng.below(128) == 0) {
+                limit_addr(if rng.below(6) == 0 && (max.is_some() || rng.below(512) == 0) {
                     let unit = if m.page1 { PAGE } else { 1 };
                     // Deltas to the 2^16 bound and past the maximum; without a
                     // maximum, a grow to 4 GiB is real work (interpreters

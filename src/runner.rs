@@ -336,6 +336,14 @@ enum Availability {
 const MAX_FAILED_STARTS: usize = 3;
 
 impl Worker {
+    /// The first queued case that is not memory-heavy.
+    fn take_light(&self) -> Option<InFlight> {
+        let mut queue = self.queue.lock().unwrap();
+        let i = queue.iter().position(|&c| !memory_heavy(&self.cases[c]))?;
+        let case = queue.remove(i)?;
+        Some(InFlight::new(case, self.cases[case].steps.len()))
+    }
+
     fn next_case(&self, retry: &mut VecDeque<InFlight>) -> Option<InFlight> {
         retry.pop_front().or_else(|| {
             let case = self.queue.lock().unwrap().pop_front()?;
@@ -448,7 +456,7 @@ impl Worker {
                 if inflight.len() >= 8 && retry.is_empty() && inflight.len() > self.queue.lock().unwrap().len() / self.opts.jobs.max(1) {
                     break;
                 }
-                let Some(f) = self.next_case(&mut retry) else { break };
+                let Some(mut f) = self.next_case(&mut retry) else { break };
                 if !inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
                     retry.push_front(f);
                     break;
@@ -470,7 +478,15 @@ impl Worker {
                                 retry.push_front(f);
                                 break;
                             }
-                            Err(_) => big = Some(self.big.clone().acquire_owned().await.expect("the semaphore is never closed")),
+                            // Nothing in flight: a case that needs no permit
+                            // runs meanwhile, if the queue has one.
+                            Err(_) => match self.take_light() {
+                                Some(light) => {
+                                    retry.push_front(f);
+                                    f = light;
+                                }
+                                None => big = Some(self.big.clone().acquire_owned().await.expect("the semaphore is never closed")),
+                            },
                         }
                     }
                 }
