@@ -101,14 +101,19 @@ pub enum Op {
 }
 
 impl Op {
-    /// The memories the operation touches.
-    fn mems(&self) -> Vec<u32> {
-        match *self {
+    /// The memory indices the operation names, to renumber them.
+    fn mems_mut(&mut self) -> Vec<&mut u32> {
+        match self {
             Op::Grow { mem, .. } | Op::Size { mem } | Op::Load { mem, .. } | Op::Store { mem, .. } | Op::Fill { mem, .. } => vec![mem],
             Op::Init { mem, .. } | Op::HostGrow { mem, .. } | Op::HostSize { mem } => vec![mem],
             Op::Copy { dst_mem, src_mem, .. } => vec![dst_mem, src_mem],
             Op::DataDrop { .. } => vec![],
         }
+    }
+
+    /// The memories the operation touches.
+    fn mems(&self) -> Vec<u32> {
+        self.clone().mems_mut().into_iter().map(|m| *m).collect()
     }
 
     fn seg(&self) -> Option<u32> {
@@ -603,14 +608,8 @@ impl Program {
             d.mem = re(d.mem);
         }
         for o in &mut q.ops {
-            match o {
-                Op::Grow { mem, .. } | Op::Size { mem } | Op::Load { mem, .. } | Op::Store { mem, .. } | Op::Fill { mem, .. } => *mem = re(*mem),
-                Op::Init { mem, .. } | Op::HostGrow { mem, .. } | Op::HostSize { mem } => *mem = re(*mem),
-                Op::Copy { dst_mem, src_mem, .. } => {
-                    *dst_mem = re(*dst_mem);
-                    *src_mem = re(*src_mem);
-                }
-                Op::DataDrop { .. } => {}
+            for mem in o.mems_mut() {
+                *mem = re(*mem);
             }
         }
         Some(q)

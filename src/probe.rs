@@ -521,11 +521,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                 m
             }
             "grow_cost" => {
-                let pages = match name {
-                    "grow_cost.1gib" => GIB_PAGES,
-                    "grow_cost.4gib" => 4 * GIB_PAGES,
-                    _ => 16 * GIB_PAGES,
-                };
+                let pages = grow_cost_pages(name);
                 let room = Room::measure(&mut any, budget)?;
                 if room.clamp(pages, 65536) < pages {
                     return Ok(Measure::not_measured("s", format!("growing to {} {}", gib(pages * 65536), room.why.trim_start_matches("not tried: "))));
@@ -874,9 +870,8 @@ pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl 
                 match column.launch {
                     Launch::Worker(_) => run_one(&exe, column, name, opts.budget),
                     _ if js_names.contains(name) => js_measures.get(&(column.id, *name)).cloned().unwrap_or_else(|| Measure::not_measured(unit, "the column did not run")),
-                    Launch::Js(shell) if !name.starts_with("host_cap") => run_shell(&shell, name, opts.budget),
-                    Launch::Js(_) => Measure::not_measured(unit, "the JS API has no host memory cap to set"),
                     _ if name.starts_with("host_cap") => Measure::not_measured(unit, "the JS API has no host memory cap to set"),
+                    Launch::Js(shell) => run_shell(&shell, name, opts.budget),
                     _ => Measure::not_measured(
                         unit,
                         "a browser's content processes are started by its driver: the tool neither sets their rlimits nor reads their address space",

@@ -131,6 +131,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let lines = Arc::new(lines);
     let server = Arc::new(tokio::sync::OnceCell::new());
     let big = Arc::new(tokio::sync::Semaphore::new(1));
+    let mem_heavy: Arc<Vec<bool>> = Arc::new(cases.iter().map(memory_heavy).collect());
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
         let queue = Arc::new(Mutex::new(queue));
@@ -151,6 +152,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 announced: started.clone(),
                 server: server.clone(),
                 big: big.clone(),
+                mem_heavy: mem_heavy.clone(),
             };
             tasks.push(tokio::spawn(w.run()));
         }
@@ -318,6 +320,8 @@ struct Worker {
     server: Arc<SharedServer>,
     /// One permit: memory-heavy cases run one at a time across the run.
     big: Arc<tokio::sync::Semaphore>,
+    /// `memory_heavy` of each case, worked out once.
+    mem_heavy: Arc<Vec<bool>>,
 }
 
 /// The harness server every browser session of a run loads its page from:
@@ -339,7 +343,7 @@ impl Worker {
     /// The first queued case that is not memory-heavy.
     fn take_light(&self) -> Option<InFlight> {
         let mut queue = self.queue.lock().unwrap();
-        let i = queue.iter().position(|&c| !memory_heavy(&self.cases[c]))?;
+        let i = queue.iter().position(|&c| !self.mem_heavy[c])?;
         let case = queue.remove(i)?;
         Some(InFlight::new(case, self.cases[case].steps.len()))
     }
@@ -441,7 +445,7 @@ impl Worker {
             // in flight here (not when the window empties: a process keeps
             // its window full, and another process waiting for the permit
             // would wait for the whole run).
-            if !inflight.iter().any(|f| memory_heavy(&self.cases[f.case])) {
+            if big.is_some() && !inflight.iter().any(|f| self.mem_heavy[f.case]) {
                 big = None;
             }
             let p = proc.as_mut().expect("started above");
@@ -461,13 +465,13 @@ impl Worker {
                     retry.push_front(f);
                     break;
                 }
-                if memory_heavy(&self.cases[f.case]) {
+                if self.mem_heavy[f.case] {
                     // One memory-heavy case at a time across the run. A
                     // process with one in flight takes no second (the permit
                     // goes back between them, so no process keeps it for
                     // good), and one that cannot have the permit now goes on
                     // with its window and asks again when a case is done.
-                    if big.is_some() && inflight.iter().any(|f| memory_heavy(&self.cases[f.case])) {
+                    if big.is_some() && inflight.iter().any(|f| self.mem_heavy[f.case]) {
                         retry.push_front(f);
                         break;
                     }
