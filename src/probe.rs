@@ -709,6 +709,7 @@ fn stopped(timed_out: &std::sync::atomic::AtomicBool, budget: &Watch) -> Option<
 fn run_one(exe: &std::path::Path, column: &Column, name: &str, budget: Option<u64>) -> Measure {
     let mut cmd = Command::new(exe);
     cmd.args(["__probe", column.id, name]).env("RUST_BACKTRACE", "0");
+    crate::engine::worker::own_child(&mut cmd);
     if let Some(b) = budget {
         cmd.args(["--budget", &b.to_string()]);
     }

@@ -229,7 +229,8 @@ impl Conn {
             }
             _ => {
                 let (program, args) = spec.command(&opts.worker_exe)?;
-                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget).await?;
+                let own = matches!(spec.launch, Launch::Worker(_));
+                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget, own).await?;
                 if let Launch::Js(shell) = spec.launch {
                     // The harness knows only a Node-compatible version
                     // (`process.version`); the shell says its own.
@@ -535,6 +536,20 @@ impl Worker {
                         p.clear_stderr();
                         front_since = Instant::now();
                     }
+                    Some(Ok(Event::Panicked { id, message })) => {
+                        // Like a death, without one: the case's step in
+                        // flight crashed, the rest of the window goes on.
+                        if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
+                            let f = inflight.remove(pos).expect("position is valid");
+                            let fatal = Outcome::Crash(message);
+                            match self.resume(&f, &fatal, "panicked", "with a new engine") {
+                                Some(rest) => retry.push_front(rest),
+                                None => self.finish(f, Some(fatal), None, front_since),
+                            }
+                        }
+                        p.clear_stderr();
+                        front_since = Instant::now();
+                    }
                     Some(Ok(Event::Ready { .. })) => {}
                     Some(Err(bad)) => {
                         // A process that speaks garbage is treated as crashed.
@@ -587,25 +602,26 @@ impl Worker {
         for f in inflight.drain(..).rev() {
             retry.push_front(f);
         }
-        match self.resume(&front, &fatal).filter(|_| resumable) {
+        match self.resume(&front, &fatal, "died", "in a new process").filter(|_| resumable) {
             Some(rest) => retry.push_front(rest),
             None => self.finish(front, Some(fatal), None, front_since),
         }
     }
 
     /// A script's modules are independent of each other's crashes: when the
-    /// engine dies at step `i` of a case with a later `module` step, step `i`
-    /// gets `fatal`, the steps up to that module are skipped, and the case
-    /// goes on at the module in a new process (what earlier steps registered
-    /// or made is gone there). So one panicking module does not hide the
-    /// rest of a spec script.
-    fn resume(&self, f: &InFlight, fatal: &Outcome) -> Option<InFlight> {
+    /// engine dies (or panics: `how`) at step `i` of a case with a later
+    /// `module` step, step `i` gets `fatal`, the steps up to that module are
+    /// skipped, and the case goes on at the module (`where_`: in a new
+    /// process, or with a new engine; what earlier steps registered or made
+    /// is gone there). So one panicking module does not hide the rest of a
+    /// spec script.
+    fn resume(&self, f: &InFlight, fatal: &Outcome, how: &str, where_: &str) -> Option<InFlight> {
         let actions = &self.cases[f.case].plan.actions;
         let died = (f.from..f.outcomes.len()).find(|&i| f.outcomes[i].is_none())?;
         let next = (died + 1..actions.len().min(f.outcomes.len())).find(|&j| matches!(actions[j], Action::Module { assertion: false, .. }))?;
         let mut outcomes = f.outcomes.clone();
         outcomes[died] = Some(fatal.clone());
-        let why = format!("the engine died at step {}; the case went on at step {} in a new process", died + 1, next + 1);
+        let why = format!("the engine {how} at step {}; the case went on at step {} {where_}", died + 1, next + 1);
         for o in &mut outcomes[died + 1..next] {
             *o = Some(Outcome::Skipped(why.clone()));
         }

@@ -7,7 +7,9 @@
 //! step 12 (a case going on in a new process after its engine died).
 //! engine -> runner: first `{"ready": {"engine": "wasmtime", "version": "48.0.0"}}`,
 //! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...}}}`
-//! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`.
+//! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`,
+//! or `{"panicked": {"id": 7, "message": "..."}}` when the engine panicked in
+//! the case's next step (a worker catches it and goes on).
 
 use crate::case::Plan;
 use crate::outcome::RawOutcome;
@@ -35,6 +37,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cross_origin_isolated: Option<bool>,
     },
+    /// The engine panicked in the case's first unreported step; it ends the
+    /// case (no `done` follows). The worker goes on with a new engine.
+    Panicked { id: u64, message: String },
 }
 
 /// Serializes a request line (with the trailing newline) that starts at step `from`; `timeout`: the case's own

@@ -25,6 +25,7 @@ pub fn serve(engine_id: &str) -> i32 {
         eprintln!("wasm-matrix worker: `{engine_id}` is not an embedded engine");
         return 2;
     };
+    die_with_runner();
     let mut engine = make();
     let out = Output::start();
     if !out.send(&Event::Ready { engine: engine_id.into(), version: column.version.into() }) || !out.flush() {
@@ -55,18 +56,30 @@ pub fn serve(engine_id: &str) -> i32 {
         let start = Instant::now();
         let mut alive = true;
         let steps = req.plan.actions.len();
-        engine.run(&req.plan, req.from, &mut |index, outcome| {
-            alive &= out.send(&Event::Step { id: req.id, index, outcome });
-            // Before the next step of the case runs, the runner must have
-            // this one: a step killed mid-way (the memory budget, a signal)
-            // is then blamed on itself, not on the one before. The last
-            // step's event goes with the batch.
-            if index + 1 < steps {
-                alive &= out.flush();
-            }
-        });
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.run(&req.plan, req.from, &mut |index, outcome| {
+                alive &= out.send(&Event::Step { id: req.id, index, outcome });
+                // Before the next step of the case runs, the runner must have
+                // this one: a step killed mid-way (the memory budget, a signal)
+                // is then blamed on itself, not on the one before. The last
+                // step's event goes with the batch.
+                if index + 1 < steps {
+                    alive &= out.flush();
+                }
+            })
+        }));
         let us = start.elapsed().as_micros() as u64;
-        if !alive || !out.send(&Event::Done { id: req.id, us, cross_origin_isolated: None }) {
+        let last = match ran {
+            Ok(()) => Event::Done { id: req.id, us, cross_origin_isolated: None },
+            // The step in flight is the engine's crash; the worker goes on
+            // with an engine made anew (what the panic left is dropped).
+            Err(_) => {
+                engine = make();
+                let message = LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take();
+                Event::Panicked { id: req.id, message: message.unwrap_or_else(|| "the engine panicked".into()) }
+            }
+        };
+        if !alive || !out.send(&last) {
             break; // the runner went away
         }
     }
@@ -81,6 +94,13 @@ pub fn serve(engine_id: &str) -> i32 {
 /// the process dies, so the runner always learns how far a case got.
 #[derive(Clone)]
 struct Output(Arc<(Mutex<std::io::BufWriter<std::io::Stdout>>, std::sync::atomic::AtomicBool)>);
+
+/// The message of the last panic, as the panic hook saw it.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// How a caught panic's `crash` message begins (then the panic's message and
+/// where it was raised).
+pub const PANICKED: &str = "the engine panicked: ";
 
 /// How long an event may wait in the buffer while the worker is busy. Not
 /// shorter: each wakeup of the flusher on the other core makes every later
@@ -109,6 +129,9 @@ impl Output {
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             on_panic.flush();
+            let what = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned());
+            let at = info.location().map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+            *LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{PANICKED}{}{at}", what.as_deref().unwrap_or("(no message)")));
             default_hook(info);
         }));
         out
@@ -162,9 +185,15 @@ impl Drop for Proc {
 impl Proc {
     /// Starts `program args...` under the memory budget (bytes, if any) and
     /// waits for its `ready` line.
-    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>) -> Result<Proc, String> {
+    /// `own`: the program is this binary's `__worker` (it then arranges its
+    /// own death with the runner, see [`own_child`]).
+    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>, own: bool) -> Result<Proc, String> {
         let mut cmd = Command::new(program);
-        die_with_parent(&mut cmd);
+        if own {
+            own_child(cmd.as_std_mut());
+        } else {
+            die_with_parent(&mut cmd);
+        }
         let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
@@ -286,6 +315,38 @@ impl Proc {
         self.stdin = None;
         if tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await.is_err() {
             self.kill().await;
+        }
+    }
+}
+
+/// The environment of a process of this binary that runs engines (a worker,
+/// a probe). `WASM_MATRIX_PARENT`: this process, for [`die_with_runner`].
+/// `MIMALLOC_ALLOW_THP=0` (unless the user set it): the tool links mimalloc,
+/// which asks the kernel for transparent huge pages on its segments; an
+/// embedder on the system allocator does not, and under the usual
+/// `madvise` THP setting the huge pages are made by direct compaction: an
+/// interpreter's 4 GiB commit (wasmi's `Vec` resize) took 10 s instead of
+/// 2 s here, and each worker start zeroed 2 MiB pages it barely used.
+pub fn own_child(cmd: &mut std::process::Command) {
+    cmd.env("WASM_MATRIX_PARENT", std::process::id().to_string());
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        cmd.env("MIMALLOC_ALLOW_THP", "0");
+    }
+}
+
+/// The worker's side of [`die_with_parent`]: it asks for SIGKILL when the
+/// runner that started it dies, and ends if that runner is already gone.
+/// Done here rather than between fork and exec, so the runner starts
+/// workers with posix_spawn (no fork: copying the runner's page tables for
+/// each of the hundreds of restarts a crashing engine needs was a fifth of
+/// a fuzz run's CPU).
+fn die_with_runner() {
+    let Some(parent) = std::env::var("WASM_MATRIX_PARENT").ok().and_then(|p| p.parse::<libc::pid_t>().ok()) else { return };
+    // SAFETY: plain syscalls without pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != parent {
+            libc::_exit(0);
         }
     }
 }
