@@ -580,7 +580,22 @@ impl Program {
             // A grow towards 4 GiB without a maximum is real work for the
             // interpreters (they commit it): a heavy case, one at a time.
             timeout: self.grows_big().then_some(120.0),
+            commits_at_most: Some(self.commits_at_most()),
         }
+    }
+
+    /// The most bytes the program's memories can reach as the spec allows:
+    /// each memory's minimum plus every grow of it, within its limit.
+    fn commits_at_most(&self) -> u64 {
+        let mut pages: Vec<u64> = self.mems.iter().map(|m| m.min).collect();
+        for o in &self.ops {
+            if let Op::Grow { mem, delta } | Op::HostGrow { mem, delta } = *o {
+                let m = &self.mems[mem as usize];
+                let d = if m.i64 { delta } else { delta & 0xffff_ffff };
+                pages[mem as usize] = pages[mem as usize].saturating_add(d).min(m.limit());
+            }
+        }
+        self.mems.iter().zip(pages).map(|(m, p)| p.saturating_mul(m.page())).fold(0, u64::saturating_add)
     }
 
     fn grows_big(&self) -> bool {
@@ -761,7 +776,8 @@ impl Exec for RunnerExec {
             match ev {
                 crate::runner::RunEvent::Cell(c) => {
                     if cases[c.case].timeout.is_some() {
-                        *heavy += c.ms / 1e3;
+                        // Its CPU time: its wall time counts the waits for a core.
+                        *heavy += c.cpu_us.map_or(c.ms / 1e3, |us| us as f64 / 1e6);
                     }
                     if let Some(e) = ids.iter().position(|id| *id == c.engine) {
                         out[c.case][e] = c.outcomes;
@@ -911,12 +927,24 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut programs = 0;
     let mut heavy = 0;
-    // Each batch is one run of the runner (its workers start once a batch);
-    // the next batch is generated while one runs.
+    // Each batch is one run of the runner (its workers start once a batch,
+    // and a batch ends at the pace of its slowest cell); the next batch is
+    // generated while one runs. Batches are as large as they can be: one
+    // for a counted run up to MAX_BATCH programs, so that its heavy cells
+    // (a GiB grow that an interpreter commits: seconds) run alongside all
+    // the rest; a timed run's are about 30 s of programs at the pace so
+    // far, so that it ends near its time.
     const BATCH: usize = 2000;
+    const MAX_BATCH: usize = 20_000;
     let size = |programs: usize, start: std::time::Instant| match (count, time) {
-        (Some(c), _) => BATCH.min(c - programs),
-        (None, Some(t)) if start.elapsed() < t => BATCH,
+        (Some(c), _) => MAX_BATCH.min(c - programs),
+        (None, Some(t)) if start.elapsed() < t => match programs {
+            0 => BATCH,
+            done => {
+                let left = (t - start.elapsed()).as_secs_f64().min(30.0);
+                ((done as f64 / start.elapsed().as_secs_f64() * left) as usize).clamp(BATCH, MAX_BATCH)
+            }
+        },
         _ => 0,
     };
     let make = |rng: &mut Rng, n: usize, first: usize| -> (Vec<Program>, Vec<Case>) {

@@ -1018,6 +1018,7 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
         // `memory_heavy`): engines that commit what they allocate (WebKit
         // does) then never hold several such memories at once.
         timeout: (base != "declared_max_pages" && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0),
+        commits_at_most: None,
     }
 }
 

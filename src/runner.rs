@@ -70,12 +70,15 @@ fn heavy(case: &Case, run_timeout: Duration) -> bool {
     case.timeout.is_some_and(|t| Duration::from_secs_f64(t) > run_timeout)
 }
 
-/// A case that may use GiBs: a YAML case with its own `timeout` (what the
-/// corpus gives its GiB allocations), or a host grow or memory of at least
-/// 1 GiB. These run one at a time across the whole run, every engine
-/// together, so that their memory budgets never overlap.
+/// A case that may use GiBs: one whose memories can reach 1 GiB where the
+/// case says how far they can reach (`commits_at_most`); else a YAML case
+/// with its own `timeout` (what the corpus gives its GiB allocations), or a
+/// host grow or memory of at least 1 GiB.
 fn memory_heavy(case: &Case) -> bool {
     const GIB_PAGES: u64 = 16384;
+    if let Some(bytes) = case.commits_at_most {
+        return bytes >= 1 << 30;
+    }
     let script = case.file.extension().is_some_and(|e| e == "wast");
     (case.timeout.is_some() && !script)
         || case.plan.actions.iter().any(|a| match a {
@@ -83,6 +86,27 @@ fn memory_heavy(case: &Case) -> bool {
             Action::NewMemory { initial, .. } => *initial >= GIB_PAGES,
             _ => false,
         })
+}
+
+/// What memory-heavy cases take of the memory budget, as permits of one
+/// MiB: the budget's whole when a case does not say how far its memories
+/// reach (so such cases run one at a time across the whole run, every
+/// engine together, and their budgets never overlap), else that bound and
+/// 256 MiB for the engine itself. So the fuzzer's 4 GiB grows run four at a
+/// time in a 19 GiB budget. Without a budget, one at a time. Returns the
+/// permits in all and each case's weight (0: not memory-heavy).
+fn heavy_weights(cases: &[Case], budget: Option<u64>) -> (u32, Vec<u32>) {
+    const MIB: u64 = 1 << 20;
+    let units = budget.map_or(1, |b| (b / MIB).clamp(1, u64::from(u32::MAX >> 4)) as u32);
+    let weights = cases
+        .iter()
+        .map(|c| match (memory_heavy(c), budget, c.commits_at_most) {
+            (false, ..) => 0,
+            (true, Some(_), Some(bytes)) => (bytes.saturating_add(256 * MIB).div_ceil(MIB)).clamp(1, u64::from(units)) as u32,
+            (true, ..) => units,
+        })
+        .collect();
+    (units, weights)
 }
 
 /// One finished cell.
@@ -95,6 +119,8 @@ pub struct CellRun {
     pub ms: f64,
     /// The engine's own time for the case (compile + instantiate + steps).
     pub engine_us: Option<u64>,
+    /// The CPU time its process spent on the case (embedded engines).
+    pub cpu_us: Option<u64>,
     /// For browsers: whether the harness page was cross-origin isolated.
     pub cross_origin_isolated: Option<bool>,
 }
@@ -130,8 +156,9 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     }
     let lines = Arc::new(lines);
     let server = Arc::new(tokio::sync::OnceCell::new());
-    let big = Arc::new(tokio::sync::Semaphore::new(1));
-    let mem_heavy: Arc<Vec<bool>> = Arc::new(cases.iter().map(memory_heavy).collect());
+    let (units, mem_heavy) = heavy_weights(&cases, opts.memory_budget);
+    let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
+    let mem_heavy = Arc::new(mem_heavy);
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
         let queue = Arc::new(Mutex::new(queue));
@@ -319,10 +346,10 @@ struct Worker {
     /// Whether this engine was already announced as started or unavailable.
     announced: Arc<Mutex<Availability>>,
     server: Arc<SharedServer>,
-    /// One permit: memory-heavy cases run one at a time across the run.
+    /// The memory budget in MiB permits, shared by memory-heavy cases.
     big: Arc<tokio::sync::Semaphore>,
-    /// `memory_heavy` of each case, worked out once.
-    mem_heavy: Arc<Vec<bool>>,
+    /// What each case takes of it ([`heavy_weights`]), worked out once.
+    mem_heavy: Arc<Vec<u32>>,
 }
 
 /// The harness server every browser session of a run loads its page from:
@@ -344,7 +371,7 @@ impl Worker {
     /// The first queued case that is not memory-heavy.
     fn take_light(&self) -> Option<InFlight> {
         let mut queue = self.queue.lock().unwrap();
-        let i = queue.iter().position(|&c| !self.mem_heavy[c])?;
+        let i = queue.iter().position(|&c| self.mem_heavy[c] == 0)?;
         let case = queue.remove(i)?;
         Some(InFlight::new(case, self.cases[case].steps.len()))
     }
@@ -360,10 +387,12 @@ impl Worker {
     /// came); a step that never reported gets `fatal` and the ones after it
     /// are skipped.
     fn finish(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>, front_since: Instant) {
-        self.finish_with(f, fatal, engine_us, front_since, None)
+        self.finish_with(f, fatal, (engine_us, None), front_since, None)
     }
 
-    fn finish_with(&self, f: InFlight, fatal: Option<Outcome>, engine_us: Option<u64>, front_since: Instant, isolated: Option<bool>) {
+    /// `times`: the engine's own time and CPU time for the case, where known.
+    fn finish_with(&self, f: InFlight, fatal: Option<Outcome>, times: (Option<u64>, Option<u64>), front_since: Instant, isolated: Option<bool>) {
+        let (engine_us, cpu_us) = times;
         let mut fatal = fatal;
         let n = self.cases[f.case].steps.len();
         let mut outcomes = Vec::with_capacity(n);
@@ -385,6 +414,7 @@ impl Worker {
             outcomes,
             ms,
             engine_us,
+            cpu_us,
             cross_origin_isolated: isolated,
         }));
     }
@@ -446,7 +476,7 @@ impl Worker {
             // in flight here (not when the window empties: a process keeps
             // its window full, and another process waiting for the permit
             // would wait for the whole run).
-            if big.is_some() && !inflight.iter().any(|f| self.mem_heavy[f.case]) {
+            if big.is_some() && !inflight.iter().any(|f| self.mem_heavy[f.case] > 0) {
                 big = None;
             }
             let p = proc.as_mut().expect("started above");
@@ -466,18 +496,18 @@ impl Worker {
                     retry.push_front(f);
                     break;
                 }
-                if self.mem_heavy[f.case] {
+                if self.mem_heavy[f.case] > 0 {
                     // One memory-heavy case at a time across the run. A
                     // process with one in flight takes no second (the permit
                     // goes back between them, so no process keeps it for
                     // good), and one that cannot have the permit now goes on
                     // with its window and asks again when a case is done.
-                    if big.is_some() && inflight.iter().any(|f| self.mem_heavy[f.case]) {
+                    if big.is_some() && inflight.iter().any(|f| self.mem_heavy[f.case] > 0) {
                         retry.push_front(f);
                         break;
                     }
                     if big.is_none() {
-                        match self.big.clone().try_acquire_owned() {
+                        match self.big.clone().try_acquire_many_owned(self.mem_heavy[f.case]) {
                             Ok(permit) => big = Some(permit),
                             Err(_) if !inflight.is_empty() => {
                                 retry.push_front(f);
@@ -490,7 +520,7 @@ impl Worker {
                                     retry.push_front(f);
                                     f = light;
                                 }
-                                None => big = Some(self.big.clone().acquire_owned().await.expect("the semaphore is never closed")),
+                                None => big = Some(self.big.clone().acquire_many_owned(self.mem_heavy[f.case]).await.expect("the semaphore is never closed")),
                             },
                         }
                     }
@@ -527,11 +557,11 @@ impl Worker {
                             }
                         }
                     }
-                    Some(Ok(Event::Done { id, us, cross_origin_isolated })) => {
+                    Some(Ok(Event::Done { id, us, cpu_us, cross_origin_isolated })) => {
                         if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
                             let f = inflight.remove(pos).expect("position is valid");
                             let missing = Outcome::Crash("the engine ended the case without reporting this step".into());
-                            self.finish_with(f, Some(missing), Some(us), front_since, cross_origin_isolated);
+                            self.finish_with(f, Some(missing), (Some(us), cpu_us), front_since, cross_origin_isolated);
                         }
                         p.clear_stderr();
                         front_since = Instant::now();
@@ -626,5 +656,35 @@ impl Worker {
             *o = Some(Outcome::Skipped(why.clone()));
         }
         Some(InFlight { case: f.case, from: next, outcomes, sent: f.sent })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heavy_weights;
+    use crate::case::{load::parse_case, Case};
+    use std::path::Path;
+
+    fn case(text: &str, reach: Option<u64>) -> Case {
+        let mut c = parse_case(text, Path::new("t.yaml"), "t").unwrap().remove(0);
+        c.commits_at_most = reach;
+        c
+    }
+
+    #[test]
+    fn memory_heavy_cases_share_the_budget_by_what_they_say_they_reach() {
+        const GIB: u64 = 1 << 30;
+        let quick = "summary: quick\nmodule: (module (memory (export \"m\") 1))\nsteps: []\n";
+        let grow = "summary: host grow\nmodule: (module (memory (export \"m\") 1))\nsteps:\n  - grow: { memory: m, delta: 65535 }\n    expect: { returns: [\"1\"] }\n";
+        let cases = [case(quick, None), case(grow, None), case(grow, Some(4 * GIB)), case(grow, Some(GIB / 2)), case(quick, Some(64 * GIB))];
+        // A 19 GiB budget: 19,456 MiB permits.
+        let (units, w) = heavy_weights(&cases, Some(19 * GIB));
+        assert_eq!(units, 19 * 1024);
+        // Not heavy; heavy without a bound (the whole budget: one at a time);
+        // 4 GiB and 256 MiB; a bound under 1 GiB is not heavy; a bound past
+        // the budget takes all of it.
+        assert_eq!(w, [0, units, 4096 + 256, 0, units]);
+        // Without a budget every heavy case runs alone.
+        assert_eq!(heavy_weights(&cases, None), (1, vec![0, 1, 1, 0, 1]));
     }
 }

@@ -705,6 +705,7 @@ fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMa
         plan: Arc::new(plan),
         vary,
         timeout: raw.timeout,
+        commits_at_most: None,
     })
 }
 

@@ -768,6 +768,11 @@ pub struct Case {
     /// Extension: seconds the case may take (for cases that allocate GiBs);
     /// the runner uses the larger of this and its own limit.
     pub timeout: Option<f64>,
+    /// The most bytes the case's memories can reach, where whoever made the
+    /// case knows it (the fuzzer does; not a YAML key). Memory-heavy cases
+    /// with a bound share the memory budget instead of running one at a
+    /// time (see the runner).
+    pub commits_at_most: Option<u64>,
 }
 
 impl Case {

@@ -354,6 +354,7 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         plan: Arc::new(plan),
         vary: Default::default(),
         timeout: Some(TIMEOUT),
+        commits_at_most: None,
     }])
 }
 

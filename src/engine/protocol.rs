@@ -34,6 +34,10 @@ pub enum Event {
     Done {
         id: u64,
         us: u64,
+        /// Workers: the CPU time the process spent on the case (user and
+        /// system: an interpreter's page zeroing counts), in microseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpu_us: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cross_origin_isolated: Option<bool>,
     },

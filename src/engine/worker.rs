@@ -54,6 +54,7 @@ pub fn serve(engine_id: &str) -> i32 {
             }
         };
         let start = Instant::now();
+        let cpu_start = cpu_us();
         let mut alive = true;
         let steps = req.plan.actions.len();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -70,7 +71,7 @@ pub fn serve(engine_id: &str) -> i32 {
         }));
         let us = start.elapsed().as_micros() as u64;
         let last = match ran {
-            Ok(()) => Event::Done { id: req.id, us, cross_origin_isolated: None },
+            Ok(()) => Event::Done { id: req.id, us, cpu_us: Some(cpu_us().saturating_sub(cpu_start)), cross_origin_isolated: None },
             // The step in flight is the engine's crash; the worker goes on
             // with an engine made anew (what the panic left is dropped).
             Err(_) => {
@@ -94,6 +95,14 @@ pub fn serve(engine_id: &str) -> i32 {
 /// the process dies, so the runner always learns how far a case got.
 #[derive(Clone)]
 struct Output(Arc<(Mutex<std::io::BufWriter<std::io::Stdout>>, std::sync::atomic::AtomicBool)>);
+
+/// The CPU time of this process so far, in microseconds.
+fn cpu_us() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: one valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
+}
 
 /// The message of the last panic, as the panic hook saw it.
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
