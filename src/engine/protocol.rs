@@ -22,6 +22,9 @@ pub struct Request {
     /// The first step to run (the ones before it ran in an earlier process).
     #[serde(default)]
     pub from: usize,
+    /// The case's own time limit in seconds, if it has one (a heavy case).
+    #[serde(default)]
+    pub timeout: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
