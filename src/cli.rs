@@ -669,8 +669,13 @@ fn fuzz(args: FuzzArgs) -> i32 {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     if let Some((ms, ideal)) = crate::fuzz::ideal(&exec.columns, args.seed, 300, cores, &stats) {
         let reached = stats.programs as f64 / stats.seconds.max(1e-9);
+        let others = exec.columns.iter().filter(|c| !matches!(c.launch, engine::Launch::Worker(_))).count();
+        let only = match others {
+            0 => String::new(),
+            n => format!(" (the embedded columns' alone: the {n} JS and browser columns' own cost is not in it)"),
+        };
         println!(
-            "ideal: the embedded engines' own cost is {ms:.2} ms per program (in this process, no harness; {} heavy programs' cells took {:.1} s), so {ideal:.0} programs/s on {cores} cores: {:.0}% of it reached",
+            "ideal: the embedded engines' own cost is {ms:.2} ms per program (in this process, no harness; {} heavy programs' cells took {:.1} s of CPU), so {ideal:.0} programs/s on {cores} cores: {:.0}% of it reached{only}",
             stats.heavy,
             stats.heavy_seconds,
             100.0 * reached / ideal

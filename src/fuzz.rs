@@ -775,9 +775,11 @@ impl Exec for RunnerExec {
         crate::runner::run_blocking(cases.clone(), cells, self.opts.clone(), |ev| {
             match ev {
                 crate::runner::RunEvent::Cell(c) => {
-                    if cases[c.case].timeout.is_some() {
-                        // Its CPU time: its wall time counts the waits for a core.
-                        *heavy += c.cpu_us.map_or(c.ms / 1e3, |us| us as f64 / 1e6);
+                    // A heavy cell of an embedded column, with its CPU time
+                    // (its wall time counts the waits for a core); the ideal
+                    // is the embedded columns' alone.
+                    if let (Some(_), Some(us)) = (cases[c.case].timeout, c.cpu_us) {
+                        *heavy += us as f64 / 1e6;
                     }
                     if let Some(e) = ids.iter().position(|id| *id == c.engine) {
                         out[c.case][e] = c.outcomes;

@@ -497,11 +497,13 @@ impl Worker {
                     break;
                 }
                 if self.mem_heavy[f.case] > 0 {
-                    // One memory-heavy case at a time across the run. A
-                    // process with one in flight takes no second (the permit
-                    // goes back between them, so no process keeps it for
-                    // good), and one that cannot have the permit now goes on
-                    // with its window and asks again when a case is done.
+                    // Memory-heavy cases share the budget by their weights
+                    // (one at a time where a case does not say what it can
+                    // reach). A process with one in flight takes no second
+                    // (the permits go back between them, so no process keeps
+                    // them for good), and one that cannot have the permits
+                    // now goes on with its window and asks again when a case
+                    // is done.
                     if big.is_some() && inflight.iter().any(|f| self.mem_heavy[f.case] > 0) {
                         retry.push_front(f);
                         break;

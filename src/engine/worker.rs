@@ -119,12 +119,23 @@ fn cpu_us() -> u64 {
     t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
 }
 
+/// A source path as from its crate (`wasmer-compiler-7.4.2/src/...`), not
+/// from this machine's cargo registry, so that a message reads the same on
+/// every machine.
+fn crate_path(file: &str) -> &str {
+    const REGISTRY: &str = "registry/src/";
+    file.find(REGISTRY)
+        .map(|i| &file[i + REGISTRY.len()..])
+        .and_then(|rest| rest.find('/').map(|j| &rest[j + 1..]))
+        .unwrap_or(file)
+}
+
 /// The message of the last panic, as the panic hook saw it.
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// How a caught panic's `crash` message begins (then the panic's message and
 /// where it was raised).
-pub const PANICKED: &str = "the engine panicked: ";
+const PANICKED: &str = "the engine panicked: ";
 
 /// How long an event may wait in the buffer while the worker is busy. Not
 /// shorter: each wakeup of the flusher on the other core makes every later
@@ -154,7 +165,7 @@ impl Output {
         std::panic::set_hook(Box::new(move |info| {
             on_panic.flush();
             let what = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned());
-            let at = info.location().map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+            let at = info.location().map(|l| format!(" at {}:{}:{}", crate_path(l.file()), l.line(), l.column())).unwrap_or_default();
             *LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{PANICKED}{}{at}", what.as_deref().unwrap_or("(no message)")));
             default_hook(info);
         }));
@@ -409,5 +420,15 @@ fn describe_status(status: std::process::ExitStatus) -> String {
             Some(c) => format!("exit code {c}"),
             None => "unknown exit status".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_names_its_source_from_the_crate_not_from_this_machine() {
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/wasmer-compiler-7.4.2/src/translator/sections.rs";
+        assert_eq!(super::crate_path(registry), "wasmer-compiler-7.4.2/src/translator/sections.rs");
+        assert_eq!(super::crate_path("src/engine/wasmi.rs"), "src/engine/wasmi.rs");
     }
 }
