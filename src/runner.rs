@@ -109,6 +109,15 @@ fn heavy_weights(cases: &[Case], budget: Option<u64>) -> (u32, Vec<u32>) {
     (units, weights)
 }
 
+/// Whether a worker runs the case at a raised CPU priority: a memory-heavy
+/// case with its own time limit (a GiB grow that an interpreter commits) is
+/// the cell a run waits for at its end, and there are few of them at once
+/// (they share the memory budget). Scripts are not: dozens run at once, and
+/// raised they would starve the JS shells' and browsers' batches.
+fn raised(case: &Case, weight: u32) -> bool {
+    weight > 0 && case.timeout.is_some()
+}
+
 /// One finished cell.
 #[derive(Debug, Clone)]
 pub struct CellRun {
@@ -138,11 +147,12 @@ pub enum RunEvent {
 
 /// Runs `cells` and sends an event for each; returns when all are done.
 pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
+    let (units, mem_heavy) = heavy_weights(&cases, opts.memory_budget);
     // Each request line is serialized once and shared by every engine.
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
-        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout).into());
+        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], mem_heavy[case])).into());
         match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
             Some((_, q)) => q.push_back(case),
             None => per_engine.push((spec, VecDeque::from([case]))),
@@ -156,7 +166,6 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     }
     let lines = Arc::new(lines);
     let server = Arc::new(tokio::sync::OnceCell::new());
-    let (units, mem_heavy) = heavy_weights(&cases, opts.memory_budget);
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
     let mem_heavy = Arc::new(mem_heavy);
     let mut tasks = Vec::new();
@@ -532,7 +541,10 @@ impl Worker {
                 }
                 let line = match f.from {
                     0 => self.lines[&f.case].clone(),
-                    from => request_line_from(f.case as u64, &self.cases[f.case].plan, from, self.cases[f.case].timeout).into(),
+                    from => {
+                        let case = &self.cases[f.case];
+                        request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.mem_heavy[f.case])).into()
+                    }
                 };
                 p.send(line);
                 inflight.push_back(f);
@@ -673,6 +685,10 @@ mod tests {
         c
     }
 
+    fn a_script() -> Case {
+        crate::case::wast::parse_wast("(module (memory 1))\n(assert_return (invoke \"f\"))\n", Path::new("t.wast"), "t").unwrap().remove(0)
+    }
+
     #[test]
     fn memory_heavy_cases_share_the_budget_by_what_they_say_they_reach() {
         const GIB: u64 = 1 << 30;
@@ -688,5 +704,16 @@ mod tests {
         assert_eq!(w, [0, units, 4096 + 256, 0, units]);
         // Without a budget every heavy case runs alone.
         assert_eq!(heavy_weights(&cases, None), (1, vec![0, 1, 1, 0, 1]));
+        // A memory-heavy case with its own time limit runs raised; a script
+        // (heavy by its time limit only) and a quick case do not.
+        let mut long = case(grow, Some(4 * GIB));
+        long.timeout = Some(120.0);
+        let (_, w) = heavy_weights(std::slice::from_ref(&long), Some(19 * GIB));
+        assert!(super::raised(&long, w[0]));
+        let script = a_script();
+        let (_, w) = heavy_weights(std::slice::from_ref(&script), Some(19 * GIB));
+        assert_eq!(w, [0]);
+        assert!(!super::raised(&script, w[0]));
+        assert!(!super::raised(&cases[0], 0));
     }
 }

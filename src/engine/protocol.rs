@@ -4,10 +4,13 @@
 //!
 //! runner -> engine: `{"id": 7, "plan": {...}}` (a [`Request`]), several may
 //! be in flight; the engine answers them in order. `"from": 12` starts at
-//! step 12 (a case going on in a new process after its engine died).
+//! step 12 (a case going on in a new process after its engine died);
+//! `"timeout": 120` is a heavy case's own time limit, `"raise": true` asks a
+//! worker to run it at a raised CPU priority.
 //! engine -> runner: first `{"ready": {"engine": "wasmtime", "version": "48.0.0"}}`,
 //! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...}}}`
-//! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`,
+//! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`
+//! (a worker adds `"cpu_us"`, its process's CPU time for the case),
 //! or `{"panicked": {"id": 7, "message": "..."}}` when the engine panicked in
 //! the case's next step (a worker catches it and goes on).
 
@@ -22,9 +25,10 @@ pub struct Request {
     /// The first step to run (the ones before it ran in an earlier process).
     #[serde(default)]
     pub from: usize,
-    /// The case's own time limit in seconds, if it has one (a heavy case).
+    /// Run the case at a raised CPU priority where the system allows it (the
+    /// runner asks for its memory-heavy cases with their own time limit).
     #[serde(default)]
-    pub timeout: Option<f64>,
+    pub raise: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -49,10 +53,11 @@ pub enum Event {
     Panicked { id: u64, message: String },
 }
 
-/// Serializes a request line (with the trailing newline) that starts at step `from`; `timeout`: the case's own
-/// limit in seconds (browsers give its batch that long; workers are timed
-/// by the runner and ignore it).
-pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>) -> String {
+/// Serializes a request line (with the trailing newline) that starts at step
+/// `from`; `timeout`: the case's own limit in seconds (browsers give its
+/// batch that long; workers are timed by the runner and ignore it); `raise`:
+/// see [`Request::raise`].
+pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>, raise: bool) -> String {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         id: u64,
@@ -61,11 +66,13 @@ pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>
         from: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         timeout: Option<f64>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        raise: bool,
     }
     fn is_zero(n: &usize) -> bool {
         *n == 0
     }
-    let mut s = serde_json::to_string(&Borrowed { id, plan, from, timeout }).expect("plans serialize");
+    let mut s = serde_json::to_string(&Borrowed { id, plan, from, timeout, raise }).expect("plans serialize");
     s.push('\n');
     s
 }

@@ -53,12 +53,12 @@ pub fn serve(engine_id: &str) -> i32 {
                 return 2;
             }
         };
-        // A heavy case (its own time limit: GiB grows) is the one cell a run
+        // A memory-heavy case the runner asks to raise is the one cell a run
         // waits for at its end: it runs at a raised CPU priority where the
         // system allows it (root, or RLIMIT_NICE), so that the quick cases
         // of a dozen other processes do not starve it; nice goes back to 0
         // after it.
-        let raised = req.timeout.is_some() && set_nice(-10);
+        let raised = req.raise && set_nice(-10);
         let start = Instant::now();
         let cpu_start = cpu_us();
         let mut alive = true;
