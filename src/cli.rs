@@ -640,6 +640,11 @@ fn fuzz(args: FuzzArgs) -> i32 {
     let browsers = columns.iter().any(|c| matches!(c.launch, engine::Launch::Browser(_)));
     opts.jobs = args.jobs.unwrap_or_else(|| runner::default_jobs() * if browsers { 1 } else { 2 });
     let mut exec = crate::fuzz::RunnerExec { columns, opts, heavy_seconds: 0.0 };
+    // The engines' own cost is measured before the run and again after it,
+    // and the two are averaged: this machine's pace drifts by 10-25% within
+    // minutes, and one sample after the run mistook that for the harness.
+    const SAMPLE: usize = 200;
+    let before = crate::fuzz::own_cost(&exec.columns, args.seed, SAMPLE);
     let (found, stats) = crate::fuzz::fuzz(&mut exec, args.seed, count, args.time);
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         return bad(format!("{}: {e}", args.out.display()));
@@ -667,7 +672,9 @@ fn fuzz(args: FuzzArgs) -> i32 {
         findings.len()
     );
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    if let Some((ms, ideal)) = crate::fuzz::ideal(&exec.columns, args.seed, 300, cores, &stats) {
+    if let (Some(before), Some(after)) = (before, crate::fuzz::own_cost(&exec.columns, args.seed, SAMPLE)) {
+        let per_program = (before + after) / 2.0;
+        let (ms, ideal) = (per_program * 1e3, crate::fuzz::ideal(per_program, cores, &stats));
         let reached = stats.programs as f64 / stats.seconds.max(1e-9);
         let others = exec.columns.iter().filter(|c| !matches!(c.launch, engine::Launch::Worker(_))).count();
         let only = match others {
@@ -675,7 +682,9 @@ fn fuzz(args: FuzzArgs) -> i32 {
             n => format!(" (the embedded columns' alone: the {n} JS and browser columns' own cost is not in it)"),
         };
         println!(
-            "ideal: the embedded engines' own cost is {ms:.2} ms per program (in this process, no harness; {} heavy programs' cells took {:.1} s of CPU), so {ideal:.0} programs/s on {cores} cores: {:.0}% of it reached{only}",
+            "ideal: the embedded engines' own cost is {ms:.2} ms per program ({:.2} before the run, {:.2} after it; in this process, no harness; {} heavy programs' cells took {:.1} s of CPU), so {ideal:.0} programs/s on {cores} cores: {:.0}% of it reached{only}",
+            before * 1e3,
+            after * 1e3,
             stats.heavy,
             stats.heavy_seconds,
             100.0 * reached / ideal

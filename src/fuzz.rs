@@ -992,15 +992,11 @@ pub fn fuzz(exec: &mut dyn Exec, seed: u64, count: Option<usize>, time: Option<s
     (list, Stats { programs, seconds, heavy, heavy_seconds })
 }
 
-/// The ideal throughput of a run: the engines' own work divided among the
-/// cores. For the programs that are not heavy, the embedded columns' own
-/// cost — the first `sample` light programs of `seed`, each compiled,
-/// instantiated and run in this process (no worker, no protocol), summed
-/// over the columns — times their number; for the heavy ones (GiB grows,
-/// which an interpreter commits: not to be made in this process) their
-/// cells' time in the run. Returns the light programs' cost per program
-/// (ms) and the ideal programs/s; None without embedded columns.
-pub fn ideal(columns: &[&'static crate::engine::Column], seed: u64, sample: usize, cores: usize, stats: &Stats) -> Option<(f64, f64)> {
+/// The embedded columns' own cost of a light program, in seconds: the
+/// first `sample` light programs of `seed`, each compiled, instantiated and
+/// run in this process (no worker, no protocol), summed over the columns.
+/// None without embedded columns.
+pub fn own_cost(columns: &[&'static crate::engine::Column], seed: u64, sample: usize) -> Option<f64> {
     let mut rng = Rng::new(seed);
     let plans: Vec<Plan> = (0..sample).map(|_| Program::generate(&mut rng)).filter(|p| !p.grows_big()).map(|p| (*p.case("ideal").plan).clone()).collect();
     let mut per_program = 0.0;
@@ -1028,9 +1024,17 @@ pub fn ideal(columns: &[&'static crate::engine::Column], seed: u64, sample: usiz
         per_program += secs / f64::from(ran.max(1));
     }
     std::panic::set_hook(hook);
+    any.then_some(per_program)
+}
+
+/// The ideal throughput of a run: the engines' own work divided among the
+/// cores. The light programs at `per_program` ([`own_cost`]) each; the
+/// heavy ones (GiB grows, which an interpreter commits: not to be made in
+/// this process) at their cells' CPU time in the run. Programs per second.
+pub fn ideal(per_program: f64, cores: usize, stats: &Stats) -> f64 {
     let light = stats.programs.saturating_sub(stats.heavy) as f64;
     let work = light * per_program + stats.heavy_seconds;
-    any.then(|| (per_program * 1e3, stats.programs as f64 * cores as f64 / work.max(1e-12)))
+    stats.programs as f64 * cores as f64 / work.max(1e-12)
 }
 
 /// A class as a case file in the project's format.
