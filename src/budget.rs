@@ -6,8 +6,10 @@
 //! the resident size of the process and its descendants from /proc, and
 //! kills the process (group) that goes over. The cell in flight becomes a
 //! `crash` whose message says so ([`BUDGET_PREFIX`]), the process is
-//! restarted, and the run goes on. Heavy cases run one at a time across the
-//! whole run (see the runner), so their budgets never overlap.
+//! restarted, and the run goes on. Memory-heavy cases share the budget
+//! across the whole run (see the runner's `heavy_weights`): one at a time
+//! unless they say how far their memories reach, so their budgets never
+//! overlap.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,7 +67,8 @@ fn meminfo(field: &str) -> Option<u64> {
 }
 
 /// The default budget: what one engine process may use while another heavy
-/// case cannot run beside it (heavy cases go one at a time): the memory
+/// case cannot run beside it (heavy cases without a bound go one at a
+/// time; bounded ones together while their bounds fit in it): the memory
 /// available now less 2 GiB for the tool, the other engines' small cases and
 /// the browsers, and at most 80% of the machine's memory. 19.2 GiB on this
 /// 24 GiB machine, so a 16 GiB memory64 grow (16.8 GB resident) fits.

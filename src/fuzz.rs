@@ -578,7 +578,8 @@ impl Program {
             plan: Arc::new(plan),
             vary: BTreeMap::new(),
             // A grow towards 4 GiB without a maximum is real work for the
-            // interpreters (they commit it): a heavy case, one at a time.
+            // interpreters (they commit it): a heavy case, which takes what
+            // its memories can reach of the memory budget.
             timeout: self.grows_big().then_some(120.0),
             commits_at_most: Some(self.commits_at_most()),
         }
@@ -816,8 +817,8 @@ pub struct Found {
 pub struct Stats {
     pub programs: usize,
     pub seconds: f64,
-    /// Programs that grow a memory without a maximum by 1 GiB or more (run
-    /// one at a time, see `Program::case`), and their cells' seconds.
+    /// Programs that grow a memory without a maximum by 1 GiB or more (see
+    /// `Program::case`), and their embedded cells' CPU seconds.
     pub heavy: usize,
     pub heavy_seconds: f64,
 }
