@@ -564,45 +564,22 @@ impl Worker {
             };
             tokio::select! {
                 ev = p.next_event() => match ev {
-                    Some(Ok(Event::Step { id, index, outcome })) => {
-                        if let Some(f) = inflight.iter_mut().find(|f| f.case as u64 == id) {
-                            if let Some(slot) = f.outcomes.get_mut(index) {
-                                *slot = Some(normalize(outcome));
-                            }
+                    Some(Ok(ev)) => {
+                        if self.on_event(ev, &mut inflight, &mut retry, front_since) {
+                            p.clear_stderr();
+                            front_since = Instant::now();
                         }
                     }
-                    Some(Ok(Event::Done { id, us, cpu_us, cross_origin_isolated })) => {
-                        if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
-                            let f = inflight.remove(pos).expect("position is valid");
-                            let missing = Outcome::Crash("the engine ended the case without reporting this step".into());
-                            self.finish_with(f, Some(missing), (Some(us), cpu_us), front_since, cross_origin_isolated);
-                        }
-                        p.clear_stderr();
-                        front_since = Instant::now();
-                    }
-                    Some(Ok(Event::Panicked { id, message })) => {
-                        // Like a death, without one: the case's step in
-                        // flight crashed, the rest of the window goes on.
-                        if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
-                            let f = inflight.remove(pos).expect("position is valid");
-                            let fatal = Outcome::Crash(message);
-                            match self.resume(&f, &fatal, "panicked", "with a new engine") {
-                                Some(rest) => retry.push_front(rest),
-                                None => self.finish(f, Some(fatal), None, front_since),
-                            }
-                        }
-                        p.clear_stderr();
-                        front_since = Instant::now();
-                    }
-                    Some(Ok(Event::Ready { .. })) => {}
                     Some(Err(bad)) => {
                         // A process that speaks garbage is treated as crashed.
                         p.kill().await;
+                        front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
                         self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad), front_since, resumable);
                         proc = None;
                     }
                     None => {
                         let why = p.death().await;
+                        front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
                         let driver_died = matches!(&why, Outcome::Crash(m) if m.starts_with(crate::engine::webdriver::DRIVER_DIED));
                         if driver_died {
                             // Every cell in flight is lost with the session;
@@ -627,6 +604,7 @@ impl Worker {
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     p.kill().await;
+                    front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
                     let secs = limit.as_secs_f64();
                     self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")), front_since, resumable);
                     proc = None;
@@ -636,6 +614,65 @@ impl Worker {
         if let Some(p) = proc {
             p.close().await;
         }
+    }
+
+    /// One event of the engine; true when it ended a case (the next one's
+    /// time starts).
+    fn on_event(&self, ev: Event, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<InFlight>, front_since: Instant) -> bool {
+        match ev {
+            Event::Step { id, index, outcome } => {
+                if let Some(slot) = inflight.iter_mut().find(|f| f.case as u64 == id).and_then(|f| f.outcomes.get_mut(index)) {
+                    // A step the pipe gave already (recovered events repeat some).
+                    if slot.is_none() {
+                        *slot = Some(normalize(outcome));
+                    }
+                }
+                false
+            }
+            Event::Done { id, us, cpu_us, cross_origin_isolated } => {
+                if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
+                    let f = inflight.remove(pos).expect("position is valid");
+                    let missing = Outcome::Crash("the engine ended the case without reporting this step".into());
+                    self.finish_with(f, Some(missing), (Some(us), cpu_us), front_since, cross_origin_isolated);
+                }
+                true
+            }
+            Event::Panicked { id, message } => {
+                // Like a death, without one: the case's step in flight
+                // crashed, the rest of the window goes on.
+                if let Some(pos) = inflight.iter().position(|f| f.case as u64 == id) {
+                    let f = inflight.remove(pos).expect("position is valid");
+                    let fatal = Outcome::Crash(message);
+                    match self.resume(&f, &fatal, "panicked", "with a new engine") {
+                        Some(rest) => retry.push_front(rest),
+                        None => self.finish(f, Some(fatal), None, front_since),
+                    }
+                }
+                true
+            }
+            Event::Ready { .. } => false,
+        }
+    }
+
+    /// After a worker died or was killed: the events it had buffered but not
+    /// written (its mirror, see [`crate::engine::worker`]), so that the step
+    /// that died is the one blamed. Returns the new `front_since`.
+    async fn recover(&self, p: &mut Conn, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<InFlight>, mut front_since: Instant) -> Instant {
+        if let Conn::Process(p) = p {
+            // What it wrote and the runner had not read yet (a killed one's
+            // pipe), then what it had not written.
+            let mut events = Vec::new();
+            while let Ok(Some(Ok(ev))) = tokio::time::timeout(Duration::from_secs(1), p.next_event()).await {
+                events.push(ev);
+            }
+            events.extend(p.unwritten());
+            for ev in events {
+                if self.on_event(ev, inflight, retry, front_since) {
+                    front_since = Instant::now();
+                }
+            }
+        }
+        front_since
     }
 
     /// The case at the front of the window gets `fatal` (and goes on at its
