@@ -99,8 +99,7 @@ pub fn serve(engine_id: &str) -> i32 {
 /// got, and a step killed mid-way (the memory budget, a signal) is blamed on
 /// itself. (Before, each step was flushed before the next one started: a
 /// write and a wakeup of the runner per step, 7-10% of a fuzz run on
-/// wasmtime; and a case's last step, written with the batch, was lost when
-/// the next case killed the worker in its first step.)
+/// wasmtime.)
 #[derive(Clone)]
 struct Output(Arc<(Mutex<Buffered>, std::sync::atomic::AtomicBool)>);
 
