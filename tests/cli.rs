@@ -717,8 +717,12 @@ fn a_driver_killed_mid_run_crashes_the_cells_in_flight_restarts_once_then_stops_
         write_case(corpus.path(), &format!("t{i:05}.yaml"), &format!("summary: t{i}\nmodule: (module (func (export \"k\") (result i32) (i32.const {i})))\nsteps:\n  - invoke: k\n    expect: {{ returns: [{i}] }}\n"));
     }
     let out = corpus.path().join("r.json");
+    // The run's temporary files (Chromium's profiles among them) go here, so
+    // that its browsers can be told from other tests'.
+    let tmp = tempfile::tempdir().unwrap();
     let mut child = bin()
         .args(["run", corpus.path().to_str().unwrap(), "--engines", "chrome", "--jobs", "1", "--out", out.to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -752,6 +756,17 @@ fn a_driver_killed_mid_run_crashes_the_cells_in_flight_restarts_once_then_stops_
     let passed = doc.cells.iter().filter(|c| c.verdict == Verdict::Pass).count();
     assert!(lost > 0 && stopped > 0 && passed >= 1200, "lost {lost}, stopped {stopped}, passed {passed}");
     assert_eq!(lost + stopped + passed, n);
+    // No browser outlives its dead driver (the driver's process group is
+    // killed, though the dead driver itself was reaped long before).
+    let tag = tmp.path().to_str().unwrap().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&tag))
+        .collect();
+    assert!(left.is_empty(), "browsers left running: {left:?}");
 }
 
 #[test]

@@ -221,6 +221,10 @@ struct Driver {
     _display: Option<Xvfb>,
     /// The memory budget's watch over the driver and its browser.
     watch: Option<(crate::budget::Verdict, Arc<std::sync::atomic::AtomicBool>)>,
+    /// The driver's process group (its pid when started), kept apart from
+    /// the child: once a dead driver is reaped the child has no pid, and
+    /// the browser it started lives on in the group.
+    group: Option<u32>,
 }
 
 impl Driver {
@@ -251,7 +255,7 @@ impl Drop for Driver {
         }
         // The driver leads its own process group, the browser with it: end
         // them all, so that no browser outlives its session.
-        if let Some(pid) = self._child.as_ref().and_then(|c| c.id()) {
+        if let Some(pid) = self.group {
             // SAFETY: kill(2) on a process group this process created.
             unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
         }
@@ -260,7 +264,7 @@ impl Drop for Driver {
 
 async fn start_driver(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
     let binary_driver = match setup {
-        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None }),
+        Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None, group: None }),
         Setup::Local { driver, .. } => driver.clone(),
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
@@ -299,7 +303,8 @@ async fn start_driver(browser: Browser, setup: &Setup, budget: Option<u64>) -> R
         }
         _ => None,
     };
-    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display, watch })
+    let group = child.id();
+    Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display, watch, group })
 }
 
 /// A private X server (Xvfb) on a free display number; killed when dropped.
