@@ -147,12 +147,12 @@ pub enum RunEvent {
 
 /// Runs `cells` and sends an event for each; returns when all are done.
 pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
-    let (units, mem_heavy) = heavy_weights(&cases, opts.memory_budget);
+    let (units, weight) = heavy_weights(&cases, opts.memory_budget);
     // Each request line is serialized once and shared by every engine.
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
-        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], mem_heavy[case])).into());
+        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case])).into());
         match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
             Some((_, q)) => q.push_back(case),
             None => per_engine.push((spec, VecDeque::from([case]))),
@@ -167,7 +167,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let lines = Arc::new(lines);
     let server = Arc::new(tokio::sync::OnceCell::new());
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
-    let mem_heavy = Arc::new(mem_heavy);
+    let weight = Arc::new(weight);
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
         let queue = Arc::new(Mutex::new(queue));
@@ -188,7 +188,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 announced: started.clone(),
                 server: server.clone(),
                 big: big.clone(),
-                mem_heavy: mem_heavy.clone(),
+                weight: weight.clone(),
             };
             tasks.push(tokio::spawn(w.run()));
         }
@@ -358,7 +358,7 @@ struct Worker {
     /// The memory budget in MiB permits, shared by memory-heavy cases.
     big: Arc<tokio::sync::Semaphore>,
     /// What each case takes of it ([`heavy_weights`]), worked out once.
-    mem_heavy: Arc<Vec<u32>>,
+    weight: Arc<Vec<u32>>,
 }
 
 /// The harness server every browser session of a run loads its page from:
@@ -380,7 +380,7 @@ impl Worker {
     /// The first queued case that is not memory-heavy.
     fn take_light(&self) -> Option<InFlight> {
         let mut queue = self.queue.lock().unwrap();
-        let i = queue.iter().position(|&c| self.mem_heavy[c] == 0)?;
+        let i = queue.iter().position(|&c| self.weight[c] == 0)?;
         let case = queue.remove(i)?;
         Some(InFlight::new(case, self.cases[case].steps.len()))
     }
@@ -485,7 +485,7 @@ impl Worker {
             // in flight here (not when the window empties: a process keeps
             // its window full, and another process waiting for the permit
             // would wait for the whole run).
-            if big.is_some() && !inflight.iter().any(|f| self.mem_heavy[f.case] > 0) {
+            if big.is_some() && !inflight.iter().any(|f| self.weight[f.case] > 0) {
                 big = None;
             }
             let p = proc.as_mut().expect("started above");
@@ -505,7 +505,7 @@ impl Worker {
                     retry.push_front(f);
                     break;
                 }
-                if self.mem_heavy[f.case] > 0 {
+                if self.weight[f.case] > 0 {
                     // Memory-heavy cases share the budget by their weights
                     // (one at a time where a case does not say what it can
                     // reach). A process with one in flight takes no second
@@ -513,12 +513,12 @@ impl Worker {
                     // them for good), and one that cannot have the permits
                     // now goes on with its window and asks again when a case
                     // is done.
-                    if big.is_some() && inflight.iter().any(|f| self.mem_heavy[f.case] > 0) {
+                    if big.is_some() && inflight.iter().any(|f| self.weight[f.case] > 0) {
                         retry.push_front(f);
                         break;
                     }
                     if big.is_none() {
-                        match self.big.clone().try_acquire_many_owned(self.mem_heavy[f.case]) {
+                        match self.big.clone().try_acquire_many_owned(self.weight[f.case]) {
                             Ok(permit) => big = Some(permit),
                             Err(_) if !inflight.is_empty() => {
                                 retry.push_front(f);
@@ -531,7 +531,7 @@ impl Worker {
                                     retry.push_front(f);
                                     f = light;
                                 }
-                                None => big = Some(self.big.clone().acquire_many_owned(self.mem_heavy[f.case]).await.expect("the semaphore is never closed")),
+                                None => big = Some(self.big.clone().acquire_many_owned(self.weight[f.case]).await.expect("the semaphore is never closed")),
                             },
                         }
                     }
@@ -543,7 +543,7 @@ impl Worker {
                     0 => self.lines[&f.case].clone(),
                     from => {
                         let case = &self.cases[f.case];
-                        request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.mem_heavy[f.case])).into()
+                        request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.weight[f.case])).into()
                     }
                 };
                 p.send(line);

@@ -629,27 +629,34 @@ fn a_run_killed_at_a_random_point_resumes_to_the_same_document() {
     assert_eq!(resumed.cases.len(), whole.cases.len());
 }
 
+/// A case that grows its memory from 1 page by `pages` in wasm.
+fn grow_case(pages: u32) -> String {
+    format!("summary: grow\nmodule: |\n  (module (memory (export \"mem\") 1)\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\nsteps:\n  - invoke: grow\n    args: [{pages}]\n    expect: {{ returns: [1] }}\n")
+}
+
+/// Runs `corpus` on one wasmi worker under `budget`; its output and results.
+fn run_wasmi_under(corpus: &Path, budget: &str) -> (Output, ResultsDoc) {
+    let out = corpus.join("r.json");
+    let o = bin()
+        .args(["run", corpus.to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--memory-budget", budget])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc = ResultsDoc::read(&out).unwrap();
+    (o, doc)
+}
+
 #[test]
 fn a_process_over_the_memory_budget_is_a_budget_kill_and_the_run_goes_on() {
     let corpus = tempfile::tempdir().unwrap();
     std::fs::write(corpus.path().join("known-divergences.yaml"), "{}\n").unwrap();
     // wasmi commits the memory it grows: 1 GiB resident, over a 256 MiB budget.
-    write_case(
-        corpus.path(),
-        "big.yaml",
-        "summary: 1 GiB\nmodule: |\n  (module (memory (export \"mem\") 1)\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\nsteps:\n  - invoke: grow\n    args: [16384]\n    expect: { returns: [1] }\n",
-    );
+    write_case(corpus.path(), "big.yaml", &grow_case(16384));
     for i in 0..3 {
         write_case(corpus.path(), &format!("small{i}.yaml"), QUICK);
     }
-    let out = corpus.path().join("r.json");
-    let o = bin()
-        .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--memory-budget", "256MiB"])
-        .args(["--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let (o, doc) = run_wasmi_under(corpus.path(), "256MiB");
     assert_eq!(o.status.code(), Some(1), "the big cell fails: {}", stderr(&o));
-    let doc = ResultsDoc::read(&out).unwrap();
     assert_eq!(doc.cells.len(), 4);
     let big = doc.cells.iter().find(|c| c.case == "big").unwrap();
     let crashed = big.steps.iter().find(|s| s.kind() == "crash").expect("the grow step crashed");
@@ -670,19 +677,9 @@ fn a_step_the_budget_kills_within_milliseconds_is_blamed_on_itself() {
     // instantiation.
     let corpus = tempfile::tempdir().unwrap();
     std::fs::write(corpus.path().join("known-divergences.yaml"), "{}\n").unwrap();
-    write_case(
-        corpus.path(),
-        "b.yaml",
-        "summary: b\nmodule: |\n  (module (memory 1)\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\nsteps:\n  - invoke: grow\n    args: [2048]\n    expect: { returns: [1] }\n",
-    );
-    let out = corpus.path().join("r.json");
+    write_case(corpus.path(), "b.yaml", &grow_case(2048));
     for _ in 0..3 {
-        let o = bin()
-            .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--memory-budget", "64MiB"])
-            .args(["--out", out.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let doc = ResultsDoc::read(&out).unwrap();
+        let (o, doc) = run_wasmi_under(corpus.path(), "64MiB");
         let steps = &doc.cells[0].steps;
         let kinds: Vec<&str> = steps.iter().map(|s| s.kind()).collect();
         assert_eq!(kinds, ["ok", "crash"], "{steps:?}\n{}", stdout(&o));

@@ -261,10 +261,10 @@ impl Output {
                 break;
             }
         });
-        let on_panic = out.clone();
+        // A panic needs no flush: the worker catches it and goes on, and
+        // what is buffered is in the mirror should the process die anyway.
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            on_panic.flush();
             let what = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned());
             let at = info.location().map(|l| format!(" at {}:{}:{}", crate_path(l.file()), l.line(), l.column())).unwrap_or_default();
             *LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{PANICKED}{}{at}", what.as_deref().unwrap_or("(no message)")));
