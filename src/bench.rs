@@ -4,7 +4,8 @@
 //! through its backend's primitives, no session, protocol or runner) and
 //! through the tool (`run --jobs 1` as a whole process), and prints the ratios.
 
-use crate::engine::{Column, Launch, ENGINES};
+use crate::engine::{Column, Launch};
+use anyhow::{bail, Context};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -42,7 +43,7 @@ fn secs(d: Duration) -> f64 {
 }
 
 /// Runs `wasm-matrix run DIR --engines IDS` with `extra` arguments; its wall time.
-fn through_tool(exe: &Path, dir: &Path, ids: &str, extra: &[&str]) -> Result<Duration, String> {
+fn through_tool(exe: &Path, dir: &Path, ids: &str, extra: &[&str]) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let out = Command::new(exe)
         .args(["run"])
@@ -50,29 +51,25 @@ fn through_tool(exe: &Path, dir: &Path, ids: &str, extra: &[&str]) -> Result<Dur
         .args(["--engines", ids, "--no-progress"])
         .args(extra)
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        .with_context(|| format!("cannot run {}", exe.display()))?;
     let took = start.elapsed();
     if !out.status.success() {
-        return Err(format!(
-            "`run --engines {ids}` on the tiny cases exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        bail!("`run --engines {ids}` on the tiny cases exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(took)
 }
 
 /// Runs the bench and prints its table; `engines` are embedded columns.
-pub fn run(count: usize, engines: &[&'static Column]) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
-    write_cases(dir.path(), count).map_err(|e| format!("cannot write the tiny cases: {e}"))?;
+pub fn run(count: usize, engines: &[&'static Column]) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find this binary")?;
+    let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+    write_cases(dir.path(), count).context("cannot write the tiny cases")?;
 
     let start = Instant::now();
     let (cases, errors) = crate::case::load_paths(&[dir.path().to_path_buf()]);
     let load = start.elapsed();
     if !errors.is_empty() || cases.len() != count {
-        return Err(format!("the tiny cases did not load: {} of {count}, {} errors", cases.len(), errors.len()));
+        bail!("the tiny cases did not load: {} of {count}, {} errors", cases.len(), errors.len());
     }
     let modules: Vec<Vec<u8>> = cases.iter().map(|c| c.plan.wasm.clone().unwrap_or_default()).collect();
     println!(
@@ -87,7 +84,7 @@ pub fn run(count: usize, engines: &[&'static Column]) -> Result<(), String> {
         let Launch::Worker(make) = column.launch else { continue };
         let mut engine = make();
         let start = Instant::now();
-        engine.plain(&modules).map_err(|e| format!("{}: plain run failed: {e}", column.id))?;
+        engine.plain(&modules).map_err(|e| anyhow::anyhow!("{}: plain run failed: {e}", column.id))?;
         let plain = start.elapsed();
         let tool = through_tool(&exe, dir.path(), column.id, &["--jobs", "1"])?;
         rows.push(Row { id: column.id, plain, tool });
@@ -113,7 +110,3 @@ pub fn run(count: usize, engines: &[&'static Column]) -> Result<(), String> {
     Ok(())
 }
 
-/// The embedded columns.
-pub fn embedded() -> Vec<&'static Column> {
-    ENGINES.iter().filter(|c| matches!(c.launch, Launch::Worker(_))).collect()
-}

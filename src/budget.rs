@@ -114,22 +114,44 @@ pub fn tree_rss(pid: u32) -> u64 {
     total
 }
 
-/// Why a watched process was killed, once it was.
-#[derive(Clone, Default)]
-pub struct Verdict(Arc<Mutex<Option<String>>>);
+/// The memory budget's watch over one process (and what it starts): the
+/// one way every engine process, browser driver and probe is watched.
+/// Dropping it stops the watch.
+pub struct Watch {
+    /// Why the process was killed, once it was.
+    verdict: Arc<Mutex<Option<String>>>,
+    stop: Arc<AtomicBool>,
+}
 
-impl Verdict {
-    pub fn get(&self) -> Option<String> {
-        self.0.lock().unwrap().clone()
+impl Watch {
+    /// Watches `pid` under `budget` bytes; none when either is missing.
+    pub fn start(pid: Option<u32>, budget: Option<u64>) -> Option<Watch> {
+        Some(watch(pid?, budget?))
+    }
+
+    /// Why the budget killed the process, if it did.
+    pub fn killed(&self) -> Option<String> {
+        self.verdict.lock().unwrap().clone()
+    }
+
+    /// Stops watching (the process ended, or is being ended by the tool).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-/// Watches `pid` (and what it starts) until `stop` is set or it is gone;
-/// past `budget` bytes it SIGKILLs `pid`'s process group (every process
-/// the tool starts leads its own) and records why.
-pub fn watch(pid: u32, budget: u64, stop: Arc<AtomicBool>) -> Verdict {
-    let verdict = Verdict::default();
-    let out = verdict.clone();
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Watches `pid` (and what it starts) until stopped or it is gone; past
+/// `budget` bytes it SIGKILLs `pid`'s process group (every process the tool
+/// starts leads its own) and records why.
+fn watch(pid: u32, budget: u64) -> Watch {
+    let w = Watch { verdict: Arc::default(), stop: Arc::new(AtomicBool::new(false)) };
+    let (out, stop) = (w.verdict.clone(), w.stop.clone());
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -139,7 +161,7 @@ pub fn watch(pid: u32, budget: u64, stop: Arc<AtomicBool>) -> Verdict {
             // /proc, so it is read only when the process itself is not alone.
             let rss = own_rss(pid).map(|own| if has_children(pid) { tree_rss(pid) } else { own }).unwrap_or(0);
             if rss > budget {
-                *out.0.lock().unwrap() =
+                *out.lock().unwrap() =
                     Some(format!("{BUDGET_PREFIX} exceeded the {} memory budget at {} resident; killed", show(budget), show(rss)));
                 // SAFETY: kill(2) on a process group this tool created.
                 unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
@@ -148,7 +170,7 @@ pub fn watch(pid: u32, budget: u64, stop: Arc<AtomicBool>) -> Verdict {
             std::thread::sleep(POLL);
         }
     });
-    verdict
+    w
 }
 
 fn own_rss(pid: u32) -> Option<u64> {
@@ -186,14 +208,13 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let verdict = watch(child.id(), 128 << 20, stop.clone());
+        let w = Watch::start(Some(child.id()), Some(128 << 20)).expect("a pid and a budget");
         let status = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(9), "killed");
         std::thread::sleep(POLL * 2);
-        let why = verdict.get().expect("the watcher says why");
+        let why = w.killed().expect("the watcher says why");
         assert!(why.starts_with(BUDGET_PREFIX) && why.contains("128 MiB memory budget"), "{why}");
-        stop.store(true, Ordering::Relaxed);
+        assert!(Watch::start(Some(child.id()), None).is_none());
     }
 }

@@ -1,7 +1,8 @@
 //! Verdicts (does a cell meet its case's expectations?), the known-divergence
 //! list, and the cross-engine diff (which engines agree on each step).
 
-use crate::case::load::{LoadError, KNOWN_FILE};
+use crate::case::load::KNOWN_FILE;
+use crate::case::LoadError;
 use crate::case::spans::Spans;
 use crate::case::Case;
 use crate::outcome::Outcome;

@@ -13,6 +13,5 @@ pub mod outcome;
 pub mod probe;
 pub mod report;
 pub mod results;
-pub mod rundiff;
 pub mod runner;
 pub mod shard;

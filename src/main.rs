@@ -3,6 +3,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() {
-    std::process::exit(wasm_matrix::cli::main());
+fn main() -> std::process::ExitCode {
+    wasm_matrix::cli::main()
 }

@@ -108,34 +108,6 @@ impl Outcome {
             (a, b) => a == b,
         }
     }
-
-    /// JSON fields as results.json writes them (besides `step` and `ok`).
-    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        m.insert("kind".into(), self.kind().into());
-        match self {
-            Outcome::Returns(v) => {
-                m.insert("values".into(), v.iter().map(|v| v.to_json()).collect::<Vec<_>>().into());
-            }
-            Outcome::Pages(p) => {
-                m.insert("pages".into(), (*p).into());
-            }
-            Outcome::Bytes(b) => {
-                m.insert("hex".into(), hex_bytes::encode(b).into());
-            }
-            Outcome::Trap(k, _) => {
-                m.insert("trap".into(), k.name().into());
-            }
-            Outcome::Error(k, _) => {
-                m.insert("error".into(), k.name().into());
-            }
-            _ => {}
-        }
-        if let Some(msg) = self.message() {
-            m.insert("message".into(), msg.into());
-        }
-        m
-    }
 }
 
 impl Expect {

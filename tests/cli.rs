@@ -466,12 +466,12 @@ fn external_driver(browser: wasm_matrix::engine::webdriver::Browser) -> (Externa
 
 #[test]
 fn existing_webdriver_endpoints_run_the_browser_columns() {
-    use wasm_matrix::engine::webdriver::Browser;
+    use wasm_matrix::engine::webdriver::browser;
     if !common::available_or_skip("chrome") || !common::available_or_skip("firefox") {
         return;
     }
-    let (_chrome, chrome_url) = external_driver(Browser::Chrome);
-    let (_firefox, firefox_url) = external_driver(Browser::Firefox);
+    let (_chrome, chrome_url) = external_driver(browser("chrome").unwrap());
+    let (_firefox, firefox_url) = external_driver(browser("firefox").unwrap());
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("r.json");
     // One endpoint by flag, one by environment; a fixed harness address that

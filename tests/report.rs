@@ -11,7 +11,8 @@ use std::process::{Command, Output};
 use std::time::Instant;
 use wasm_matrix::diff::Verdict;
 use wasm_matrix::report::view::View;
-use wasm_matrix::results::{CaseEntry, CaseStep, CellEntry, EngineEntry, ResultsDoc, StepEntry, Summary};
+use wasm_matrix::case::TrapKind;
+use wasm_matrix::results::{CaseEntry, CaseStep, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome, Summary};
 
 fn manifest(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -175,14 +176,6 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
     let tags = ["grow", "bounds", "limits", "data", "stack"];
     for i in 0..cases {
         let id = format!("{}/case-{i:05}", tags[i % tags.len()]);
-        let step = |kind: &str, extra: serde_json::Value| {
-            let mut m = serde_json::Map::new();
-            m.insert("kind".into(), kind.into());
-            if let serde_json::Value::Object(x) = extra {
-                m.extend(x);
-            }
-            m
-        };
         doc.cases.push(CaseEntry {
             id: id.clone(),
             file: format!("cases/{id}.yaml"),
@@ -202,9 +195,9 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
         for (e, engine) in engines.iter().enumerate() {
             let diverges = i % 7 == 0 && e == 1;
             let outcome = if diverges {
-                step("trap", serde_json::json!({"trap": "out_of_bounds", "message": "RuntimeError: memory access out of bounds"}))
+                StepOutcome::Trap { trap: TrapKind::OutOfBounds, message: "RuntimeError: memory access out of bounds".into() }
             } else {
-                step("returns", serde_json::json!({"values": [1]}))
+                StepOutcome::Returns { values: vec![1.into()] }
             };
             doc.cells.push(CellEntry {
                 case: id.clone(),
@@ -259,7 +252,7 @@ async fn the_page_filters_in_chromium() {
     let divergent = view.rows.iter().filter(|r| r.divergent()).count();
     assert!(divergent > 0 && divergent < view.rows.len());
 
-    let (session, version) = wasm_matrix::engine::webdriver::PlainSession::open(wasm_matrix::engine::webdriver::Browser::Chrome).await.unwrap();
+    let (session, version) = wasm_matrix::engine::webdriver::PlainSession::open(wasm_matrix::engine::webdriver::browser("chrome").unwrap()).await.unwrap();
     eprintln!("chromium {version}");
     let c = session.client();
     c.set_window_size(1400, 1000).await.unwrap();

@@ -1,10 +1,18 @@
 //! Cases: the YAML case format (v1), loaded and validated.
 
+pub mod error;
 pub mod load;
+mod expect;
+mod features;
 mod model;
+mod values;
 pub mod module;
 pub mod spans;
 pub mod wast;
 
-pub use load::{load_paths, LoadError};
+pub use error::LoadError;
+pub use load::load_paths;
+pub use expect::*;
+pub use features::*;
 pub use model::*;
+pub use values::*;

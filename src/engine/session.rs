@@ -182,7 +182,7 @@ impl<B: Backend> Engine for Embedded<B> {
         }
     }
 
-    fn probe(&mut self, measure: &str, budget: Option<u64>) -> crate::probe::Measure {
+    fn measure(&mut self, name: &str, budget: Option<u64>) -> super::measure::Measure {
         let backend = &self.backend;
         let engines = &mut self.engines;
         let mut fresh = |capped: bool, features: &[Feature]| -> Result<B::Store> {
@@ -192,7 +192,7 @@ impl<B: Backend> Engine for Embedded<B> {
             let engine = engines.entry(key).or_insert_with(|| backend.engine(&switches, &host)).clone()?;
             Ok(backend.store(&engine, &host))
         };
-        crate::probe::measure(measure, &mut fresh, budget)
+        super::measure::measure(name, &mut fresh, budget)
     }
 
     fn plain(&mut self, modules: &[Vec<u8>]) -> std::result::Result<(), String> {

@@ -25,69 +25,37 @@ use tokio::sync::mpsc;
 /// Most cases in one `execute_async` call.
 const MAX_BATCH: usize = 256;
 
+/// How one WebDriver browser is found, started and driven: a column's row
+/// in the registry ([`super::ENGINES`]) holds one. Everything that differs
+/// between browsers is data here; the code below has no browser's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Browser {
-    Chrome,
-    Firefox,
-    /// WebKitGTK's MiniBrowser through WebKitWebDriver; it needs an X display.
-    Webkit,
-}
-
-impl Browser {
-    pub fn id(self) -> &'static str {
-        match self {
-            Browser::Chrome => "chrome",
-            Browser::Firefox => "firefox",
-            Browser::Webkit => "webkit",
-        }
-    }
-
+pub struct Browser {
+    /// The column id (`chrome`).
+    pub id: &'static str,
     /// The environment variable naming an existing WebDriver endpoint.
-    pub fn webdriver_env(self) -> &'static str {
-        match self {
-            Browser::Chrome => "WASM_MATRIX_WEBDRIVER_CHROME",
-            Browser::Firefox => "WASM_MATRIX_WEBDRIVER_FIREFOX",
-            Browser::Webkit => "WASM_MATRIX_WEBDRIVER_WEBKIT",
-        }
-    }
-
-    fn binary_env(self) -> &'static str {
-        match self {
-            Browser::Chrome => "WASM_MATRIX_CHROME",
-            Browser::Firefox => "WASM_MATRIX_FIREFOX",
-            Browser::Webkit => "WASM_MATRIX_MINIBROWSER",
-        }
-    }
-
-    fn driver_env(self) -> &'static str {
-        match self {
-            Browser::Chrome => "WASM_MATRIX_CHROMEDRIVER",
-            Browser::Firefox => "WASM_MATRIX_GECKODRIVER",
-            Browser::Webkit => "WASM_MATRIX_WEBKITWEBDRIVER",
-        }
-    }
-
-    fn binary_names(self) -> &'static [&'static str] {
-        match self {
-            Browser::Chrome => &["chromium", "chromium-browser", "google-chrome", "chrome"],
-            Browser::Firefox => &["firefox-esr", "firefox"],
-            // Not on PATH: where libwebkit2gtk installs it.
-            Browser::Webkit => &[
-                "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
-                "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/MiniBrowser",
-                "/usr/libexec/webkit2gtk-4.1/MiniBrowser",
-                "MiniBrowser",
-            ],
-        }
-    }
-
-    fn driver_name(self) -> &'static str {
-        match self {
-            Browser::Chrome => "chromedriver",
-            Browser::Firefox => "geckodriver",
-            Browser::Webkit => "WebKitWebDriver",
-        }
-    }
+    pub webdriver_env: &'static str,
+    /// The environment variable naming the browser binary, and the names
+    /// (or absolute paths) looked for on PATH.
+    pub binary_env: &'static str,
+    pub binary_names: &'static [&'static str],
+    /// The environment variable naming the driver, and its name on PATH.
+    pub driver_env: &'static str,
+    pub driver_name: &'static str,
+    /// The driver's arguments to listen on loopback only; `{port}` is the port.
+    pub driver_args: &'static [&'static str],
+    /// The W3C `browserName`, and the capability that holds the browser's
+    /// options (`goog:chromeOptions`).
+    pub browser_name: &'static str,
+    pub options_key: &'static str,
+    /// The browser's own arguments.
+    pub args: &'static [&'static str],
+    /// Where a fresh profile directory per session is passed, as an
+    /// argument prefix (`--user-data-dir=`), for a browser started here.
+    pub profile_arg: Option<&'static str>,
+    /// Preferences, as a JSON object (`prefs` in the options), or "".
+    pub prefs: &'static str,
+    /// Whether it needs an X display (a private Xvfb when DISPLAY is unset).
+    pub needs_display: bool,
 }
 
 /// How to reach a browser: a driver to start, or an endpoint to use.
@@ -123,92 +91,43 @@ fn find(env: &str, names: &[&str], what: &str) -> Result<PathBuf, String> {
     Err(format!("{what} not found: looked for {} on PATH (set {env}, or run drivers/install.sh)", names.join(", ")))
 }
 
+/// The browser row of column `id`, if it is a WebDriver browser.
+pub fn browser(id: &str) -> Option<Browser> {
+    match super::spec(id)?.launch {
+        super::Launch::Browser(b) => Some(b),
+        _ => None,
+    }
+}
+
 impl Browser {
     /// The driver's arguments to listen on `port`, on loopback only.
-    pub fn driver_args(self, port: u16) -> Vec<String> {
-        match self {
-            Browser::Chrome => vec![format!("--port={port}"), "--allowed-ips=127.0.0.1".into()],
-            Browser::Firefox => vec!["--port".into(), port.to_string(), "--host".into(), "127.0.0.1".into(), "--log".into(), "fatal".into()],
-            Browser::Webkit => vec![format!("--port={port}"), "--host=127.0.0.1".into()],
-        }
+    pub fn driver_args(&self, port: u16) -> Vec<String> {
+        self.driver_args.iter().map(|a| a.replace("{port}", &port.to_string())).collect()
     }
 
     /// Where this browser comes from here, or why it is unavailable.
-    pub fn setup(self, remote: Option<&str>) -> Result<Setup, String> {
-        if let Some(url) = remote.map(str::to_string).or_else(|| std::env::var(self.webdriver_env()).ok()).filter(|u| !u.is_empty()) {
+    pub fn setup(&self, remote: Option<&str>) -> Result<Setup, String> {
+        if let Some(url) = remote.map(str::to_string).or_else(|| std::env::var(self.webdriver_env).ok()).filter(|u| !u.is_empty()) {
             return Ok(Setup::Remote { url });
         }
-        let binary = find(self.binary_env(), self.binary_names(), self.id())?;
-        let driver = find(self.driver_env(), &[self.driver_name()], self.driver_name())?;
+        let binary = find(self.binary_env, self.binary_names, self.id)?;
+        let driver = find(self.driver_env, &[self.driver_name], self.driver_name)?;
         Ok(Setup::Local { binary, driver })
     }
 
-    fn capabilities(self, setup: &Setup, profile: Option<&std::path::Path>) -> Capabilities {
-        let binary = match setup {
-            Setup::Local { binary, .. } => Some(binary.display().to_string()),
-            Setup::Remote { .. } => None,
-        };
-        let caps = match self {
-            Browser::Chrome => {
-                let mut args = vec![
-                    "--headless".to_string(),
-                    "--no-sandbox".into(),
-                    "--disable-gpu".into(),
-                    "--disable-dev-shm-usage".into(),
-                    "--disable-background-networking".into(),
-                    "--disable-component-update".into(),
-                    "--disable-sync".into(),
-                    "--no-first-run".into(),
-                    "--disable-quic".into(),
-                ];
-                if let Some(p) = profile {
-                    args.push(format!("--user-data-dir={}", p.display()));
-                }
-                let mut opts = json!({ "args": args });
-                if let Some(b) = binary {
-                    opts["binary"] = b.into();
-                }
-                json!({ "browserName": "chrome", "goog:chromeOptions": opts })
-            }
-            Browser::Firefox => {
-                let mut opts = json!({
-                    "args": ["-headless"],
-                    // No network but loopback: keep Firefox from phoning home.
-                    "prefs": {
-                        "app.update.enabled": false,
-                        "browser.safebrowsing.malware.enabled": false,
-                        "browser.safebrowsing.phishing.enabled": false,
-                        "datareporting.policy.dataSubmissionEnabled": false,
-                        "network.captive-portal-service.enabled": false,
-                        "network.connectivity-service.enabled": false,
-                        "toolkit.telemetry.enabled": false,
-                        "extensions.update.enabled": false,
-                        "browser.newtabpage.enabled": false,
-                        // Less to do at start-up.
-                        "browser.shell.checkDefaultBrowser": false,
-                        "browser.startup.homepage_override.mstone": "ignore",
-                        "browser.startup.page": 0,
-                        "browser.sessionstore.resume_from_crash": false,
-                        "browser.places.importBookmarksHTML": false,
-                        "extensions.autoDisableScopes": 15,
-                        "extensions.enabledScopes": 0,
-                        "dom.ipc.processPrelaunch.enabled": false,
-                        "places.history.enabled": false
-                    }
-                });
-                if let Some(b) = binary {
-                    opts["binary"] = b.into();
-                }
-                json!({ "browserName": "firefox", "moz:firefoxOptions": opts })
-            }
-            Browser::Webkit => {
-                let mut opts = json!({ "args": ["--automation"] });
-                if let Some(b) = binary {
-                    opts["binary"] = b.into();
-                }
-                json!({ "browserName": "MiniBrowser", "webkitgtk:browserOptions": opts })
-            }
-        };
+    fn capabilities(&self, setup: &Setup, profile: Option<&std::path::Path>) -> Capabilities {
+        let mut args: Vec<String> = self.args.iter().map(|a| a.to_string()).collect();
+        if let (Some(arg), Some(p)) = (self.profile_arg, profile) {
+            args.push(format!("{arg}{}", p.display()));
+        }
+        let mut opts = json!({ "args": args });
+        if !self.prefs.is_empty() {
+            opts["prefs"] = serde_json::from_str(self.prefs).expect("a browser row's prefs are a JSON object");
+        }
+        if let Setup::Local { binary, .. } = setup {
+            opts["binary"] = binary.display().to_string().into();
+        }
+        let caps = json!({ "browserName": self.browser_name, self.options_key: opts });
         caps.as_object().cloned().unwrap_or_default()
     }
 }
@@ -220,7 +139,7 @@ struct Driver {
     /// The X server a local WebKit driver runs on, if the tool started one.
     _display: Option<Xvfb>,
     /// The memory budget's watch over the driver and its browser.
-    watch: Option<(crate::budget::Verdict, Arc<std::sync::atomic::AtomicBool>)>,
+    watch: Option<crate::budget::Watch>,
     /// The driver's process group (its pid when started), kept apart from
     /// the child: once a dead driver is reaped the child has no pid, and
     /// the browser it started lives on in the group.
@@ -244,14 +163,14 @@ impl Driver {
 
     /// Why the budget killed this driver's browser, if it did.
     fn budget_kill(&self) -> Option<String> {
-        self.watch.as_ref().and_then(|(v, _)| v.get())
+        self.watch.as_ref().and_then(|w| w.killed())
     }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        if let Some((_, stop)) = &self.watch {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = &self.watch {
+            w.stop();
         }
         // The driver leads its own process group, the browser with it: end
         // them all, so that no browser outlives its session.
@@ -262,7 +181,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_driver(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
+async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
     let binary_driver = match setup {
         Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None, group: None }),
         Setup::Local { driver, .. } => driver.clone(),
@@ -273,7 +192,7 @@ async fn start_driver(browser: Browser, setup: &Setup, budget: Option<u64>) -> R
     let mut display = None;
     // MiniBrowser needs an X display: without one, a private Xvfb that lives
     // and dies with this driver.
-    if browser == Browser::Webkit && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+    if browser.needs_display && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
         let x = Xvfb::start().await?;
         cmd.env("DISPLAY", format!(":{}", x.display));
         display = Some(x);
@@ -296,13 +215,7 @@ async fn start_driver(browser: Browser, setup: &Setup, budget: Option<u64>) -> R
     }
     // The budget covers the driver and the browser it starts (its process
     // group): what can be seen of a browser from outside.
-    let watch = match (budget, child.id()) {
-        (Some(b), Some(pid)) => {
-            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            Some((crate::budget::watch(pid, b, stop.clone()), stop))
-        }
-        _ => None,
-    };
+    let watch = crate::budget::Watch::start(child.id(), budget);
     let group = child.id();
     Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display, watch, group })
 }
@@ -368,9 +281,9 @@ struct Session {
 }
 
 async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<(Session, String), String> {
-    let driver = start_driver(browser, setup, budget).await?;
-    let profile = match (browser, setup) {
-        (Browser::Chrome, Setup::Local { .. }) => Some(tempfile::tempdir().map_err(|e| e.to_string())?),
+    let driver = start_driver(&browser, setup, budget).await?;
+    let profile = match (browser.profile_arg, setup) {
+        (Some(_), Setup::Local { .. }) => Some(tempfile::tempdir().map_err(|e| e.to_string())?),
         _ => None,
     };
     let caps = browser.capabilities(setup, profile.as_ref().map(|p| p.path()));
@@ -379,7 +292,7 @@ async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> R
         .capabilities(caps)
         .connect(&driver.url)
         .await
-        .map_err(|e| format!("cannot open a {} session at {}: {e}", browser.id(), driver.url))?;
+        .map_err(|e| format!("cannot open a {} session at {}: {e}", browser.id, driver.url))?;
     let version = client
         .capabilities()
         .and_then(|c| c.get("browserVersion").and_then(|v| v.as_str()).map(str::to_string))

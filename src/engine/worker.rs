@@ -313,18 +313,10 @@ pub struct Proc {
     stderr_task: Option<tokio::task::JoinHandle<()>>,
     pub version: String,
     /// The memory budget's watch: why it killed the process, and its stop.
-    budget: Option<(crate::budget::Verdict, Arc<std::sync::atomic::AtomicBool>)>,
+    budget: Option<crate::budget::Watch>,
     /// A worker's mirror, opened when it said `ready` and unlinked at
     /// once (so nothing is left behind, however either process ends).
     mirror: Option<std::fs::File>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some((_, stop)) = &self.budget {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
 }
 
 impl Proc {
@@ -375,13 +367,7 @@ impl Proc {
                 }
             }
         });
-        let budget = match (budget, child.id()) {
-            (Some(b), Some(pid)) => {
-                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-                Some((crate::budget::watch(pid, b, stop.clone()), stop))
-            }
-            _ => None,
-        };
+        let budget = crate::budget::Watch::start(child.id(), budget);
         let pid = child.id();
         let mut proc = Proc { child, stdin: Some(tx), lines, stderr, stderr_task: Some(stderr_task), version: String::new(), budget, mirror: None };
         match tokio::time::timeout(ready_within, proc.next_event()).await {
@@ -443,7 +429,7 @@ impl Proc {
     /// Waits for the process to end and describes how it ended (a budget
     /// kill says so, not just "signal 9").
     pub async fn death(&mut self) -> String {
-        if let Some(why) = self.budget.as_ref().and_then(|(v, _)| v.get()) {
+        if let Some(why) = self.budget.as_ref().and_then(|w| w.killed()) {
             let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
             return why;
         }

@@ -6,7 +6,7 @@ use crate::results::ResultsDoc;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
-pub fn render(doc: &ResultsDoc) -> Result<String, String> {
+pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
     let mut report = Report::new("wasm-matrix");
     for engine in &doc.engines {
         let mut suite = TestSuite::new(engine.id.as_str());
@@ -41,11 +41,11 @@ pub fn render(doc: &ResultsDoc) -> Result<String, String> {
         }
         report.add_test_suite(suite);
     }
-    report.to_string().map_err(|e| e.to_string())
+    Ok(report.to_string()?)
 }
 
 /// Renders and writes the JUnit XML to `path`.
-pub fn write(doc: &ResultsDoc, path: &std::path::Path) -> Result<(), String> {
+pub fn write(doc: &ResultsDoc, path: &std::path::Path) -> anyhow::Result<()> {
     let xml = render(doc)?;
-    std::fs::write(path, xml).map_err(|e| e.to_string())
+    Ok(std::fs::write(path, xml)?)
 }

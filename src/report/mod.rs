@@ -43,26 +43,30 @@ pub fn explain(cell: &CellEntry) -> String {
 
 pub mod html;
 pub mod markdown;
+pub mod section;
+pub mod sections;
 pub mod view;
 
 /// Writes `index.html`, `REPORT.md` and `results.json` into `dir`.
-pub fn write_dir(doc: &crate::results::ResultsDoc, dir: &std::path::Path) -> Result<(), String> {
+pub fn write_dir(doc: &crate::results::ResultsDoc, dir: &std::path::Path) -> anyhow::Result<()> {
     write_dir_with(doc, None, None, dir)
 }
 
 /// [`write_dir`], with a limits atlas (`probe`'s limits.json) in the report.
 pub fn write_dir_with(
     doc: &crate::results::ResultsDoc,
-    atlas: Option<&crate::probe::Limits>,
+    atlas: Option<&crate::results::limits::Limits>,
     baseline: Option<&crate::results::ResultsDoc>,
     dir: &std::path::Path,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory: {e}"))?;
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).context("cannot create the directory")?;
     let mut view = view::View::new(doc);
     view.atlas = atlas;
-    view.baseline = baseline.map(|old| (crate::rundiff::versions(old, doc), crate::rundiff::diff(old, doc)));
-    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"));
-    write("index.html", html::render(&view))?;
-    write("REPORT.md", markdown::render(&view))?;
-    crate::results::write_json_atomically(&dir.join("results.json"), doc).map_err(|e| format!("cannot write results.json: {e}"))
+    view.baseline = baseline.map(|old| (crate::results::rundiff::versions(old, doc), crate::results::rundiff::diff(old, doc)));
+    let page = sections::page(&view);
+    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {name}"));
+    write("index.html", html::render_page(&page))?;
+    write("REPORT.md", markdown::render_page(&page))?;
+    crate::results::write_json_atomically(&dir.join("results.json"), doc).context("cannot write results.json")
 }

@@ -3,30 +3,23 @@
 //! cell; verbatim messages below each row on demand.
 
 use crate::diff::Verdict;
-use crate::results::{CellEntry, ResultsDoc, StepEntry};
+use crate::results::{CellEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The observed value of a step in a few characters.
 pub fn short(step: &StepEntry) -> String {
-    let o = &step.outcome;
-    let field = |k: &str| o.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
-    match step.kind() {
-        "returns" => match o.get("values").and_then(|v| v.as_array()) {
-            Some(v) if v.len() == 1 => field_text(&v[0]),
-            Some(v) => format!("[{}]", v.iter().map(field_text).collect::<Vec<_>>().join(", ")),
-            None => "returns".into(),
-        },
-        "pages" => format!("{} pages", field("pages").unwrap_or_default()),
-        "bytes" => {
-            let hex = field("hex").unwrap_or_default();
-            if hex.len() > 16 { format!("{}…", &hex[..16]) } else { hex }
-        }
-        "trap" => format!("trap {}", field("trap").unwrap_or_default()),
-        "error" => format!("error {}", field("error").unwrap_or_default()),
+    match &step.outcome {
+        StepOutcome::Returns { values } if values.len() == 1 => field_text(&values[0]),
+        StepOutcome::Returns { values } => format!("[{}]", values.iter().map(field_text).collect::<Vec<_>>().join(", ")),
+        StepOutcome::Pages { pages } => format!("{pages} pages"),
+        StepOutcome::Bytes { hex } if hex.len() > 16 => format!("{}…", &hex[..16]),
+        StepOutcome::Bytes { hex } => hex.clone(),
+        StepOutcome::Trap { trap, .. } => format!("trap {}", trap.name()),
+        StepOutcome::Error { error, .. } => format!("error {}", error.name()),
         // The tool's memory budget stopped it: not the engine's own crash.
-        "crash" if step.message().is_some_and(|m| m.starts_with(crate::budget::BUDGET_PREFIX)) => "budget kill".into(),
-        other => other.to_string(),
+        StepOutcome::Crash { message } if message.starts_with(crate::budget::BUDGET_PREFIX) => "budget kill".into(),
+        other => other.kind().to_string(),
     }
 }
 
@@ -34,16 +27,9 @@ fn field_text(v: &serde_json::Value) -> String {
     v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
 }
 
-/// A step's normalized outcome: its outcome without the engine's message.
-pub fn normalized(step: &StepEntry) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = step.outcome.clone();
-    m.remove("message");
-    m
-}
-
 /// Two steps have the same normalized outcome: equal but for the message.
 pub fn same_outcome(a: &StepEntry, b: &StepEntry) -> bool {
-    normalized(a) == normalized(b)
+    a.outcome.same(&b.outcome)
 }
 
 pub fn expect_text(v: &serde_json::Value) -> String {

@@ -2,9 +2,9 @@
 //! document: the matrix rows, per-engine conformance, pairwise agreement,
 //! the message matrix, the limits table and the seed claims.
 
-use super::terminal::{expect_text, normalized, same_outcome, short};
+use super::terminal::{expect_text, same_outcome, short};
 use crate::diff::Verdict;
-use crate::results::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry};
+use crate::results::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::collections::BTreeMap;
 
 /// One row of the matrix: a case, shown at its headline step.
@@ -131,17 +131,16 @@ pub struct View<'a> {
     pub messages: Vec<MessageRow>,
     pub limits: Vec<LimitRow>,
     /// `probe`'s measures, when the report is given a limits.json.
-    pub atlas: Option<&'a crate::probe::Limits>,
+    pub atlas: Option<&'a crate::results::limits::Limits>,
     /// What changed since `--baseline`: engine versions (id, old, new) and the cells.
-    pub baseline: Option<(Vec<(String, String, String)>, Vec<crate::rundiff::CellChange>)>,
+    pub baseline: Option<(Vec<(String, String, String)>, Vec<crate::results::rundiff::CellChange>)>,
     pub claims: Vec<ClaimRow<'a>>,
 }
 
 /// A step's outcome without its message: what "identical normalized
 /// outcome" compares.
-fn signature(cell: &CellEntry) -> String {
-    let steps: Vec<serde_json::Map<String, serde_json::Value>> = cell.steps.iter().map(normalized).collect();
-    serde_json::to_string(&steps).unwrap_or_default()
+fn signature(cell: &CellEntry) -> Vec<StepOutcome> {
+    cell.steps.iter().map(|s| s.outcome.normalized()).collect()
 }
 
 /// The informative line of an engine message: wasmtime's innermost
@@ -173,8 +172,8 @@ pub fn headline(message: &str) -> String {
 }
 
 fn is_failure_kind(step: &StepEntry) -> bool {
-    matches!(step.kind(), "trap" | "error" | "crash" | "timeout" | "unsupported" | "skipped")
-        || (step.step.contains("grow") && step.outcome.get("values").and_then(|v| v.as_array()).is_some_and(|v| v.len() == 1 && (v[0] == -1 || v[0] == "-1")))
+    !matches!(step.outcome, StepOutcome::Ok | StepOutcome::Returns { .. } | StepOutcome::Pages { .. } | StepOutcome::Bytes { .. })
+        || (step.step.contains("grow") && step.outcome.is_grow_failure())
 }
 
 /// `limits/declared-maximum[pages=65536]` -> (`limits/declared-maximum`, `pages=65536`).
@@ -327,7 +326,7 @@ impl<'a> View<'a> {
                 .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| expect_text(&s.expect)))
                 .or_else(|| first_step.and_then(|s| s.expect.as_ref()).map(expect_text))
                 .unwrap_or_default();
-            let mut sigs: Vec<String> = Vec::new();
+            let mut sigs: Vec<Vec<StepOutcome>> = Vec::new();
             let agree = cells
                 .iter()
                 .map(|c| match c {
@@ -397,11 +396,11 @@ impl<'a> View<'a> {
                 let Some(cell) = cell else { continue };
                 for s in &cell.steps {
                     let Some(m) = s.message() else { continue };
-                    let kind = match s.kind() {
-                        "trap" => format!("trap {}", s.outcome.get("trap").and_then(|v| v.as_str()).unwrap_or("")),
-                        "error" => format!("error {}", s.outcome.get("error").and_then(|v| v.as_str()).unwrap_or("")),
-                        "skipped" => continue,
-                        k => k.to_string(),
+                    let kind = match &s.outcome {
+                        StepOutcome::Trap { trap, .. } => format!("trap {}", trap.name()),
+                        StepOutcome::Error { error, .. } => format!("error {}", error.name()),
+                        StepOutcome::Skipped { .. } => continue,
+                        o => o.kind().to_string(),
                     };
                     let slot = by_kind.entry(kind).or_insert_with(|| (0..n).map(|_| Messages::default()).collect());
                     let entry = slot[e].texts.entry(headline(m)).or_insert_with(|| (0, r.id.to_string(), m.to_string()));
@@ -432,7 +431,7 @@ impl<'a> View<'a> {
                             let values: Vec<&str> = v.split(',').filter_map(|p| p.split_once('=').map(|(_, x)| x.trim())).collect();
                             let uses = |s: &&StepEntry| values.iter().any(|x| !x.is_empty() && s.step.contains(x));
                             let judged: Vec<&StepEntry> = if cell.steps.iter().any(|s| uses(&s)) {
-                                cell.steps.iter().filter(|s| uses(s) || matches!(s.kind(), "crash" | "timeout" | "unsupported")).collect()
+                                cell.steps.iter().filter(|s| uses(s) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
                             } else {
                                 cell.steps.iter().collect()
                             };
@@ -463,7 +462,7 @@ impl<'a> View<'a> {
                             let missed = c.steps.iter().find(|s| {
                                 if has_claims { s.claim_ok == Some(false) } else { s.ok == Some(false) }
                             });
-                            let untestable = |s: &StepEntry| matches!(s.kind(), "crash" | "timeout" | "unsupported" | "skipped");
+                            let untestable = |s: &StepEntry| matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. });
                             match missed {
                                 Some(s) if untestable(s) => {
                                     // Name the step that stopped it, not the skipped one.

@@ -1,337 +1,20 @@
-//! Schedules cells (case x engine) on engine processes: all engines at once,
-//! `jobs` long-lived processes per engine, each with a window of requests in
-//! flight. A process that crashes or hangs costs the cell in flight a
-//! `crash` / `timeout` outcome; it is restarted and the other cells go on.
-//! Results come out as a stream of [`RunEvent`]s, one per finished cell.
+//! One engine process's loop: its window of requests in flight, the
+//! memory-heavy permit, restarts, and which cell a death is blamed on.
 
+use super::conn::*;
+use super::weight::heavy;
+use super::*;
 use crate::case::{Action, Case};
 use crate::engine::protocol::{request_line_from, Event};
 use crate::engine::server::HarnessServer;
-use crate::engine::webdriver::BrowserConn;
-use crate::engine::worker::Proc;
-use crate::engine::{Column, Launch};
+use crate::engine::Column;
 use crate::outcome::{normalize, Outcome};
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Processes per engine.
-    pub jobs: usize,
-    /// Limit per case.
-    pub timeout: Duration,
-    /// The `wasm-matrix` binary (embedded engines run as its `__worker`).
-    pub worker_exe: PathBuf,
-    /// Requests in flight per process (at most; engines may take fewer).
-    pub window: usize,
-    /// WebDriver endpoints to use instead of starting drivers: engine id -> URL.
-    pub webdriver: Vec<(String, String)>,
-    /// Where the harness server for browsers listens (port 0: any free port).
-    pub serve_addr: std::net::SocketAddr,
-    /// Bytes each engine process may keep resident (None: no budget).
-    pub memory_budget: Option<u64>,
-}
-
-impl RunOptions {
-    pub fn new(worker_exe: PathBuf) -> Self {
-        RunOptions {
-            jobs: default_jobs(),
-            timeout: Duration::from_secs(10),
-            worker_exe,
-            window: 512,
-            webdriver: Vec::new(),
-            serve_addr: ([127, 0, 0, 1], 0).into(),
-            memory_budget: crate::budget::default_budget(),
-        }
-    }
-}
-
-/// Processes per engine: one per core, so that an engine with heavy cases
-/// (wasmi commits a 4 GiB grow page by page) can use every core once the
-/// others are done; the OS shares the cores while all are busy.
-pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-/// Browsers open a second session (up to `jobs`) only for more cells than
-/// this: a session costs 0.7 s (Chrome) to 2.5 s (Firefox) of CPU to start
-/// and then runs 2,000 to 5,000 small cells a second, so on a small run a
-/// second browser only competes for the cores.
-pub const CELLS_PER_BROWSER_SESSION: usize = 4000;
-
-/// A case that may take long (it raises its own `timeout` above the run's:
-/// GiB allocations, whole .wast scripts): it runs alone in its process's
-/// window, so that no quick case waits behind it and no other heavy case
-/// queues behind it while another process is free.
-fn heavy(case: &Case, run_timeout: Duration) -> bool {
-    case.timeout.is_some_and(|t| Duration::from_secs_f64(t) > run_timeout)
-}
-
-/// A case that may use GiBs: one whose memories can reach 1 GiB where the
-/// case says how far they can reach (`commits_at_most`); else a YAML case
-/// with its own `timeout` (what the corpus gives its GiB allocations), or a
-/// host grow or memory of at least 1 GiB.
-fn memory_heavy(case: &Case) -> bool {
-    const GIB_PAGES: u64 = 16384;
-    if let Some(bytes) = case.commits_at_most {
-        return bytes >= 1 << 30;
-    }
-    let script = case.file.extension().is_some_and(|e| e == "wast");
-    (case.timeout.is_some() && !script)
-        || case.plan.actions.iter().any(|a| match a {
-            Action::Grow { delta, .. } => *delta >= GIB_PAGES,
-            Action::NewMemory { initial, .. } => *initial >= GIB_PAGES,
-            _ => false,
-        })
-}
-
-/// What memory-heavy cases take of the memory budget, as permits of one
-/// MiB: the budget's whole when a case does not say how far its memories
-/// reach (so such cases run one at a time across the whole run, every
-/// engine together, and their budgets never overlap), else that bound and
-/// 256 MiB for the engine itself. So the fuzzer's 4 GiB grows run four at a
-/// time in a 19 GiB budget. Without a budget, one at a time. Returns the
-/// permits in all and each case's weight (0: not memory-heavy).
-fn heavy_weights(cases: &[Case], budget: Option<u64>) -> (u32, Vec<u32>) {
-    const MIB: u64 = 1 << 20;
-    let units = budget.map_or(1, |b| (b / MIB).clamp(1, u64::from(u32::MAX >> 4)) as u32);
-    let weights = cases
-        .iter()
-        .map(|c| match (memory_heavy(c), budget, c.commits_at_most) {
-            (false, ..) => 0,
-            (true, Some(_), Some(bytes)) => (bytes.saturating_add(256 * MIB).div_ceil(MIB)).clamp(1, u64::from(units)) as u32,
-            (true, ..) => units,
-        })
-        .collect();
-    (units, weights)
-}
-
-/// Whether a worker runs the case at a raised CPU priority: a memory-heavy
-/// case with its own time limit (a GiB grow that an interpreter commits) is
-/// the cell a run waits for at its end, and there are few of them at once
-/// (they share the memory budget). Scripts are not: dozens run at once, and
-/// raised they would starve the JS shells' and browsers' batches.
-fn raised(case: &Case, weight: u32) -> bool {
-    weight > 0 && case.timeout.is_some()
-}
-
-/// One finished cell.
-#[derive(Debug, Clone)]
-pub struct CellRun {
-    pub case: usize,
-    pub engine: &'static str,
-    pub outcomes: Vec<Outcome>,
-    /// Wall time from sending the case to its last event, in milliseconds.
-    pub ms: f64,
-    /// The engine's own time for the case (compile + instantiate + steps).
-    pub engine_us: Option<u64>,
-    /// The CPU time its process spent on the case (embedded engines).
-    pub cpu_us: Option<u64>,
-    /// For browsers: whether the harness page was cross-origin isolated.
-    pub cross_origin_isolated: Option<bool>,
-}
-
-#[derive(Debug, Clone)]
-pub enum RunEvent {
-    /// An engine process started; its version.
-    Started { engine: &'static str, version: String },
-    /// An engine could not be started at all; its cells are not run.
-    Unavailable { engine: &'static str, reason: String },
-    Cell(CellRun),
-    /// A cell of an unavailable engine: not run.
-    NotRun { case: usize, engine: &'static str, reason: String },
-}
-
-/// Runs `cells` and sends an event for each; returns when all are done.
-pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
-    let (units, weight) = heavy_weights(&cases, opts.memory_budget);
-    // Each request line is serialized once and shared by every engine.
-    let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
-    let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
-    for (case, spec) in cells {
-        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case])).into());
-        match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
-            Some((_, q)) => q.push_back(case),
-            None => per_engine.push((spec, VecDeque::from([case]))),
-        }
-    }
-    // Heavy cases first (longest first, as a scheduler does with jobs of
-    // known length), so that they run side by side on the engine's
-    // processes instead of queueing behind each other at the end.
-    for (_, queue) in &mut per_engine {
-        queue.make_contiguous().sort_by_key(|&c| std::cmp::Reverse(heavy(&cases[c], opts.timeout)));
-    }
-    let lines = Arc::new(lines);
-    let server = Arc::new(tokio::sync::OnceCell::new());
-    let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
-    let weight = Arc::new(weight);
-    let mut tasks = Vec::new();
-    for (spec, queue) in per_engine {
-        let queue = Arc::new(Mutex::new(queue));
-        let started = Arc::new(Mutex::new(Availability::Unknown));
-        let cells = queue.lock().unwrap().len().max(1);
-        let workers = match spec.launch {
-            Launch::Browser(_) => opts.jobs.max(1).min(cells.div_ceil(CELLS_PER_BROWSER_SESSION)),
-            _ => opts.jobs.max(1).min(cells),
-        };
-        for _ in 0..workers {
-            let w = Worker {
-                spec,
-                cases: cases.clone(),
-                lines: lines.clone(),
-                queue: queue.clone(),
-                opts: opts.clone(),
-                tx: tx.clone(),
-                announced: started.clone(),
-                server: server.clone(),
-                big: big.clone(),
-                weight: weight.clone(),
-            };
-            tasks.push(tokio::spawn(w.run()));
-        }
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-}
-
-/// Runs on a fresh runtime, calling `on_event` for each event as it comes.
-/// `on_event` returns false to stop early. Ctrl-C stops early too; the
-/// engines are then killed. Returns whether the run stopped early.
-pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, mut on_event: impl FnMut(RunEvent) -> bool) -> bool {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let stopped = rt.block_on(async move {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let job = tokio::spawn(run(cases, cells, opts, tx));
-        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
-        // SIGTERM stops a run as Ctrl-C does: the engines' processes and the
-        // browsers' drivers are stopped as their sessions end, not left behind.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async move {
-            match term.as_mut() {
-                Some(t) => t.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        let mut terminated = std::pin::pin!(terminated);
-        loop {
-            tokio::select! {
-                ev = rx.recv() => match ev {
-                    Some(ev) => if !on_event(ev) { job.abort(); return true; },
-                    None => break,
-                },
-                _ = &mut interrupt => { job.abort(); return true; }
-                _ = &mut terminated => { job.abort(); return true; }
-            }
-        }
-        let _ = job.await;
-        false
-    });
-    rt.shutdown_timeout(Duration::from_secs(2));
-    stopped
-}
-
-/// A connection to one engine: a process speaking the line protocol, or a
-/// browser session that looks like one.
-/// A JS shell's `--version`, asked once per column and run.
-fn shell_version(id: &'static str, shell: &crate::engine::js::Shell) -> String {
-    static SEEN: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
-    let mut seen = SEEN.lock().unwrap();
-    seen.entry(id).or_insert_with(|| shell.version().unwrap_or_else(|_| "unknown".into())).clone()
-}
-
-enum Conn {
-    Process(Proc),
-    Browser(BrowserConn),
-}
-
-impl Conn {
-    async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer) -> Result<Conn, String> {
-        match spec.launch {
-            Launch::Browser(b) => {
-                let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
-                let setup = b.setup(remote)?;
-                let bind = opts.serve_addr;
-                let server = server
-                    .get_or_try_init(|| async move {
-                        HarnessServer::start(bind).await.map(Arc::new).map_err(|e| format!("cannot start the harness server on {bind}: {e}"))
-                    })
-                    .await?
-                    .clone();
-                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout, opts.memory_budget).await?))
-            }
-            _ => {
-                let (program, args) = spec.command(&opts.worker_exe)?;
-                let own = matches!(spec.launch, Launch::Worker(_));
-                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget, own).await?;
-                if let Launch::Js(shell) = spec.launch {
-                    // The harness knows only a Node-compatible version
-                    // (`process.version`); the shell says its own.
-                    proc.version = shell_version(spec.id, &shell);
-                }
-                Ok(Conn::Process(proc))
-            }
-        }
-    }
-
-    fn version(&self) -> String {
-        match self {
-            Conn::Process(p) => p.version.clone(),
-            Conn::Browser(b) => b.version.clone(),
-        }
-    }
-
-    fn send(&self, line: Arc<str>) {
-        match self {
-            Conn::Process(p) => p.send(line),
-            Conn::Browser(b) => b.send(line),
-        }
-    }
-
-    async fn next_event(&mut self) -> Option<Result<Event, String>> {
-        match self {
-            Conn::Process(p) => p.next_event().await,
-            Conn::Browser(b) => b.next_event().await,
-        }
-    }
-
-    /// Browser sessions time cases out themselves (per batch, then per case).
-    fn keeps_time(&self) -> bool {
-        matches!(self, Conn::Browser(_))
-    }
-
-    fn clear_stderr(&self) {
-        if let Conn::Process(p) = self {
-            p.clear_stderr();
-        }
-    }
-
-    async fn kill(&mut self) {
-        match self {
-            Conn::Process(p) => p.kill().await,
-            Conn::Browser(b) => b.kill(),
-        }
-    }
-
-    async fn death(&mut self) -> Outcome {
-        match self {
-            Conn::Process(p) => Outcome::Crash(p.death().await),
-            Conn::Browser(b) => b.death(),
-        }
-    }
-
-    async fn close(self) {
-        match self {
-            Conn::Process(p) => p.close().await,
-            Conn::Browser(mut b) => b.kill(),
-        }
-    }
-}
-
-struct InFlight {
+pub(super) struct InFlight {
     case: usize,
     /// The first step this process runs (after a resume, see [`Worker::resume`]).
     from: usize,
@@ -345,28 +28,28 @@ impl InFlight {
     }
 }
 
-struct Worker {
-    spec: &'static Column,
-    cases: Arc<Vec<Case>>,
-    lines: Arc<BTreeMap<usize, Arc<str>>>,
-    queue: Arc<Mutex<VecDeque<usize>>>,
-    opts: RunOptions,
-    tx: mpsc::UnboundedSender<RunEvent>,
+pub(super) struct Worker {
+    pub(super) spec: &'static Column,
+    pub(super) cases: Arc<Vec<Case>>,
+    pub(super) lines: Arc<BTreeMap<usize, Arc<str>>>,
+    pub(super) queue: Arc<Mutex<VecDeque<usize>>>,
+    pub(super) opts: RunOptions,
+    pub(super) tx: mpsc::UnboundedSender<RunEvent>,
     /// Whether this engine was already announced as started or unavailable.
-    announced: Arc<Mutex<Availability>>,
-    server: Arc<SharedServer>,
+    pub(super) announced: Arc<Mutex<Availability>>,
+    pub(super) server: Arc<SharedServer>,
     /// The memory budget in MiB permits, shared by memory-heavy cases.
-    big: Arc<tokio::sync::Semaphore>,
+    pub(super) big: Arc<tokio::sync::Semaphore>,
     /// What each case takes of it ([`heavy_weights`]), worked out once.
-    weight: Arc<Vec<u32>>,
+    pub(super) weight: Arc<Vec<u32>>,
 }
 
 /// The harness server every browser session of a run loads its page from:
 /// started by the first, so that a fixed `--serve-addr` is bound once.
-type SharedServer = tokio::sync::OnceCell<Arc<HarnessServer>>;
+pub(super) type SharedServer = tokio::sync::OnceCell<Arc<HarnessServer>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Availability {
+pub(super) enum Availability {
     Unknown,
     Started,
     Unavailable,
@@ -374,7 +57,7 @@ enum Availability {
 
 /// Consecutive failed starts after which an engine's remaining cells are
 /// recorded as crashes instead of retried.
-const MAX_FAILED_STARTS: usize = 3;
+pub(super) const MAX_FAILED_STARTS: usize = 3;
 
 impl Worker {
     /// The first queued case that is not memory-heavy.
@@ -428,7 +111,7 @@ impl Worker {
         }));
     }
 
-    async fn run(self) {
+    pub(super) async fn run(self) {
         let mut retry: VecDeque<InFlight> = VecDeque::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
         let mut proc: Option<Conn> = None;
@@ -710,47 +393,3 @@ impl Worker {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::heavy_weights;
-    use crate::case::{load::parse_case, Case};
-    use std::path::Path;
-
-    fn case(text: &str, reach: Option<u64>) -> Case {
-        let mut c = parse_case(text, Path::new("t.yaml"), "t").unwrap().remove(0);
-        c.commits_at_most = reach;
-        c
-    }
-
-    fn a_script() -> Case {
-        crate::case::wast::parse_wast("(module (memory 1))\n(assert_return (invoke \"f\"))\n", Path::new("t.wast"), "t").unwrap().remove(0)
-    }
-
-    #[test]
-    fn memory_heavy_cases_share_the_budget_by_what_they_say_they_reach() {
-        const GIB: u64 = 1 << 30;
-        let quick = "summary: quick\nmodule: (module (memory (export \"m\") 1))\nsteps: []\n";
-        let grow = "summary: host grow\nmodule: (module (memory (export \"m\") 1))\nsteps:\n  - grow: { memory: m, delta: 65535 }\n    expect: { returns: [\"1\"] }\n";
-        let cases = [case(quick, None), case(grow, None), case(grow, Some(4 * GIB)), case(grow, Some(GIB / 2)), case(quick, Some(64 * GIB))];
-        // A 19 GiB budget: 19,456 MiB permits.
-        let (units, w) = heavy_weights(&cases, Some(19 * GIB));
-        assert_eq!(units, 19 * 1024);
-        // Not heavy; heavy without a bound (the whole budget: one at a time);
-        // 4 GiB and 256 MiB; a bound under 1 GiB is not heavy; a bound past
-        // the budget takes all of it.
-        assert_eq!(w, [0, units, 4096 + 256, 0, units]);
-        // Without a budget every heavy case runs alone.
-        assert_eq!(heavy_weights(&cases, None), (1, vec![0, 1, 1, 0, 1]));
-        // A memory-heavy case with its own time limit runs raised; a script
-        // (heavy by its time limit only) and a quick case do not.
-        let mut long = case(grow, Some(4 * GIB));
-        long.timeout = Some(120.0);
-        let (_, w) = heavy_weights(std::slice::from_ref(&long), Some(19 * GIB));
-        assert!(super::raised(&long, w[0]));
-        let script = a_script();
-        let (_, w) = heavy_weights(std::slice::from_ref(&script), Some(19 * GIB));
-        assert_eq!(w, [0]);
-        assert!(!super::raised(&script, w[0]));
-        assert!(!super::raised(&cases[0], 0));
-    }
-}

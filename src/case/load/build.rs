@@ -1,0 +1,152 @@
+//! A raw case file -> a [`Case`]: the module, imports, host set-up and the
+//! plan its steps make.
+
+use super::step::build_step;
+use super::raw::*;
+use super::super::error::LoadError;
+use crate::case::*;
+use super::super::module::ModuleInfo;
+use super::super::spans::{block_step_lines, LazySpans};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a Path,
+    pub(super) spans: &'a LazySpans<'a>,
+    /// The steps' lines, where a line scan finds them (else from `spans`).
+    pub(super) step_lines: Option<Vec<usize>>,
+}
+
+impl Ctx<'_> {
+    pub(super) fn err(&self, path: &str, message: impl Into<String>) -> LoadError {
+        LoadError::new(self.file, self.spans.get().find(path), message)
+    }
+
+    /// The line of step `index` (its path is `path`).
+    pub(super) fn step_line(&self, index: usize, path: &str) -> usize {
+        match self.step_lines.as_ref().and_then(|l| l.get(index)) {
+            Some(line) => *line,
+            None => self.spans.get().find(path).line,
+        }
+    }
+}
+
+pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
+    // The scan must find one line per step, or it is not used.
+    let step_lines = block_step_lines(spans.text()).filter(|l| l.len() == raw.steps.len());
+    let cx = Ctx { file, spans, step_lines };
+    if raw.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+        return Err(cx.err("timeout", "`timeout` must be a positive number of seconds"));
+    }
+    if raw.summary.trim().is_empty() {
+        return Err(cx.err("summary", "`summary` must say what the case checks"));
+    }
+    let mut modules = Vec::new();
+    let mut named: BTreeMap<String, (usize, ModuleInfo)> = BTreeMap::new();
+    for (name, wat) in &raw.modules {
+        let key = format!("modules.{name}");
+        let wasm = compile_wat(wat, &key, &cx)?;
+        let info = ModuleInfo::read(&wasm).map_err(|e| cx.err(&key, format!("cannot read the compiled module: {e}")))?;
+        named.insert(name.clone(), (modules.len(), info));
+        modules.push(Wasm(wasm));
+    }
+    let (wasm, info) = match &raw.module {
+        Some(wat) => {
+            let wasm = compile_wat(wat, "module", &cx)?;
+            let info = ModuleInfo::read(&wasm).map_err(|e| cx.err("module", format!("cannot read the compiled module: {e}")))?;
+            (Some(wasm), Some(info))
+        }
+        None => (None, None),
+    };
+
+    let mut steps = Vec::new();
+    let mut host_memories: Vec<(String, AddressType)> = Vec::new();
+    let mut has_instantiate = false;
+    // The instance `invoke` and `get` use without `instance`: a `module: NAME`
+    // step's, else the main module's.
+    let mut current: Option<String> = None;
+    for (i, rs) in raw.steps.into_iter().enumerate() {
+        let path = format!("steps.{i}");
+        let mut step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories)?;
+        step.line = cx.step_line(i, &path);
+        match &step.action {
+            Action::Module { name, .. } => current = name.clone(),
+            Action::Instantiate => current = None,
+            _ => {}
+        }
+        if let Action::NewMemory { name, address, .. } = &step.action {
+            if host_memories.iter().any(|(n, _)| n == name) {
+                return Err(cx.err(&format!("{path}.new_memory.as"), format!("a memory named `{name}` is already made by an earlier step")));
+            }
+            host_memories.push((name.clone(), *address));
+        }
+        has_instantiate |= step.action == Action::Instantiate;
+        steps.push(step);
+    }
+    if steps.is_empty() && wasm.is_none() {
+        return Err(cx.err("summary", "a case needs `steps` or a `module` (expected at least one of them)"));
+    }
+    if wasm.is_some() && !has_instantiate {
+        let at = steps.iter().position(|s| !matches!(s.action, Action::NewMemory { .. })).unwrap_or(steps.len());
+        steps.insert(at, Step { implicit: true, ..Step::new(Action::Instantiate, Expect::Ok) });
+    }
+
+    let mut imports = Vec::new();
+    for (key, memory) in &raw.imports {
+        let at = format!("imports.{key}");
+        let (module, name) = key
+            .split_once('.')
+            .ok_or_else(|| cx.err(&at, format!("import `{key}` must be written `module.name` (e.g. `env.memory`)")))?;
+        if !host_memories.iter().any(|(n, _)| n == memory) {
+            return Err(cx.err(&at, format!("import `{key}` names memory `{memory}`, but no `new_memory` step makes it")));
+        }
+        if let Some(info) = &info {
+            if !info.memory_imports.iter().any(|(m, n)| m == module && n == name) {
+                let list: Vec<String> = info.memory_imports.iter().map(|(m, n)| format!("{m}.{n}")).collect();
+                return Err(cx.err(&at, format!("the module imports no memory `{key}` (memory imports: {})", none_if_empty(&list))));
+            }
+        }
+        imports.push(MemoryImport { module: module.into(), name: name.into(), memory: memory.clone() });
+    }
+
+    let plan = Plan {
+        wasm,
+        features: raw.features,
+        without: vec![],
+        host: raw.host,
+        imports,
+        modules,
+        actions: steps.iter().map(|s| s.action.clone()).collect(),
+    };
+    Ok(Case {
+        id,
+        file: file.to_path_buf(),
+        summary: raw.summary,
+        tags: raw.tags,
+        source: raw.source,
+        wat: raw.module,
+        steps,
+        plan: Arc::new(plan),
+        vary,
+        timeout: raw.timeout,
+        commits_at_most: None,
+    })
+}
+
+pub(super) fn none_if_empty(list: &[String]) -> String {
+    if list.is_empty() { "none".into() } else { list.join(", ") }
+}
+
+pub(super) fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
+    let fail = |err: ::wast::Error| {
+        let (line, col) = err.span().linecol_in(wat);
+        let pos = cx.spans.get().inside(key, line + 1, col + 1);
+        LoadError::new(cx.file, pos, format!("WAT does not parse: {} (WAT line {}, column {})", err.message(), line + 1, col + 1))
+    };
+    let buf = ::wast::parser::ParseBuffer::new(wat).map_err(fail)?;
+    let mut parsed: ::wast::Wat = ::wast::parser::parse(&buf).map_err(fail)?;
+    parsed.encode().map_err(fail)
+}
+

@@ -1,0 +1,163 @@
+//! The raw serde model of a case file, before it is checked and typed.
+
+use crate::case::*;
+use serde::Deserialize;
+use serde_yaml::Value as Yaml;
+use std::collections::BTreeMap;
+
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCase {
+    pub(super) summary: String,
+    #[serde(default)]
+    pub(super) tags: Vec<String>,
+    #[serde(default)]
+    pub(super) source: Option<String>,
+    #[serde(default)]
+    pub(super) module: Option<String>,
+    /// Further modules by name (extension): a `module: NAME` step
+    /// instantiates one as the instance NAME.
+    #[serde(default)]
+    pub(super) modules: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) features: Vec<Feature>,
+    #[serde(default)]
+    pub(super) host: Host,
+    #[serde(default)]
+    pub(super) imports: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) timeout: Option<f64>,
+    /// Already expanded by the time the rest is read.
+    #[serde(default, rename = "vary")]
+    pub(super) _vary: Option<Yaml>,
+    /// Required: a case says what it checks (`steps: []` for a case whose
+    /// only check is the implicit instantiate).
+    pub(super) steps: Vec<RawStep>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Empty {}
+
+/// `instantiate:` with no value means the same as `instantiate: {}`.
+pub(super) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Empty>, D::Error> {
+    Ok(Some(Option::<Empty>::deserialize(d)?.unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    #[serde(default, deserialize_with = "present")]
+    pub(super) instantiate: Option<Empty>,
+    #[serde(default, deserialize_with = "present")]
+    pub(super) validate: Option<Empty>,
+    pub(super) invoke: Option<String>,
+    pub(super) args: Option<Vec<Yaml>>,
+    pub(super) grow: Option<RawGrow>,
+    pub(super) size: Option<RawMemory>,
+    pub(super) read: Option<RawRead>,
+    pub(super) write: Option<RawWrite>,
+    pub(super) new_memory: Option<RawNewMemory>,
+    /// JS API steps (extension): a memory's ArrayBuffer.
+    pub(super) buffer: Option<RawBuffer>,
+    pub(super) buffer_length: Option<RawMemory>,
+    pub(super) resize: Option<RawResize>,
+    /// Read by hand (serde_yaml 0.9 wants YAML tags for enums; the case
+    /// format writes `{returns: [-1]}` and `ok`).
+    pub(super) expect: Option<Yaml>,
+    /// What a claim under test predicts (extension; same forms as `expect`).
+    pub(super) claim: Option<Yaml>,
+    /// Instantiate the named module of `modules` as the instance of that name,
+    /// which becomes the current one (extension).
+    pub(super) module: Option<String>,
+    /// Make an instance's exports importable (extension).
+    pub(super) register: Option<RawRegister>,
+    /// Read an exported global (extension).
+    pub(super) get: Option<String>,
+    /// The named instance `invoke` / `get` works on (extension).
+    pub(super) instance: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRegister {
+    #[serde(rename = "as")]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) instance: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrow {
+    pub(super) memory: String,
+    pub(super) delta: u64,
+    #[serde(default)]
+    pub(super) js_form: Option<JsForm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBuffer {
+    pub(super) memory: String,
+    #[serde(default)]
+    pub(super) resizable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResize {
+    pub(super) memory: String,
+    pub(super) bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMemory {
+    pub(super) memory: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRead {
+    pub(super) memory: String,
+    pub(super) offset: u64,
+    pub(super) len: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWrite {
+    pub(super) memory: String,
+    pub(super) offset: u64,
+    pub(super) bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNewMemory {
+    #[serde(rename = "as")]
+    pub(super) name: String,
+    pub(super) initial: u64,
+    #[serde(default)]
+    pub(super) maximum: Option<u64>,
+    #[serde(default)]
+    pub(super) shared: bool,
+    #[serde(default)]
+    pub(super) address: AddressType,
+    #[serde(default)]
+    pub(super) js_form: Option<JsForm>,
+}
+
+pub(super) enum RawExpect {
+    Ok,
+    Any,
+    Returns(Vec<Yaml>),
+    Pages(u64),
+    Bytes(String),
+    Trap(TrapKind),
+    Error(ErrorKind),
+    OneOf(Vec<RawExpect>),
+}
+

@@ -1,0 +1,185 @@
+//! The JS columns' harness measures: ordinary cases through the runner.
+
+use crate::case::Val;
+use crate::engine::measure::{wat, Kind, Measure};
+use crate::engine::Column;
+use std::collections::BTreeMap;
+
+
+/// The measure families a JS column is probed for through the harness, as
+/// ordinary cases: each round runs 8 points per (column, measure) between
+/// its known good and bad bounds, every measure and column at once (a
+/// round starts the browsers once), so a 2^63 range takes about 21 rounds.
+pub(super) const JS_FAMILIES: &[&str] = &["declared_max_pages", "initial_pages", "grow_reach_pages", "host_grow_reach_pages"];
+
+/// The points a JS measure searches: 0..=hi (sizes, or grow deltas).
+fn js_hi(measure: &str) -> u64 {
+    let kind = Kind::of(measure);
+    match measure.split('.').next() {
+        Some("declared_max_pages") => kind.encoding_bound(),
+        Some("initial_pages") => kind.size_bound(),
+        _ if kind == Kind::Page1 => 1 << 32,
+        _ => kind.size_bound() - 1,
+    }
+}
+
+fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
+    use crate::case::{Action, Expect, Step, ValType};
+    let kind = Kind::of(measure);
+    let base = measure.split('.').next().unwrap_or(measure);
+    let ty = if kind == Kind::I64 { ValType::I64 } else { ValType::I32 };
+    let invoke = |name: &str, args: Vec<Val>| Action::Invoke { name: name.into(), args, results: vec![ty], instance: None };
+    let (wasm, actions) = match (base, kind.host_spec(1)) {
+        ("declared_max_pages", _) => (Some(wat(&format!("(module (memory {}))", kind.memtype(0, Some(n))))), vec![Action::Instantiate]),
+        ("initial_pages", _) => {
+            let max = (kind == Kind::Shared).then_some(n.max(1));
+            (Some(wat(&format!("(module (memory (export \"m\") {}))", kind.memtype(n, max)))), vec![Action::Instantiate])
+        }
+        ("host_grow_reach_pages", Some(spec)) => (
+            None,
+            vec![
+                Action::NewMemory { name: "m".into(), initial: 1, maximum: spec.maximum, shared: spec.shared, address: spec.address, js_form: None },
+                Action::Grow { memory: "m".into(), delta: n, js_form: None, address: spec.address },
+                // A grow that reports success must have grown (V8 in Node 24
+                // once took the delta modulo 2^32 and grew nothing).
+                Action::Size { memory: "m".into() },
+            ],
+        ),
+        ("host_grow_reach_pages", None) => (
+            Some(wat(&kind.grow_module(1))),
+            vec![Action::Instantiate, Action::Grow { memory: "m".into(), delta: n, js_form: None, address: kind.address() }, invoke("s", vec![])],
+        ),
+        _ => (Some(wat(&kind.grow_module(1))), vec![Action::Instantiate, invoke("g", vec![kind.val(n)]), invoke("s", vec![])]),
+    };
+    let plan = crate::case::Plan {
+        wasm,
+        features: kind.features(),
+        without: vec![],
+        host: crate::case::Host::default(),
+        imports: vec![],
+        modules: vec![],
+        actions: actions.clone(),
+    };
+    crate::case::Case {
+        file: format!("{id}.yaml").into(),
+        id,
+        summary: format!("probe {measure} at {n}"),
+        tags: vec![],
+        source: None,
+        wat: None,
+        steps: actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect(),
+        plan: std::sync::Arc::new(plan),
+        vary: BTreeMap::new(),
+        // A case that may allocate 1 GiB or more has a time limit of its
+        // own, which makes the runner run it alone (src/runner.rs
+        // `memory_heavy`): engines that commit what they allocate (WebKit
+        // does) then never hold several such memories at once.
+        timeout: (base != "declared_max_pages" && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0),
+        commits_at_most: None,
+    }
+}
+
+/// Whether a probe case went through — for a grow by `n`, that it
+/// returned no -1 and the memory then had `1 + n` pages — or its failure.
+fn js_ok(outcomes: &[crate::outcome::Outcome], grow: Option<u64>) -> Result<(), String> {
+    use crate::outcome::Outcome;
+    let last = outcomes.len().saturating_sub(1);
+    for (i, o) in outcomes.iter().enumerate() {
+        let size = match o {
+            Outcome::Pages(p) => Some(*p),
+            Outcome::Returns(v) => match v.as_slice() {
+                [Val::I32(-1)] | [Val::I64(-1)] if i < last => return Err("memory.grow returned -1".into()),
+                [Val::I32(s)] => Some(*s as u32 as u64),
+                [Val::I64(s)] => Some(*s as u64),
+                _ => None,
+            },
+            Outcome::Ok => None,
+            other => return Err(other.message().map(str::to_string).unwrap_or_else(|| other.kind().to_string())),
+        };
+        if let (Some(n), Some(size), true) = (grow, size, i == last) {
+            if size != 1 + n {
+                return Err(format!("the grow by {n} reported success, but the memory is {size} pages"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The JS columns' harness measures, by k-ary search in rounds through the runner.
+pub(super) fn run_js(columns: &[&'static Column], names: &[&'static str], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+    struct Search {
+        column: usize,
+        measure: &'static str,
+        good: u64,
+        bad: u64,
+        fail: Option<String>,
+        alive: bool,
+    }
+    let mut searches: Vec<Search> = names
+        .iter()
+        .flat_map(|m| (0..columns.len()).map(move |c| Search { column: c, measure: m, good: 0, bad: js_hi(m) + 1, fail: None, alive: true }))
+        .collect();
+    for round in 0..64 {
+        let mut cases = Vec::new();
+        let mut cells = Vec::new();
+        let mut asked: Vec<(usize, u64)> = Vec::new(); // (search, point), by case
+        for (si, s) in searches.iter().enumerate() {
+            if !s.alive || (round > 0 && s.bad - s.good <= 1) {
+                continue;
+            }
+            let points: Vec<u64> = if round == 0 {
+                vec![0, js_hi(s.measure)]
+            } else {
+                let step = ((s.bad - s.good) / 9).max(1);
+                (1..=8).map(|k| s.good + k * step).filter(|p| *p < s.bad).collect()
+            };
+            for p in points {
+                cases.push(js_case(s.measure, p, format!("probe-{}-{}-{p}", s.measure, columns[s.column].id)));
+                cells.push((cases.len() - 1, columns[s.column]));
+                asked.push((si, p));
+            }
+        }
+        if cases.is_empty() {
+            break;
+        }
+        let started = std::time::Instant::now();
+        let count = cases.len();
+        let cases = std::sync::Arc::new(cases);
+        let mut results: BTreeMap<usize, Vec<crate::outcome::Outcome>> = BTreeMap::new();
+        crate::runner::run_blocking(cases.clone(), cells, opts.clone(), |ev| {
+            if let crate::runner::RunEvent::Cell(c) = ev {
+                results.insert(c.case, c.outcomes);
+            }
+            true
+        });
+        eprintln!("  JS round {}: {count} cases in {:.1} s", round + 1, started.elapsed().as_secs_f64());
+        for (case, (si, p)) in asked.into_iter().enumerate() {
+            let s = &mut searches[si];
+            let grow = s.measure.contains("grow_reach").then_some(p);
+            let r = results.get(&case).map(|o| js_ok(o, grow)).unwrap_or_else(|| Err("the column did not run".into()));
+            match r {
+                Ok(()) => s.good = s.good.max(p),
+                Err(e) if round == 0 && p == 0 => {
+                    s.alive = false;
+                    s.fail = Some(e);
+                }
+                Err(e) if p < s.bad => {
+                    s.bad = p;
+                    s.fail = Some(e);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for s in searches {
+        let m = if !s.alive {
+            Measure::not_measured("pages", s.fail.unwrap_or_default())
+        } else {
+            let value = if s.measure.contains("grow_reach") { s.good + 1 } else { s.good };
+            Measure::of(value as f64, "pages").with_message(if s.bad > js_hi(s.measure) { None } else { s.fail })
+        };
+        out.insert((columns[s.column].id, s.measure), m);
+    }
+    out
+}

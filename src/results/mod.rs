@@ -1,0 +1,264 @@
+//! results.json: the shape other tools rely on (DESIGN.md), the collector
+//! that turns runner events into it, and the writer that keeps the file
+//! current while a run goes on.
+//!
+//! While running, the file is JSON lines: a header object (`tool`,
+//! `engines`, `"partial": true`), then one cell object per line as cells
+//! finish. At the end it is replaced (atomically) by the final document.
+//! [`ResultsDoc::read`] accepts both forms.
+
+mod collector;
+pub mod limits;
+mod merge;
+pub mod rundiff;
+mod step;
+
+pub use collector::{write_json_atomically, Collector};
+pub use merge::merge;
+pub use step::{StepEntry, StepOutcome};
+
+use crate::case::{Case, Expect};
+use crate::diff::Verdict;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool { name: "wasm-matrix".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EngineEntry {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub available: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Extension: the engine family (`wasmtime`, `V8`, ...) and how the
+    /// column configures its engine (`Strategy::Winch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// Extension: what the report calls the column ("WebKit (WebKitGTK)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CellEntry {
+    pub case: String,
+    pub engine: String,
+    pub verdict: Verdict,
+    pub steps: Vec<StepEntry>,
+    /// Wall time of the cell in milliseconds.
+    pub ms: f64,
+    /// The engine's own time (compile + instantiate + steps), in ms (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_ms: Option<f64>,
+    /// For `known`/`fixed`: the listed reason; for `unavailable`: why (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Browsers: whether the harness page was cross-origin isolated (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_origin_isolated: Option<bool>,
+}
+
+/// What a case is, so that a report can show it (extension).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaseEntry {
+    pub id: String,
+    pub file: String,
+    pub summary: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wat: Option<String>,
+    /// Proposals the engines switched on, and off (`-multi-memory`), for this
+    /// case: its own `features` with `run --features` applied (extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    pub steps: Vec<CaseStep>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaseStep {
+    pub step: String,
+    pub expect: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<serde_json::Value>,
+    /// The failure text the case gives (.wast assertion messages): shown
+    /// beside the engines' texts, never compared (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl CaseEntry {
+    pub fn of(case: &Case) -> CaseEntry {
+        CaseEntry {
+            id: case.id.clone(),
+            file: case.file.display().to_string(),
+            summary: case.summary.clone(),
+            tags: case.tags.clone(),
+            source: case.source.clone(),
+            wat: case.wat.clone(),
+            features: case
+                .plan
+                .features
+                .iter()
+                .map(|f| f.name().to_string())
+                .chain(case.plan.without.iter().map(|f| format!("-{}", f.name())))
+                .collect(),
+            steps: case
+                .steps
+                .iter()
+                .map(|s| CaseStep {
+                    step: s.label(),
+                    expect: s.expect.to_json(),
+                    claim: s.claim.as_ref().map(Expect::to_json),
+                    message: s.message.clone(),
+                    line: (s.line > 0).then_some(s.line),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Summary {
+    pub cells: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub known: usize,
+    pub fixed: usize,
+    pub unavailable: usize,
+    pub seconds: f64,
+    /// Steps reported `unsupported`: commands the tool cannot express, or
+    /// that an engine cannot run (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsupported_steps: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Summary {
+    pub fn add(&mut self, v: Verdict) {
+        self.cells += 1;
+        match v {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Known => self.known += 1,
+            Verdict::Fixed => self.fixed += 1,
+            Verdict::Unavailable => self.unavailable += 1,
+        }
+    }
+
+    /// Counts a cell: its verdict and its unsupported steps.
+    pub fn add_cell(&mut self, cell: &CellEntry) {
+        self.add(cell.verdict);
+        self.unsupported_steps += cell.steps.iter().filter(|s| matches!(s.outcome, StepOutcome::Unsupported { .. })).count();
+    }
+
+    /// `N cells, P pass, F fail, K known in T s (X cells/s)`.
+    pub fn line(&self) -> String {
+        let mut s = format!("{} cells, {} pass, {} fail, {} known", self.cells, self.pass, self.fail, self.known);
+        if self.fixed > 0 {
+            s += &format!(", {} fixed", self.fixed);
+        }
+        if self.unavailable > 0 {
+            s += &format!(", {} unavailable", self.unavailable);
+        }
+        if self.unsupported_steps > 0 {
+            s += &format!(" ({} steps unsupported)", self.unsupported_steps);
+        }
+        let ran = self.cells - self.unavailable;
+        let rate = if self.seconds > 0.0 { ran as f64 / self.seconds } else { 0.0 };
+        s + &format!(" in {:.2} s ({:.0} cells/s)", self.seconds, rate)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ResultsDoc {
+    pub tool: Tool,
+    pub engines: Vec<EngineEntry>,
+    pub cells: Vec<CellEntry>,
+    /// Extensions: the cases run, load errors, when and how long, the totals,
+    /// whether the run was cut short, and the JSON-lines marker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<CaseEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_errors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// Which corpus was run: its root and `git describe` there (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<Corpus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Corpus {
+    pub root: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+impl Corpus {
+    /// The corpus at `root`, with `git describe --always --dirty --tags` there
+    /// when it is in a git checkout.
+    pub fn at(root: &Path) -> Corpus {
+        let revision = std::process::Command::new("git")
+            .args(["describe", "--always", "--dirty", "--tags"])
+            .current_dir(root)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|r| !r.is_empty());
+        Corpus { root: root.display().to_string(), revision }
+    }
+}
+
+impl ResultsDoc {
+    /// Reads a final document or a JSON-lines file left by an interrupted run.
+    pub fn read(path: &Path) -> Result<ResultsDoc, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        if let Ok(doc) = serde_json::from_str::<ResultsDoc>(&text) {
+            return Ok(doc);
+        }
+        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let (_, head) = lines.next().ok_or_else(|| format!("{}: empty results file", path.display()))?;
+        let mut doc: ResultsDoc = serde_json::from_str(head)
+            .map_err(|e| format!("{}:1: expected a results document or its JSON-lines header: {e}", path.display()))?;
+        for (i, line) in lines {
+            match serde_json::from_str::<CellEntry>(line) {
+                Ok(c) => doc.cells.push(c),
+                // The last line of a killed run may be cut off: keep what is whole.
+                Err(_) if text.lines().skip(i + 1).all(|l| l.trim().is_empty()) => break,
+                Err(e) => return Err(format!("{}:{}: expected a cell: {e}", path.display(), i + 1)),
+            }
+        }
+        doc.partial = true;
+        Ok(doc)
+    }
+}

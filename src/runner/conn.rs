@@ -1,0 +1,111 @@
+//! A connection to one engine: a process speaking the line protocol, or a
+//! browser session that looks like one.
+
+use super::worker::SharedServer;
+use super::RunOptions;
+use crate::engine::protocol::Event;
+use crate::engine::server::HarnessServer;
+use crate::engine::webdriver::BrowserConn;
+use crate::engine::worker::Proc;
+use crate::engine::{Column, Launch};
+use crate::outcome::Outcome;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// browser session that looks like one.
+/// A JS shell's `--version`, asked once per column and run.
+pub(super) fn shell_version(id: &'static str, shell: &crate::engine::js::Shell) -> String {
+    static SEEN: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
+    let mut seen = SEEN.lock().unwrap();
+    seen.entry(id).or_insert_with(|| shell.version().unwrap_or_else(|_| "unknown".into())).clone()
+}
+
+pub(super) enum Conn {
+    Process(Proc),
+    Browser(BrowserConn),
+}
+
+impl Conn {
+    pub(super) async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer) -> Result<Conn, String> {
+        match spec.launch {
+            Launch::Browser(b) => {
+                let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
+                let setup = b.setup(remote)?;
+                let bind = opts.serve_addr;
+                let server = server
+                    .get_or_try_init(|| async move {
+                        HarnessServer::start(bind).await.map(Arc::new).map_err(|e| format!("cannot start the harness server on {bind}: {e}"))
+                    })
+                    .await?
+                    .clone();
+                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout, opts.memory_budget).await?))
+            }
+            _ => {
+                let (program, args) = spec.command(&opts.worker_exe)?;
+                let own = matches!(spec.launch, Launch::Worker(_));
+                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget, own).await?;
+                if let Launch::Js(shell) = spec.launch {
+                    // The harness knows only a Node-compatible version
+                    // (`process.version`); the shell says its own.
+                    proc.version = shell_version(spec.id, &shell);
+                }
+                Ok(Conn::Process(proc))
+            }
+        }
+    }
+
+    pub(super) fn version(&self) -> String {
+        match self {
+            Conn::Process(p) => p.version.clone(),
+            Conn::Browser(b) => b.version.clone(),
+        }
+    }
+
+    pub(super) fn send(&self, line: Arc<str>) {
+        match self {
+            Conn::Process(p) => p.send(line),
+            Conn::Browser(b) => b.send(line),
+        }
+    }
+
+    pub(super) async fn next_event(&mut self) -> Option<Result<Event, String>> {
+        match self {
+            Conn::Process(p) => p.next_event().await,
+            Conn::Browser(b) => b.next_event().await,
+        }
+    }
+
+    /// Browser sessions time cases out themselves (per batch, then per case).
+    pub(super) fn keeps_time(&self) -> bool {
+        matches!(self, Conn::Browser(_))
+    }
+
+    pub(super) fn clear_stderr(&self) {
+        if let Conn::Process(p) = self {
+            p.clear_stderr();
+        }
+    }
+
+    pub(super) async fn kill(&mut self) {
+        match self {
+            Conn::Process(p) => p.kill().await,
+            Conn::Browser(b) => b.kill(),
+        }
+    }
+
+    pub(super) async fn death(&mut self) -> Outcome {
+        match self {
+            Conn::Process(p) => Outcome::Crash(p.death().await),
+            Conn::Browser(b) => b.death(),
+        }
+    }
+
+    pub(super) async fn close(self) {
+        match self {
+            Conn::Process(p) => p.close().await,
+            Conn::Browser(mut b) => b.kill(),
+        }
+    }
+}
+

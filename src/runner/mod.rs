@@ -1,0 +1,190 @@
+//! Schedules cells (case x engine) on engine processes: all engines at once,
+//! `jobs` long-lived processes per engine, each with a window of requests in
+//! flight. A process that crashes or hangs costs the cell in flight a
+//! `crash` / `timeout` outcome; it is restarted and the other cells go on.
+//! Results come out as a stream of [`RunEvent`]s, one per finished cell.
+//!
+//! The parts: this file (options, events, the run), `weight` (which cases
+//! are heavy and what of the memory budget they take), `conn` (a
+//! connection to one engine process or browser session), `worker` (one
+//! engine process's loop: its window, restarts and blame).
+
+mod conn;
+mod weight;
+mod worker;
+#[cfg(test)]
+mod tests;
+
+use weight::{heavy, heavy_weights, raised};
+use worker::{Availability, Worker};
+
+use crate::case::Case;
+use crate::engine::protocol::request_line_from;
+use crate::engine::{Column, Launch};
+use crate::outcome::Outcome;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Processes per engine.
+    pub jobs: usize,
+    /// Limit per case.
+    pub timeout: Duration,
+    /// The `wasm-matrix` binary (embedded engines run as its `__worker`).
+    pub worker_exe: PathBuf,
+    /// Requests in flight per process (at most; engines may take fewer).
+    pub window: usize,
+    /// WebDriver endpoints to use instead of starting drivers: engine id -> URL.
+    pub webdriver: Vec<(String, String)>,
+    /// Where the harness server for browsers listens (port 0: any free port).
+    pub serve_addr: std::net::SocketAddr,
+    /// Bytes each engine process may keep resident (None: no budget).
+    pub memory_budget: Option<u64>,
+}
+
+impl RunOptions {
+    pub fn new(worker_exe: PathBuf) -> Self {
+        RunOptions {
+            jobs: default_jobs(),
+            timeout: Duration::from_secs(10),
+            worker_exe,
+            window: 512,
+            webdriver: Vec::new(),
+            serve_addr: ([127, 0, 0, 1], 0).into(),
+            memory_budget: crate::budget::default_budget(),
+        }
+    }
+}
+
+/// Processes per engine: one per core, so that an engine with heavy cases
+/// (wasmi commits a 4 GiB grow page by page) can use every core once the
+/// others are done; the OS shares the cores while all are busy.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Browsers open a second session (up to `jobs`) only for more cells than
+/// this: a session costs 0.7 s (Chrome) to 2.5 s (Firefox) of CPU to start
+/// and then runs 2,000 to 5,000 small cells a second, so on a small run a
+/// second browser only competes for the cores.
+pub const CELLS_PER_BROWSER_SESSION: usize = 4000;
+
+/// One finished cell.
+#[derive(Debug, Clone)]
+pub struct CellRun {
+    pub case: usize,
+    pub engine: &'static str,
+    pub outcomes: Vec<Outcome>,
+    /// Wall time from sending the case to its last event, in milliseconds.
+    pub ms: f64,
+    /// The engine's own time for the case (compile + instantiate + steps).
+    pub engine_us: Option<u64>,
+    /// The CPU time its process spent on the case (embedded engines).
+    pub cpu_us: Option<u64>,
+    /// For browsers: whether the harness page was cross-origin isolated.
+    pub cross_origin_isolated: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// An engine process started; its version.
+    Started { engine: &'static str, version: String },
+    /// An engine could not be started at all; its cells are not run.
+    Unavailable { engine: &'static str, reason: String },
+    Cell(CellRun),
+    /// A cell of an unavailable engine: not run.
+    NotRun { case: usize, engine: &'static str, reason: String },
+}
+
+/// Runs `cells` and sends an event for each; returns when all are done.
+pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
+    let (units, weight) = heavy_weights(&cases, opts.memory_budget);
+    // Each request line is serialized once and shared by every engine.
+    let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
+    let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
+    for (case, spec) in cells {
+        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case])).into());
+        match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
+            Some((_, q)) => q.push_back(case),
+            None => per_engine.push((spec, VecDeque::from([case]))),
+        }
+    }
+    // Heavy cases first (longest first, as a scheduler does with jobs of
+    // known length), so that they run side by side on the engine's
+    // processes instead of queueing behind each other at the end.
+    for (_, queue) in &mut per_engine {
+        queue.make_contiguous().sort_by_key(|&c| std::cmp::Reverse(heavy(&cases[c], opts.timeout)));
+    }
+    let lines = Arc::new(lines);
+    let server = Arc::new(tokio::sync::OnceCell::new());
+    let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
+    let weight = Arc::new(weight);
+    let mut tasks = Vec::new();
+    for (spec, queue) in per_engine {
+        let queue = Arc::new(Mutex::new(queue));
+        let started = Arc::new(Mutex::new(Availability::Unknown));
+        let cells = queue.lock().unwrap().len().max(1);
+        let workers = match spec.launch {
+            Launch::Browser(_) => opts.jobs.max(1).min(cells.div_ceil(CELLS_PER_BROWSER_SESSION)),
+            _ => opts.jobs.max(1).min(cells),
+        };
+        for _ in 0..workers {
+            let w = Worker {
+                spec,
+                cases: cases.clone(),
+                lines: lines.clone(),
+                queue: queue.clone(),
+                opts: opts.clone(),
+                tx: tx.clone(),
+                announced: started.clone(),
+                server: server.clone(),
+                big: big.clone(),
+                weight: weight.clone(),
+            };
+            tasks.push(tokio::spawn(w.run()));
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Runs on a fresh runtime, calling `on_event` for each event as it comes.
+/// `on_event` returns false to stop early. Ctrl-C stops early too; the
+/// engines are then killed. Returns whether the run stopped early.
+pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, mut on_event: impl FnMut(RunEvent) -> bool) -> bool {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let stopped = rt.block_on(async move {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let job = tokio::spawn(run(cases, cells, opts, tx));
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        // SIGTERM stops a run as Ctrl-C does: the engines' processes and the
+        // browsers' drivers are stopped as their sessions end, not left behind.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async move {
+            match term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut terminated = std::pin::pin!(terminated);
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => if !on_event(ev) { job.abort(); return true; },
+                    None => break,
+                },
+                _ = &mut interrupt => { job.abort(); return true; }
+                _ = &mut terminated => { job.abort(); return true; }
+            }
+        }
+        let _ = job.await;
+        false
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    stopped
+}
