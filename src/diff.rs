@@ -124,7 +124,12 @@ impl Known {
         self.entries
             .iter()
             .filter(|e| !e.pattern.starts_with("spec/"))
-            .filter(|e| engines.contains(&e.engine.as_str()) && !cases.iter().any(|c| e.matches(&e.engine, &c.id)))
+            .filter(|e| {
+                // A subtest's entry (`CASE::SUBTEST`) is used when its file is.
+                let file = e.pattern.split("::").next().unwrap_or(&e.pattern);
+                let listed = |id: &str| e.matches(&e.engine, id) || file == id || Glob::new(file).is_ok_and(|g| g.compile_matcher().is_match(id));
+                engines.contains(&e.engine.as_str()) && !cases.iter().any(|c| listed(&c.id))
+            })
             .collect()
     }
 }
@@ -150,6 +155,45 @@ pub fn verdict(checks: &[Option<bool>], known: Option<&KnownEntry>) -> Verdict {
         (false, true) => Verdict::Known,
         (true, true) => Verdict::Fixed,
     }
+}
+
+/// The step a testharness cell gets when the harness itself failed.
+pub const HARNESS_STEP: &str = "harness";
+
+/// A testharness cell's verdict and the listed reason. The whole file may
+/// be listed (its case id or a glob), or its subtests one by one as
+/// `CASE::SUBTEST` (a glob; `CASE::harness` for a harness error): then the
+/// cell is `known` when every failing subtest is listed, `fail` when one is
+/// not, and `fixed` when a listed subtest passes.
+pub fn subtest_verdict(case: &str, engine: &str, s: &crate::outcome::Subtests, known: &Known) -> (Verdict, Option<String>) {
+    if let Some(k) = known.find(engine, case) {
+        return (if s.all_pass() { Verdict::Fixed } else { Verdict::Known }, Some(k.reason.clone()));
+    }
+    let harness = (s.status != 0).then_some((HARNESS_STEP, false));
+    let results = s.tests.iter().map(|t| (t.name.as_str(), t.status == 0)).chain(harness);
+    let (mut unexpected, mut fixed, mut reasons) = (false, false, Vec::new());
+    for (name, pass) in results {
+        match known.find(engine, &format!("{case}::{name}")) {
+            Some(k) if pass => {
+                fixed = true;
+                reasons.push(format!("{name}: listed, passes now ({})", k.reason));
+            }
+            Some(k) => {
+                if !reasons.contains(&k.reason) {
+                    reasons.push(k.reason.clone());
+                }
+            }
+            None if !pass => unexpected = true,
+            None => {}
+        }
+    }
+    let verdict = match (unexpected, fixed, reasons.is_empty()) {
+        (true, _, _) => Verdict::Fail,
+        (false, true, _) => Verdict::Fixed,
+        (false, false, false) => Verdict::Known,
+        (false, false, true) => Verdict::Pass,
+    };
+    (verdict, (!reasons.is_empty()).then(|| reasons.join("; ")))
 }
 
 /// Engines grouped by identical normalized outcome for one step.

@@ -50,6 +50,36 @@ pub enum RawOutcome {
     },
     Unsupported { message: String },
     Skipped { message: String },
+    /// A testharness file ran: the harness's status and each subtest's.
+    Subtests(Subtests),
+}
+
+/// What a testharness file's run gave: the harness status (testharness.js's
+/// `OK` 0, `ERROR` 1, `TIMEOUT` 2, `PRECONDITION_FAILED` 3) with its
+/// message, and every subtest in the order it was defined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subtests {
+    pub status: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub tests: Vec<Subtest>,
+}
+
+/// One subtest: its name, status (`PASS` 0, `FAIL` 1, `TIMEOUT` 2,
+/// `NOTRUN` 3, `PRECONDITION_FAILED` 4) and message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subtest {
+    pub name: String,
+    pub status: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Subtests {
+    /// The harness ran to the end and every subtest passed.
+    pub fn all_pass(&self) -> bool {
+        self.status == 0 && self.tests.iter().all(|t| t.status == 0)
+    }
 }
 
 /// A step's normalized outcome.
@@ -65,6 +95,7 @@ pub enum Outcome {
     Timeout(String),
     Unsupported(String),
     Skipped(String),
+    Subtests(Subtests),
 }
 
 impl Outcome {
@@ -80,6 +111,7 @@ impl Outcome {
             Outcome::Timeout(_) => "timeout",
             Outcome::Unsupported(_) => "unsupported",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Subtests(_) => "subtests",
         }
     }
 
@@ -124,6 +156,7 @@ impl Expect {
             (Expect::Any, _) => true,
             (Expect::OneOf(list), o) => list.iter().any(|e| e.matches(o)),
             (Expect::Ok, Outcome::Ok) => true,
+            (Expect::Ok, Outcome::Subtests(s)) => s.all_pass(),
             (Expect::Returns(a), Outcome::Returns(b)) => a == b,
             (Expect::Results(p), Outcome::Returns(b)) => p.len() == b.len() && p.iter().zip(b).all(|(p, v)| p.matches(v)),
             (Expect::TrapAny, Outcome::Trap(..)) => true,
@@ -311,6 +344,7 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
             kind => Outcome::Error(kind, message),
         },
         RawOutcome::Unsupported { message } => Outcome::Unsupported(message),
+        RawOutcome::Subtests(s) => Outcome::Subtests(s),
         RawOutcome::Skipped { message } => Outcome::Skipped(message),
     }
 }

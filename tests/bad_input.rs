@@ -127,7 +127,7 @@ fn an_unreadable_file_and_a_directory_without_cases_are_bad_input() {
     let empty = tempfile::tempdir().unwrap();
     let o = bin().args(["run", empty.path().to_str().unwrap(), "--engines", "wasmi"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no case files (*.yaml, *.wast) in this directory"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no case files (*.yaml, *.wast, *.any.js) in this directory"), "{}", stderr(&o));
 }
 
 #[test]

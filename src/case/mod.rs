@@ -8,6 +8,7 @@ mod model;
 mod values;
 pub mod module;
 pub mod spans;
+pub mod testharness;
 pub mod wast;
 
 pub use error::LoadError;

@@ -104,6 +104,10 @@ pub enum Action {
     BufferLength { memory: String },
     /// JS API only: `resize(bytes)` on the buffer the last `buffer` step took.
     Resize { memory: String, bytes: u64 },
+    /// A testharness file (`.any.js`): its scripts in order (the suite's
+    /// testharness.js, the includes, the file), the globals it runs on
+    /// (`jsshell`, `window`, ...) and the seconds its subtests may take.
+    Testharness { scripts: Vec<super::testharness::Script>, globals: Vec<String>, seconds: f64 },
 }
 
 /// How the JS API gets a memory's sizes: BigInts (what the current JS API
@@ -185,6 +189,10 @@ impl Action {
                 let shared = if *shared { " shared" } else { "" };
                 let addr = if *address == AddressType::I64 { " i64" } else { "" };
                 format!("new_memory {name} ({initial}{max}{shared}{addr}){}", form_label(*js_form, *address))
+            }
+            Action::Testharness { scripts, .. } => {
+                let file = scripts.last().map(|s| s.name.rsplit('/').next().unwrap_or(&s.name).to_string()).unwrap_or_default();
+                format!("testharness {file}")
             }
             Action::Buffer { memory, resizable: None } => format!("buffer {memory}"),
             Action::Buffer { memory, resizable: Some(true) } => format!("buffer {memory} toResizableBuffer"),

@@ -2,7 +2,9 @@
 //! and the known divergences) and keeps the results file current while a
 //! run goes on.
 
-use super::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry, Summary};
+use super::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome, Summary};
+use crate::case::ErrorKind;
+use crate::outcome::Subtests;
 use crate::case::{Case, Step};
 use crate::diff::{check_steps, verdict, Known, Verdict};
 use crate::engine::Column;
@@ -96,6 +98,20 @@ impl<'a> Collector<'a> {
     /// Judges a finished cell, records it and appends it to the file.
     pub fn add(&mut self, run: &CellRun) -> &CellEntry {
         let case = &self.cases[run.case];
+        if let [Outcome::Subtests(s)] = run.outcomes.as_slice() {
+            let (verdict, reason) = crate::diff::subtest_verdict(&case.id, run.engine, s, self.known);
+            let entry = CellEntry {
+                case: case.id.clone(),
+                engine: run.engine.to_string(),
+                verdict,
+                steps: subtest_steps(s),
+                ms: round3(run.ms),
+                engine_ms: run.engine_us.map(|us| round3(us as f64 / 1000.0)),
+                reason,
+                cross_origin_isolated: run.cross_origin_isolated,
+            };
+            return self.push(entry);
+        }
         let checks = check_steps(case, &run.outcomes);
         let known = self.known.find(run.engine, &case.id);
         let v = verdict(&checks, known);
@@ -186,4 +202,38 @@ fn step_entry(step: &Step, outcome: &Outcome, ok: Option<bool>) -> StepEntry {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// A testharness file's run as steps: one per subtest, in the order the
+/// file defined them, each expected to pass (`PASS` is `ok`; `FAIL` an
+/// `error` of kind `other` with the assertion's message; `TIMEOUT`,
+/// `NOTRUN` and `PRECONDITION_FAILED` are `timeout`, `skipped` and
+/// `unsupported`); then, when the harness itself did not end `OK`, a step
+/// `harness` that says why.
+fn subtest_steps(s: &Subtests) -> Vec<StepEntry> {
+    let step = |name: &str, ok: bool, outcome: StepOutcome| StepEntry { step: name.to_string(), ok: Some(ok), outcome, expect: Some("ok".into()), claim_ok: None };
+    let mut out: Vec<StepEntry> = s
+        .tests
+        .iter()
+        .map(|t| {
+            let message = t.message.clone().unwrap_or_default();
+            let outcome = match t.status {
+                0 => StepOutcome::Ok,
+                1 => StepOutcome::Error { error: ErrorKind::Other, message },
+                2 => StepOutcome::Timeout { message },
+                3 => StepOutcome::Skipped { message },
+                _ => StepOutcome::Unsupported { message },
+            };
+            step(&t.name, t.status == 0, outcome)
+        })
+        .collect();
+    if s.status != 0 {
+        let message = s.message.clone().unwrap_or_default();
+        let outcome = match s.status {
+            2 => StepOutcome::Timeout { message: format!("the harness timed out: {message}") },
+            _ => StepOutcome::Error { error: ErrorKind::Other, message: format!("harness error: {message}") },
+        };
+        out.push(step(crate::diff::HARNESS_STEP, false, outcome));
+    }
+    out
 }

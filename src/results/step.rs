@@ -121,6 +121,13 @@ impl From<&Outcome> for StepOutcome {
             Outcome::Timeout(m) => StepOutcome::Timeout { message: m.clone() },
             Outcome::Unsupported(m) => StepOutcome::Unsupported { message: m.clone() },
             Outcome::Skipped(m) => StepOutcome::Skipped { message: m.clone() },
+            // A testharness file's steps are its subtests (the collector
+            // expands them); as one step, whether all passed.
+            Outcome::Subtests(s) if s.all_pass() => StepOutcome::Ok,
+            Outcome::Subtests(s) => {
+                let failed = s.tests.iter().filter(|t| t.status != 0).count();
+                StepOutcome::Error { error: ErrorKind::Other, message: format!("{failed} of {} subtests did not pass", s.tests.len()) }
+            }
         }
     }
 }
@@ -218,7 +225,8 @@ impl<'de> Deserialize<'de> for StepEntry {
         use serde::de::Error;
         let w = StepWire::deserialize(d)?;
         let need = |what: &str| D::Error::custom(format!("a `{}` step has no `{what}`", w.kind));
-        let message = || w.message.clone().ok_or_else(|| need("message"));
+        // A message is always written; one left out reads as empty.
+        let message = || Ok::<String, D::Error>(w.message.clone().unwrap_or_default());
         let outcome = match w.kind.as_str() {
             "ok" => StepOutcome::Ok,
             "returns" => StepOutcome::Returns { values: w.values.clone().ok_or_else(|| need("values"))? },

@@ -1,7 +1,6 @@
 //! A connection to one engine: a process speaking the line protocol, or a
 //! browser session that looks like one.
 
-use super::worker::SharedServer;
 use super::RunOptions;
 use crate::engine::protocol::Event;
 use crate::engine::server::HarnessServer;
@@ -20,6 +19,10 @@ pub(super) fn shell_version(id: &'static str, shell: &crate::engine::js::Shell) 
     let mut seen = SEEN.lock().unwrap();
     seen.entry(id).or_insert_with(|| shell.version().unwrap_or_else(|_| "unknown".into())).clone()
 }
+
+/// The harness server every browser session of a run loads its page from:
+/// started by the first, so that a fixed `--serve-addr` is bound once.
+pub(super) type SharedServer = tokio::sync::OnceCell<Arc<HarnessServer>>;
 
 pub(super) enum Conn {
     Process(Proc),

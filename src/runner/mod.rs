@@ -100,6 +100,24 @@ pub enum RunEvent {
     NotRun { case: usize, engine: &'static str, reason: String },
 }
 
+/// Whether a case runs on a column: a testharness file runs on the JS
+/// shells when its `global=` names `jsshell`, in the browsers when it
+/// names `window`, never on the embedded engines; else why not.
+fn runs_on(case: &Case, column: &Column) -> Result<(), String> {
+    let Some(crate::case::Action::Testharness { globals, .. }) = case.plan.actions.first() else { return Ok(()) };
+    use crate::case::testharness::{SHELL, WINDOW};
+    let (needs, here) = match column.launch {
+        Launch::Js(_) => (SHELL, "a JS shell"),
+        Launch::Browser(_) => (WINDOW, "a browser"),
+        Launch::Worker(_) => return Err("a testharness file runs on the JS columns only (the JS API is not an embedder's API)".into()),
+    };
+    if globals.iter().any(|g| g == needs) {
+        Ok(())
+    } else {
+        Err(format!("the file's `// META: global={}` does not name `{needs}`, so it does not run in {here}", globals.join(",")))
+    }
+}
+
 /// Runs `cells` and sends an event for each; returns when all are done.
 pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
     let (units, weight) = heavy_weights(&cases, opts.memory_budget);
@@ -107,6 +125,10 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
+        if let Err(reason) = runs_on(&cases[case], spec) {
+            let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, reason });
+            continue;
+        }
         lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case])).into());
         match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
             Some((_, q)) => q.push_back(case),

@@ -6,7 +6,6 @@ use super::weight::heavy;
 use super::*;
 use crate::case::{Action, Case};
 use crate::engine::protocol::{request_line_from, Event};
-use crate::engine::server::HarnessServer;
 use crate::engine::Column;
 use crate::outcome::{normalize, Outcome};
 use std::collections::{BTreeMap, VecDeque};
@@ -44,9 +43,6 @@ pub(super) struct Worker {
     pub(super) weight: Arc<Vec<u32>>,
 }
 
-/// The harness server every browser session of a run loads its page from:
-/// started by the first, so that a fixed `--serve-addr` is bound once.
-pub(super) type SharedServer = tokio::sync::OnceCell<Arc<HarnessServer>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Availability {

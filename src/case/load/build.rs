@@ -1,6 +1,7 @@
 //! A raw case file -> a [`Case`]: the module, imports, host set-up and the
 //! plan its steps make.
 
+use super::ctx::{none_if_empty, Ctx};
 use super::step::build_step;
 use super::raw::*;
 use super::super::error::LoadError;
@@ -11,27 +12,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-
-pub(super) struct Ctx<'a> {
-    pub(super) file: &'a Path,
-    pub(super) spans: &'a LazySpans<'a>,
-    /// The steps' lines, where a line scan finds them (else from `spans`).
-    pub(super) step_lines: Option<Vec<usize>>,
-}
-
-impl Ctx<'_> {
-    pub(super) fn err(&self, path: &str, message: impl Into<String>) -> LoadError {
-        LoadError::new(self.file, self.spans.get().find(path), message)
-    }
-
-    /// The line of step `index` (its path is `path`).
-    pub(super) fn step_line(&self, index: usize, path: &str) -> usize {
-        match self.step_lines.as_ref().and_then(|l| l.get(index)) {
-            Some(line) => *line,
-            None => self.spans.get().find(path).line,
-        }
-    }
-}
 
 pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
     // The scan must find one line per step, or it is not used.
@@ -133,10 +113,6 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         timeout: raw.timeout,
         commits_at_most: None,
     })
-}
-
-pub(super) fn none_if_empty(list: &[String]) -> String {
-    if list.is_empty() { "none".into() } else { list.join(", ") }
 }
 
 pub(super) fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {

@@ -102,7 +102,7 @@ pub(super) fn case_files(path: &Path) -> Result<Vec<(PathBuf, PathBuf)>, LoadErr
     let root = corpus_root(path);
     if meta.is_file() {
         if !is_case_file(path) {
-            return Err(LoadError::whole(path, "not a case file: expected a `.yaml`, `.yml` or `.wast` file"));
+            return Err(LoadError::whole(path, "not a case file: expected a `.yaml`, `.yml` or `.wast` file, or a testharness `.any.js` file"));
         }
         return Ok(vec![(path.to_path_buf(), root)]);
     }
@@ -110,14 +110,14 @@ pub(super) fn case_files(path: &Path) -> Result<Vec<(PathBuf, PathBuf)>, LoadErr
     walk(path, &mut files).map_err(|e| LoadError::whole(path, format!("cannot read directory: {e}")))?;
     files.sort();
     if files.is_empty() {
-        return Err(LoadError::whole(path, "no case files (*.yaml, *.wast) in this directory"));
+        return Err(LoadError::whole(path, "no case files (*.yaml, *.wast, *.any.js) in this directory"));
     }
     Ok(files.into_iter().map(|f| (f, root.clone())).collect())
 }
 
 pub(super) fn is_case_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".wast")) && name != KNOWN_FILE
+    (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".wast") || name.ends_with(".any.js")) && name != KNOWN_FILE
 }
 
 pub(super) fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -2,7 +2,7 @@
 
 use super::literals::{typed, yaml_kind};
 use super::step::type_list;
-use super::build::Ctx;
+use super::ctx::Ctx;
 use super::raw::*;
 use super::super::error::LoadError;
 use crate::case::*;
@@ -67,6 +67,7 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
         Action::Register { .. } => "register",
         Action::Get { .. } => "get",
         Action::Unsupported { .. } => "unsupported",
+        Action::Testharness { .. } => "testharness",
     };
     let wrong = |what: &str, allowed: &str| cx.err(path, format!("a `{kind}` step cannot expect `{what}` (expected {allowed})"));
     Ok(match raw {

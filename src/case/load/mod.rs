@@ -11,6 +11,7 @@
 //! and `literals` their values.
 
 mod build;
+mod ctx;
 mod discover;
 mod expect;
 mod literals;
@@ -52,7 +53,7 @@ pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
         ));
     }
     let text = std::fs::read_to_string(file).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidData => LoadError::whole(file, "is not UTF-8 text: expected a YAML case file or a .wast script"),
+        std::io::ErrorKind::InvalidData => LoadError::whole(file, "is not UTF-8 text: expected a YAML case file, a .wast script or a testharness file"),
         _ => LoadError::whole(file, format!("cannot read: {e}")),
     })?;
     // The directory is resolved, not the file: a symlinked script keeps the
@@ -67,6 +68,11 @@ pub fn load_file(file: &Path, root: &Path) -> Result<Vec<Case>, LoadError> {
         // Scripts keep their extension: `spec/memory_grow.wast`.
         let id = rel.to_string_lossy().replace('\\', "/");
         return super::wast::parse_wast(&text, file, &id);
+    }
+    if super::testharness::is_testharness_file(file) {
+        // So do testharness files: `memory/grow.any.js`.
+        let id = rel.to_string_lossy().replace('\\', "/");
+        return super::testharness::parse_testharness(&text, file, &id);
     }
     let id = rel.with_extension("").to_string_lossy().replace('\\', "/");
     parse_case(&text, file, &id)

@@ -2,10 +2,10 @@
 
 use super::expect::{expect, raw_expect};
 use super::literals::typed;
-use super::build::none_if_empty;
+use super::ctx::none_if_empty;
 use crate::case::module::ModuleInfo;
 use std::collections::BTreeMap;
-use super::build::Ctx;
+use super::ctx::Ctx;
 use super::raw::*;
 use super::super::error::LoadError;
 use crate::case::*;
