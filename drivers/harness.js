@@ -383,6 +383,9 @@ async function runCase(plan, emit, from = 0) {
       };
     } else {
       switch (kind) {
+        case 'testharness':
+          outcome = await runTestharness(arg);
+          break;
         case 'validate':
           outcome = { kind: 'returns', values: [{ i32: WebAssembly.validate(bytes) ? 1 : 0 }] };
           break;
@@ -558,6 +561,91 @@ async function runCase(plan, emit, from = 0) {
     }
     emit(i, outcome);
   }
+}
+
+// A testharness file (the JS API's own tests): its scripts (the suite's
+// testharness.js, the includes, the file) run in a fresh global, a page's
+// iframe where there is a document, else a new V8/JSC context (node:vm),
+// which testharness.js takes for a JS shell. The outcome is every
+// subtest's status and message, and the harness's. Subtests still
+// running after `seconds` are timed out by testharness.js itself.
+function testharnessResult(tests, status) {
+  return {
+    kind: 'subtests',
+    status: status.status,
+    message: status.message == null ? undefined : String(status.message),
+    tests: tests.map((t) => ({ name: String(t.name), status: t.status, message: t.message == null ? undefined : String(t.message) })),
+  };
+}
+function runTestharness({ scripts, seconds }) {
+  return new Promise((resolve) => {
+    let finished = false;
+    // An exception a script threw (a shell has no onerror to tell the harness).
+    let uncaught = null;
+    const finish = (tests, status) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(guard);
+      if (uncaught && !status.status) status = { status: 1, message: uncaught };
+      resolve(testharnessResult(tests, status));
+    };
+    // The last word if the harness never completes (a script that never
+    // settles a promise the harness waits on, a frame that never loads).
+    const guard = setTimeout(() => finish([], { status: 2, message: `no completion in ${seconds + 5} s` }), (seconds + 5) * 1000);
+    const hook = (ctxTimeout) => `add_completion_callback(function (tests, status) { __wasmMatrixDone(tests, status); });\n`
+      + `setup({ explicit_timeout: true, output: false });\n`
+      + `setTimeout(function () { ${ctxTimeout} }, ${Math.round(seconds * 1000)});\n`;
+    if (typeof document !== 'undefined') {
+      const frame = document.createElement('iframe');
+      const urls = [];
+      const blob = (text) => { const u = URL.createObjectURL(new Blob([text], { type: 'text/javascript' })); urls.push(u); return u; };
+      window.__wasmMatrixDone = (tests, status) => {
+        const r = [Array.from(tests), status];
+        setTimeout(() => { frame.remove(); urls.forEach((u) => URL.revokeObjectURL(u)); }, 0);
+        finish(...r);
+      };
+      const tags = [scripts[0], { text: 'var __wasmMatrixDone = parent.__wasmMatrixDone;\n' + hook('timeout();') }, ...scripts.slice(1)]
+        .map((s) => `<script src="${blob(s.text)}"></script>`).join('\n');
+      frame.srcdoc = `<!doctype html><meta charset="utf-8"><title>${scripts[scripts.length - 1].name.split('/').pop()}</title>${tags}`;
+      frame.style.display = 'none';
+      document.body.appendChild(frame);
+      return;
+    }
+    let vm;
+    try {
+      vm = typeof require === 'function' ? require('node:vm') : process.getBuiltinModule('node:vm');
+    } catch (e) {
+      finish([], { status: 1, message: `no node:vm to run a testharness file in: ${describe(e)}` });
+      return;
+    }
+    // No window, document or self: testharness.js takes this global for a shell's.
+    const sandbox = { console, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, __wasmMatrixDone: finish };
+    const ctx = vm.createContext(sandbox);
+    try {
+      // `self` is the global, as JS shells' test runners define it.
+      vm.runInContext('var self = globalThis;', ctx);
+      vm.runInContext(scripts[0].text, ctx, { filename: scripts[0].name });
+      vm.runInContext(hook('timeout();'), ctx, { filename: 'wasm-matrix' });
+    } catch (e) {
+      finish([], { status: 1, message: `testharness.js did not load: ${describe(e)}` });
+      return;
+    }
+    for (const s of scripts.slice(1)) {
+      try {
+        vm.runInContext(s.text, ctx, { filename: s.name });
+      } catch (e) {
+        // As a page's onerror would: the harness errs, the tests defined so far run.
+        uncaught = `uncaught exception in ${s.name.split('/').pop()}: ${describe(e)}`;
+        break;
+      }
+    }
+    // A shell has no load event: the file's tests are all defined now.
+    try {
+      vm.runInContext('done();', ctx);
+    } catch (e) {
+      finish([], { status: 1, message: `done() failed: ${describe(e)}` });
+    }
+  });
 }
 
 // Runs requests one after another; returns the protocol events.

@@ -55,6 +55,22 @@ while read -r dir pkg bin; do
   install_runtime "$dir" "$pkg" "$bin"
 done < "$(dirname "$0")/runtimes.txt"
 
+# testharness.js for the project's own testharness suite (tests/js-api-harness,
+# laid out as the spec's test/js-api with test/harness beside it): WPT's, as
+# the npm package wpt-runner ships it (git-ignored).
+WPT_RUNNER_VERSION=7.0.0
+harness="$(cd "$(dirname "$0")/.." && pwd)/tests/js-api-harness/harness/testharness.js"
+if [ -f "$harness" ]; then
+  echo "install.sh: testharness.js is already there ($harness)"
+else
+  echo "install.sh: fetching testharness.js from wpt-runner@$WPT_RUNNER_VERSION (npm) into $(dirname "$harness")"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack "wpt-runner@$WPT_RUNNER_VERSION" --silent >/dev/null && tar xzf wpt-runner-*.tgz package/testharness/testharness.js)
+  mkdir -p "$(dirname "$harness")"
+  cp "$tmp/package/testharness/testharness.js" "$harness"
+  rm -rf "$tmp"
+fi
+
 echo "install.sh: $(chromium --version 2>/dev/null | head -1)"
 echo "install.sh: $(chromedriver --version 2>/dev/null | head -1)"
 echo "install.sh: $(firefox-esr --version 2>/dev/null | head -1)"

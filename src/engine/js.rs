@@ -134,7 +134,10 @@ pub fn script_file(name: &str, text: &str) -> Result<PathBuf, String> {
     if std::fs::read_to_string(&path).map(|t| t == text).unwrap_or(false) {
         return Ok(path);
     }
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    // A name of its own per writer: every column of a run may write it at once.
+    static WRITER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WRITER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("{}.{n}.tmp", std::process::id()));
     std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("cannot write the JS {name} to {}: {e}", path.display()))?;
     Ok(path)
 }

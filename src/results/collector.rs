@@ -230,6 +230,7 @@ fn subtest_steps(s: &Subtests) -> Vec<StepEntry> {
     if s.status != 0 {
         let message = s.message.clone().unwrap_or_default();
         let outcome = match s.status {
+            2 if message.is_empty() => StepOutcome::Timeout { message: "the harness timed out (subtests still running were timed out)".into() },
             2 => StepOutcome::Timeout { message: format!("the harness timed out: {message}") },
             _ => StepOutcome::Error { error: ErrorKind::Other, message: format!("harness error: {message}") },
         };

@@ -14,14 +14,16 @@ pub(super) fn heavy(case: &Case, run_timeout: Duration) -> bool {
 
 /// A case that may use GiBs: one whose memories can reach 1 GiB where the
 /// case says how far they can reach (`commits_at_most`); else a YAML case
-/// with its own `timeout` (what the corpus gives its GiB allocations), or a
+/// with its own `timeout` (what the corpus gives its GiB allocations; not
+/// a .wast script or a testharness file), or a
 /// host grow or memory of at least 1 GiB.
 pub(super) fn memory_heavy(case: &Case) -> bool {
     const GIB_PAGES: u64 = 16384;
     if let Some(bytes) = case.commits_at_most {
         return bytes >= 1 << 30;
     }
-    let script = case.file.extension().is_some_and(|e| e == "wast");
+    // Scripts and testharness files raise their time limit for their length.
+    let script = case.file.extension().is_some_and(|e| e == "wast") || matches!(case.plan.actions.first(), Some(Action::Testharness { .. }));
     (case.timeout.is_some() && !script)
         || case.plan.actions.iter().any(|a| match a {
             Action::Grow { delta, .. } => *delta >= GIB_PAGES,
