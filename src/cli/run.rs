@@ -153,6 +153,7 @@ impl RunPlan {
         }
 
         print!("{}", report::terminal::divergence_table(&doc, args.messages));
+        print!("{}", report::terminal::counts_table(&doc));
         for e in &doc.engines {
             match (&e.version, e.available) {
                 (_, false) => println!("{}: unavailable: {}", e.id, e.reason.as_deref().unwrap_or("")),

@@ -11,6 +11,34 @@ pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
     for engine in &doc.engines {
         let mut suite = TestSuite::new(engine.id.as_str());
         for cell in doc.cells.iter().filter(|c| c.engine == engine.id) {
+            let counted = doc.cases.iter().any(|c| c.id == cell.case && crate::results::counted(&c.file));
+            if counted && cell.verdict != Verdict::Unavailable {
+                // A script or testharness file: a test case per assertion
+                // or subtest, so that CI shows which one failed.
+                for s in cell.steps.iter().filter(|s| s.ok.is_some()) {
+                    let status = match (s.ok, cell.verdict) {
+                        (Some(true), _) | (_, Verdict::Known) => TestCaseStatus::success(),
+                        _ => {
+                            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                            st.set_message(format!("expected {}, got {}", s.expect.as_ref().map(|e| e.to_string()).unwrap_or_default(), super::terminal::short(s)));
+                            st.set_type(cell.verdict.name());
+                            if let Some(m) = s.message() {
+                                st.set_description(m);
+                            }
+                            st
+                        }
+                    };
+                    let mut tc = TestCase::new(format!("{} :: {}", cell.case, s.step), status);
+                    tc.set_classname(format!("wasm-matrix.{}", engine.id));
+                    if s.ok == Some(false) && cell.verdict == Verdict::Known {
+                        tc.set_system_out(explain(cell));
+                    }
+                    suite.add_test_case(tc);
+                }
+                if cell.verdict != Verdict::Fixed {
+                    continue;
+                }
+            }
             let status = match cell.verdict {
                 Verdict::Pass => TestCaseStatus::success(),
                 Verdict::Known => {

@@ -146,3 +146,33 @@ pub fn divergence_table(doc: &ResultsDoc, messages: bool) -> String {
     out.push_str("✗ fails its case   ≈ known divergence   ! listed as known but conforms now\n");
     out
 }
+
+/// Passed/total per cell of every script and testharness file (their
+/// assertions, their subtests), one column per engine; empty without such
+/// cases.
+pub fn counts_table(doc: &ResultsDoc) -> String {
+    let cases: Vec<&str> = doc.cases.iter().filter(|c| crate::results::counted(&c.file)).map(|c| c.id.as_str()).collect();
+    if cases.is_empty() {
+        return String::new();
+    }
+    let engines: Vec<&str> = doc.engines.iter().map(|e| e.id.as_str()).collect();
+    let width = cases.iter().map(|c| c.chars().count()).max().unwrap_or(4).min(44);
+    let mut out = format!("{:<width$}", "passed/total");
+    for e in &engines {
+        let _ = write!(out, "  {:>12}", clip(e, 12));
+    }
+    out.push('\n');
+    for case in cases {
+        let _ = write!(out, "{:<width$}", clip(case, width));
+        for e in &engines {
+            let text = match doc.cells.iter().find(|c| c.case == case && c.engine == *e) {
+                Some(c) if c.verdict == Verdict::Unavailable => "-".to_string(),
+                Some(c) => crate::results::count_text(c.passed()),
+                None => String::new(),
+            };
+            let _ = write!(out, "  {text:>12}");
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -36,11 +36,13 @@ impl Row<'_> {
         self.cells.iter().flatten().any(|c| c.verdict.is_failure())
     }
 
-    /// What a cell shows: the observed value at the row's step.
+    /// What a cell shows: the observed value at the row's step; for a
+    /// script or a testharness file, its assertions passed/total.
     pub fn value(&self, engine: usize) -> String {
         match self.cells[engine] {
             None => String::new(),
             Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
+            Some(c) if self.case.is_some_and(|k| crate::results::counted(&k.file)) => crate::results::count_text(c.passed()),
             Some(c) => self.step.and_then(|i| c.steps.get(i)).map(short).unwrap_or_else(|| c.verdict.name().into()),
         }
     }

@@ -262,3 +262,35 @@ impl ResultsDoc {
         Ok(doc)
     }
 }
+
+impl CellEntry {
+    /// Steps that met their expectation, and steps judged (those with an
+    /// `ok`): for a .wast script its assertions, for a testharness file its
+    /// subtests.
+    pub fn passed(&self) -> (usize, usize) {
+        let judged: Vec<bool> = self.steps.iter().filter_map(|s| s.ok).collect();
+        (judged.iter().filter(|ok| **ok).count(), judged.len())
+    }
+}
+
+/// Whether a case file holds many assertions (a .wast script, a testharness
+/// file): the reports show its cells as passed/total.
+pub fn counted(file: &str) -> bool {
+    file.ends_with(".wast") || file.ends_with(".any.js")
+}
+
+/// `1,023/1,025`, as wpt.fyi shows a file's subtests.
+pub fn count_text((passed, total): (usize, usize)) -> String {
+    let group = |n: usize| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    format!("{}/{}", group(passed), group(total))
+}
