@@ -577,14 +577,20 @@ function testharnessResult(tests, status) {
     tests: tests.map((t) => ({ name: String(t.name), status: t.status, message: t.message == null ? undefined : String(t.message) })),
   };
 }
+// What a shell does with a promise rejection nobody handles while a
+// testharness file runs: the file's harness error (a page's
+// unhandledrejection event does the same), not the process's death.
+let strayRejection = null;
 function runTestharness({ scripts, seconds }) {
   return new Promise((resolve) => {
     let finished = false;
     // An exception a script threw (a shell has no onerror to tell the harness).
     let uncaught = null;
+    strayRejection = (reason) => { if (!uncaught) uncaught = `unhandled promise rejection: ${describe(reason)}`; };
     const finish = (tests, status) => {
       if (finished) return;
       finished = true;
+      strayRejection = null;
       clearTimeout(guard);
       if (uncaught && !status.status) status = { status: 1, message: uncaught };
       resolve(testharnessResult(tests, status));
@@ -672,6 +678,12 @@ if (typeof window !== 'undefined') {
   };
 } else if (typeof process !== 'undefined' && process.stdin && process.stdout) {
   const out = (ev) => process.stdout.write(JSON.stringify(ev) + '\n');
+  process.on('unhandledRejection', (reason) => {
+    if (strayRejection) return strayRejection(reason);
+    // Outside a testharness file, as a shell does by default: the process dies.
+    process.stderr.write(`unhandled promise rejection: ${describe(reason)}\n`);
+    process.exit(1);
+  });
   out({ ready: { engine: 'js', version: process.version } });
   const queue = [];
   let busy = false;

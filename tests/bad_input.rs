@@ -77,13 +77,17 @@ fn case_files() -> Vec<Bad> {
         bad("binary junk", "bad.yaml", junk, None, "is not UTF-8 text"),
         bad("a YAML alias bomb", "bad.yaml", bomb, None, "repetition limit exceeded"),
         bad("a 10 MB case file", "bad.yaml", huge, None, "larger than a case file may be"),
+        bad("a module file that is not wasm", "bad.yaml", "summary: s\nmodule_file: bad.yaml\nsteps: []\n", Some(2), "is not a WebAssembly binary"),
+        bad("a module file that is not there", "bad.yaml", "summary: s\nmodule_file: nothere.wasm\nsteps: []\n", Some(2), "cannot read"),
+        bad("both module and module_file", "bad.yaml", format!("summary: s\n{M}module_file: x.wasm\nsteps: []\n"), Some(5), "not both"),
+        bad("a testharness file outside a js-api suite", "bad.any.js", "test(() => {});\n", None, "inside a `js-api`"),
     ]
 }
 
 #[test]
 fn every_bad_case_file_is_named_with_its_line_and_the_good_case_still_runs() {
     let cases = case_files();
-    assert!(cases.len() >= 29);
+    assert!(cases.len() >= 33);
     let mut wrong = Vec::new();
     for b in &cases {
         let dir = tempfile::tempdir().unwrap();
@@ -201,3 +205,17 @@ fn merging_results_of_different_tool_versions_is_bad_input() {
     assert!(stderr(&o).contains("tool version"), "{}", stderr(&o));
     assert!(!Path::new(&tmp.path().join("rep/index.html")).exists(), "no report from a refused merge");
 }
+
+#[test]
+fn a_truncated_module_file_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("known-divergences.yaml"), "{}\n").unwrap();
+    let wasm = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/binary/grow-1-2.wasm")).unwrap();
+    std::fs::write(dir.path().join("cut.wasm"), &wasm[..wasm.len() - 5]).unwrap();
+    std::fs::write(dir.path().join("cut.yaml"), "summary: s\nmodule_file: cut.wasm\nsteps: []\n").unwrap();
+    let o = bin().args(["run", dir.path().to_str().unwrap(), "--engines", "wasmi", "--out", dir.path().join("r.json").to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cut.yaml:2:") && err.contains("`cut.wasm` is not a whole WebAssembly module"), "{err}");
+}
+

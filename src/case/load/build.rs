@@ -32,13 +32,21 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         named.insert(name.clone(), (modules.len(), info));
         modules.push(Wasm(wasm));
     }
-    let (wasm, info) = match &raw.module {
-        Some(wat) => {
+    let (wasm, info) = match (&raw.module, &raw.module_file) {
+        (Some(_), Some(_)) => {
+            return Err(cx.err("module_file", "a case takes its module from `module` (WAT text) or from `module_file` (a .wasm file), not both"));
+        }
+        (Some(wat), None) => {
             let wasm = compile_wat(wat, "module", &cx)?;
             let info = ModuleInfo::read(&wasm).map_err(|e| cx.err("module", format!("cannot read the compiled module: {e}")))?;
             (Some(wasm), Some(info))
         }
-        None => (None, None),
+        (None, Some(path)) => {
+            let wasm = read_module_file(path, &cx)?;
+            let info = ModuleInfo::read(&wasm).map_err(|e| cx.err("module_file", format!("`{path}` is not a whole WebAssembly module: {e}")))?;
+            (Some(wasm), Some(info))
+        }
+        (None, None) => (None, None),
     };
 
     let mut steps = Vec::new();
@@ -113,6 +121,23 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         timeout: raw.timeout,
         commits_at_most: None,
     })
+}
+
+/// The largest module file read: real modules (ffmpeg's core) are tens of MiB.
+const MAX_MODULE_BYTES: u64 = 256 << 20;
+
+/// A `module_file`: the bytes of a WebAssembly binary beside the case file.
+fn read_module_file(path: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
+    let full = cx.file.parent().unwrap_or(Path::new(".")).join(path);
+    let size = std::fs::metadata(&full).map_err(|e| cx.err("module_file", format!("cannot read `{}`: {e}", full.display())))?.len();
+    if size > MAX_MODULE_BYTES {
+        return Err(cx.err("module_file", format!("`{path}` is {} MiB, larger than a module file may be ({} MiB)", size >> 20, MAX_MODULE_BYTES >> 20)));
+    }
+    let bytes = std::fs::read(&full).map_err(|e| cx.err("module_file", format!("cannot read `{}`: {e}", full.display())))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(cx.err("module_file", format!("`{path}` is not a WebAssembly binary: expected a file that starts with \\0asm")));
+    }
+    Ok(bytes)
 }
 
 pub(super) fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {

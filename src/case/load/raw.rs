@@ -16,6 +16,9 @@ pub(super) struct RawCase {
     pub(super) source: Option<String>,
     #[serde(default)]
     pub(super) module: Option<String>,
+    /// The module as a binary file, relative to the case file (extension).
+    #[serde(default)]
+    pub(super) module_file: Option<String>,
     /// Further modules by name (extension): a `module: NAME` step
     /// instantiates one as the instance NAME.
     #[serde(default)]
