@@ -287,6 +287,40 @@ const error = (stage, e) => ({ kind: 'error', stage, code: codeOf(e), message: d
 // address type: a BigInt for i64 memories, a Number for i32 ones. Never
 // retried in the other form: an engine that wants the other one fails the
 // step, and that is the finding.
+// An import's stub (`imports: stub`): a function that throws when called,
+// naming the import; a memory, table, global (zero) or tag as declared.
+const STUB_VALUE = { i32: 'i32', i64: 'i64', f32: 'f32', f64: 'f64', v128: 'v128', funcref: 'anyfunc', externref: 'externref', anyref: 'anyref' };
+function makeStub({ module, name, kind }) {
+  const [k, d] = Object.entries(kind)[0];
+  switch (k) {
+    case 'func':
+      return () => { throw new WebAssembly.RuntimeError(`called the stub of import \`${module}.${name}\` (imports: stub)`); };
+    case 'memory': {
+      const desc = { initial: sized(d.initial, null, d.address) };
+      if (d.maximum != null) desc.maximum = sized(d.maximum, null, d.address);
+      if (d.shared) desc.shared = true;
+      if (d.address === 'i64') desc.address = 'i64';
+      if (d.page_size_log2 != null) desc.pageSize = 2 ** d.page_size_log2;
+      return new WebAssembly.Memory(desc);
+    }
+    case 'table': {
+      const desc = { element: d.element === 'externref' ? 'externref' : 'anyfunc', initial: sized(d.initial, null, d.address) };
+      if (d.maximum != null) desc.maximum = sized(d.maximum, null, d.address);
+      if (d.address === 'i64') desc.address = 'i64';
+      return new WebAssembly.Table(desc);
+    }
+    case 'global': {
+      const value = STUB_VALUE[d.ty];
+      const zero = d.ty === 'i64' ? 0n : (d.ty === 'funcref' || d.ty === 'externref' || d.ty === 'anyref') ? null : 0;
+      return new WebAssembly.Global({ value, mutable: d.mutable }, zero);
+    }
+    case 'tag':
+      return new WebAssembly.Tag({ parameters: d.params.map((t) => STUB_VALUE[t]) });
+    default:
+      throw new Error(d && d.what ? d.what : `no stub for a ${k} import`);
+  }
+}
+
 function sized(n, form, address) {
   return (form || (address === 'i64' ? 'bigint' : 'number')) === 'bigint' ? BigInt(n) : n;
 }
@@ -340,6 +374,15 @@ async function runCase(plan, emit, from = 0) {
     }
     for (const imp of plan.imports || []) {
       if (hostMemories.has(imp.memory)) put(imp.module, imp.name, hostMemories.get(imp.memory));
+    }
+    // `imports: stub`: what is still missing, made as the module declares it.
+    for (const s of plan.stubs || []) {
+      if (imports[s.module] && s.name in imports[s.module]) continue;
+      try {
+        put(s.module, s.name, makeStub(s));
+      } catch (e) {
+        return s.kind.unsupported ? { kind: 'unsupported', message: s.kind.unsupported.what } : error('link', e);
+      }
     }
     try {
       const inst = sync ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);

@@ -280,6 +280,10 @@ fn contains_any(text: &str, fragments: &[&str]) -> bool {
     fragments.iter().any(|f| text.contains(f))
 }
 
+/// The text every import stub fails with when called (session.rs and
+/// drivers/harness.js write it).
+pub const STUB_CALLED: &str = "called the stub of import";
+
 /// The trap kind for a code (if the engine gave one) and a text.
 pub fn trap_kind(code: Option<&str>, message: &str) -> TrapKind {
     if let Some(code) = code {
@@ -332,6 +336,10 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
         RawOutcome::Pages { pages } => Outcome::Pages(pages),
         RawOutcome::Bytes { hex } => Outcome::Bytes(hex),
         RawOutcome::Trap { code, message } => Outcome::Trap(trap_kind(code.as_deref(), &message), message),
+        // An import's stub failed inside wasm execution (`imports: stub`): the
+        // call traps, whatever the embedder's API calls the host's error
+        // (wasmtime and wasmer give it back as a plain error of the call).
+        RawOutcome::Error { stage: Stage::Call, message, .. } if message.contains(STUB_CALLED) => Outcome::Trap(TrapKind::Other, message),
         RawOutcome::Error { stage, code, message } => match error_kind(stage, code.as_deref(), &message) {
             // Instantiation fails by linking, by resources or by trapping (a
             // segment out of bounds, a start function): an engine that

@@ -80,6 +80,9 @@ fn case_files() -> Vec<Bad> {
         bad("a module file that is not wasm", "bad.yaml", "summary: s\nmodule_file: bad.yaml\nsteps: []\n", Some(2), "is not a WebAssembly binary"),
         bad("a module file that is not there", "bad.yaml", "summary: s\nmodule_file: nothere.wasm\nsteps: []\n", Some(2), "cannot read"),
         bad("both module and module_file", "bad.yaml", format!("summary: s\n{M}module_file: x.wasm\nsteps: []\n"), Some(5), "not both"),
+        bad("imports: stub without a module", "bad.yaml", "summary: s\nimports: stub\nsteps:\n  - new_memory: { as: m, initial: 1 }\n", Some(2), "the case needs a `module`"),
+        bad("a stub for an import the module lacks", "bad.yaml", format!("summary: s\n{M}imports:\n  env.nothere: stub\nsteps: []\n"), Some(6), "imports nothing named `env.nothere`"),
+        bad("imports that are neither stub nor a map", "bad.yaml", format!("summary: s\n{M}imports: everything\nsteps: []\n"), Some(5), "expected `stub` or a map"),
         bad("a testharness file outside a js-api suite", "bad.any.js", "test(() => {});\n", None, "inside a `js-api`"),
     ]
 }
@@ -87,7 +90,7 @@ fn case_files() -> Vec<Bad> {
 #[test]
 fn every_bad_case_file_is_named_with_its_line_and_the_good_case_still_runs() {
     let cases = case_files();
-    assert!(cases.len() >= 33);
+    assert!(cases.len() >= 36);
     let mut wrong = Vec::new();
     for b in &cases {
         let dir = tempfile::tempdir().unwrap();

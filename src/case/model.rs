@@ -287,6 +287,10 @@ pub struct Plan {
     pub host: Host,
     #[serde(default)]
     pub imports: Vec<MemoryImport>,
+    /// Imports of the main module made as it declares them (`imports: stub`):
+    /// functions that trap when called, memories, tables, globals, tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stubs: Vec<super::module::ImportStub>,
     /// Further modules (.wast scripts, named modules) that `module` actions
     /// refer to by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -345,6 +349,7 @@ mod tests {
             without: vec![],
             host: Host::default(),
             imports: vec![],
+            stubs: vec![],
             modules: vec![],
             actions: vec![],
         };

@@ -6,6 +6,7 @@
 //! for each engine to say.
 
 use super::{AddressType, ValType};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
 
@@ -19,6 +20,39 @@ pub struct ModuleInfo {
     pub memory_imports: Vec<(String, String)>,
     /// Exported globals: name -> value type.
     pub globals: BTreeMap<String, ValType>,
+    /// Every import with its declared type, in order: what `imports: stub`
+    /// makes for it.
+    pub imports: Vec<ImportStub>,
+}
+
+/// An import and what stubs it: made exactly as the module declares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportStub {
+    pub module: String,
+    pub name: String,
+    pub kind: StubKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StubKind {
+    /// A function that traps (throws) when called, naming the import.
+    Func { params: Vec<ValType>, results: Vec<ValType> },
+    Memory {
+        initial: u64,
+        maximum: Option<u64>,
+        shared: bool,
+        address: AddressType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_size_log2: Option<u32>,
+    },
+    Table { element: ValType, initial: u64, maximum: Option<u64>, address: AddressType },
+    /// A global holding zero (null for a reference).
+    Global { ty: ValType, mutable: bool },
+    Tag { params: Vec<ValType> },
+    /// A type the tool cannot make (a GC reference, a typed function
+    /// reference): why.
+    Unsupported { what: String },
 }
 
 impl ModuleInfo {
@@ -53,15 +87,41 @@ impl ModuleInfo {
                 Payload::ImportSection(r) => {
                     for imp in r {
                         let imp = imp.map_err(|e| e.to_string())?;
-                        match imp.ty {
-                            TypeRef::Func(t) => func_types.push(t),
-                            TypeRef::Global(g) => global_types.push(val_type(g.content_type, &is_func)),
+                        let sig = |t: u32| types.get(t as usize).cloned().flatten();
+                        let unsupported = |what: &str| StubKind::Unsupported { what: format!("{what} import `{}.{}` of a type the tool cannot make", imp.module, imp.name) };
+                        let kind = match imp.ty {
+                            TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                                func_types.push(t);
+                                match sig(t) {
+                                    Some((params, results)) if !params.iter().chain(&results).any(|v| *v == ValType::OtherRef) => StubKind::Func { params, results },
+                                    _ => unsupported("a function"),
+                                }
+                            }
+                            TypeRef::Global(g) => {
+                                let t = val_type(g.content_type, &is_func);
+                                global_types.push(t);
+                                match t {
+                                    Some(ty) if ty != ValType::OtherRef => StubKind::Global { ty, mutable: g.mutable },
+                                    _ => unsupported("a global"),
+                                }
+                            }
                             TypeRef::Memory(m) => {
                                 mem_types.push(addr(m.memory64));
                                 info.memory_imports.push((imp.module.to_string(), imp.name.to_string()));
+                                StubKind::Memory { initial: m.initial, maximum: m.maximum, shared: m.shared, address: addr(m.memory64), page_size_log2: m.page_size_log2 }
                             }
-                            _ => {}
-                        }
+                            TypeRef::Table(t) => match val_type(wasmparser::ValType::Ref(t.element_type), &is_func) {
+                                Some(element @ (ValType::FuncRef | ValType::ExternRef)) => {
+                                    StubKind::Table { element, initial: t.initial, maximum: t.maximum, address: addr(t.table64) }
+                                }
+                                _ => unsupported("a table"),
+                            },
+                            TypeRef::Tag(t) => match sig(t.func_type_idx) {
+                                Some((params, _)) => StubKind::Tag { params },
+                                None => unsupported("a tag"),
+                            },
+                        };
+                        info.imports.push(ImportStub { module: imp.module.to_string(), name: imp.name.to_string(), kind });
                     }
                 }
                 Payload::FunctionSection(r) => {

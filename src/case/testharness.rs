@@ -124,7 +124,7 @@ pub fn parse_testharness(text: &str, file: &Path, id: &str) -> Result<Vec<Case>,
     scripts.push(Script { name: file_abs.display().to_string(), text: text.to_string() });
     let seconds = if long { LONG_SECONDS } else { NORMAL_SECONDS };
     let action = Action::Testharness { scripts, globals, seconds };
-    let plan = Plan { wasm: None, features: vec![], without: vec![], host: Default::default(), imports: vec![], modules: vec![], actions: vec![action.clone()] };
+    let plan = Plan { wasm: None, features: vec![], without: vec![], host: Default::default(), imports: vec![], stubs: vec![], modules: vec![], actions: vec![action.clone()] };
     let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     Ok(vec![Case {
         id: id.to_string(),

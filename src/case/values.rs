@@ -110,6 +110,20 @@ impl<'de> Deserialize<'de> for Val {
 }
 
 impl Val {
+    /// The zero of a type (null for a reference): what a stub global holds.
+    pub fn zero(t: ValType) -> Val {
+        match t {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::FuncRef => Val::RefNull(RefType::Func),
+            ValType::ExternRef => Val::RefNull(RefType::Extern),
+            ValType::AnyRef | ValType::OtherRef => Val::RefNull(RefType::Any),
+        }
+    }
+
     /// The value as results.json shows it: integers as numbers, floats as
     /// numbers where finite and as text (`nan:0x7fc00000`, `inf`) otherwise.
     pub fn to_json(self) -> serde_json::Value {

@@ -340,6 +340,7 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         without: vec![],
         host: Host::default(),
         imports: vec![],
+        stubs: vec![],
         modules: b.modules,
         actions: b.steps.iter().map(|s| s.action.clone()).collect(),
     };

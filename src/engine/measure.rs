@@ -1,10 +1,10 @@
 //! The measures of `wasm-matrix probe`, written once on the backend
-//! primitives of [`super::session::Store`]: each column's memory limits,
+//! primitives of [`super::backend::Store`]: each column's memory limits,
 //! reservations and costs, measured with real modules and real host calls —
 //! bisection where a bound is searched, never a constant read. The `probe`
 //! command runs each in its own process; this file only measures.
 
-use super::session::{Fault, MemorySpec, Store};
+use super::backend::{Fault, MemorySpec, Store};
 use crate::case::{AddressType, Feature, Val};
 use serde::{Deserialize, Serialize};
 

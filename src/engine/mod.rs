@@ -6,6 +6,8 @@
 //! runner talks to every kind of engine through the same line protocol
 //! (`protocol.rs`).
 
+pub mod backend;
+pub mod imports;
 pub mod js;
 pub mod measure;
 pub mod protocol;

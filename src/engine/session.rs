@@ -10,135 +10,12 @@
 //! The shape follows wasmtime's differential oracles (`DiffEngine` /
 //! `DiffInstance`) and its `wast` crate: one context owns a script's state.
 
+pub use super::backend::{Backend, Fault, MemorySpec, Result, Store};
+use super::imports::{SpectestItem, SPECTEST};
 use super::Engine;
 use crate::case::{Action, AddressType, Feature, Host, Plan, RefType, Val, ValType};
 use crate::outcome::{RawOutcome, Stage};
 use std::collections::HashMap;
-
-/// A failure as the engine reports it; the session adds the stage.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// wasm execution trapped; `code` is the engine's own trap code name.
-    Trap { code: Option<String>, message: String },
-    /// The host API refused, with the engine's verbatim text.
-    Error { message: String },
-    /// Import resolution failed (for engines whose API tells it apart).
-    Link { message: String },
-    /// No export of that name and kind.
-    Missing,
-    /// The engine's API cannot express this.
-    Unsupported(String),
-}
-
-impl Fault {
-    pub fn error(e: impl std::fmt::Display) -> Fault {
-        Fault::Error { message: e.to_string() }
-    }
-
-    /// A value the engine returned that the case format has no form for.
-    pub fn unshowable() -> Fault {
-        Fault::Unsupported("a result type the case format cannot show".into())
-    }
-
-    fn outcome(self, stage: Stage, what: &str) -> RawOutcome {
-        match self {
-            Fault::Trap { code, message } => RawOutcome::Trap { code, message },
-            Fault::Error { message } => RawOutcome::Error { stage, code: None, message },
-            Fault::Link { message } => RawOutcome::Error { stage: Stage::Link, code: None, message },
-            Fault::Missing => RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported {what}") },
-            Fault::Unsupported(message) => RawOutcome::Unsupported { message },
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Fault>;
-
-/// A host memory's type (`new_memory`).
-#[derive(Debug, Clone, Copy)]
-pub struct MemorySpec {
-    pub initial: u64,
-    pub maximum: Option<u64>,
-    pub shared: bool,
-    pub address: AddressType,
-}
-
-/// An engine family with one configuration (a column): builds engines.
-pub trait Backend: 'static {
-    /// What is costly to build: kept per feature set and host cap.
-    type Engine: Clone;
-    type Store: Store;
-    /// An engine with proposals switched on or off as given (the engine's
-    /// defaults for the rest) and the host's cap, if the engine takes it
-    /// here; `Fault::Unsupported` for what the engine has no way to express
-    /// (every step of the case is then unsupported).
-    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> Result<Self::Engine>;
-    /// A fresh store for one case (the host cap, where it is per store).
-    fn store(&self, engine: &Self::Engine, host: &Host) -> Self::Store;
-}
-
-/// One case's store: the primitives.
-pub trait Store {
-    type Module: Clone;
-    type Instance: Clone;
-    type Extern: Clone;
-    type Memory: Clone;
-
-    fn validate(&mut self, wasm: &[u8]) -> bool;
-    fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module>;
-    /// The module's imports, in order, as (module, name).
-    fn imports(&self, module: &Self::Module) -> Vec<(String, String)>;
-    /// Instantiates with these imports (any the module does not name are
-    /// ignored; a missing one is the engine's link error).
-    fn instantiate(&mut self, module: &Self::Module, imports: &[(&str, &str, Self::Extern)]) -> Result<Self::Instance>;
-    fn exports(&mut self, instance: &Self::Instance) -> Vec<(String, Self::Extern)>;
-    fn call(&mut self, instance: &Self::Instance, name: &str, args: &[Val]) -> Result<Vec<Val>>;
-    fn global(&mut self, instance: &Self::Instance, name: &str) -> Result<Val>;
-    fn exported_memory(&mut self, instance: &Self::Instance, name: &str) -> Option<Self::Memory>;
-    fn new_memory(&mut self, spec: &MemorySpec) -> Result<Self::Memory>;
-    fn memory_extern(&mut self, memory: &Self::Memory) -> Self::Extern;
-    /// Grows by `delta` pages; the previous size.
-    fn grow(&mut self, memory: &Self::Memory, delta: u64) -> Result<u64>;
-    fn size(&mut self, memory: &Self::Memory) -> u64;
-    fn read(&mut self, memory: &Self::Memory, offset: u64, len: u64) -> Result<Vec<u8>>;
-    fn write(&mut self, memory: &Self::Memory, offset: u64, bytes: &[u8]) -> Result<()>;
-    /// A host function that takes `params` and does nothing (spectest's prints).
-    fn host_func(&mut self, params: &[ValType]) -> Result<Self::Extern>;
-    /// An immutable global.
-    fn host_global(&mut self, value: Val) -> Result<Self::Extern>;
-    /// A funcref table.
-    fn host_table(&mut self, min: u32, max: u32) -> Result<Self::Extern>;
-}
-
-// ------------------------------------------------------------------ spectest
-
-/// An item of the spec tests' host module.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpectestItem {
-    Func(&'static [ValType]),
-    Global(Val),
-    Table { min: u32, max: u32 },
-    Memory { min: u64, max: u64 },
-}
-
-/// `spectest`, as the reference interpreter defines it
-/// (`interpreter/host/spectest.ml`). `drivers/harness.js` mirrors this table;
-/// a unit test keeps the two equal.
-pub const SPECTEST: &[(&str, SpectestItem)] = &[
-    ("print", SpectestItem::Func(&[])),
-    ("print_i32", SpectestItem::Func(&[ValType::I32])),
-    ("print_i64", SpectestItem::Func(&[ValType::I64])),
-    ("print_f32", SpectestItem::Func(&[ValType::F32])),
-    ("print_f64", SpectestItem::Func(&[ValType::F64])),
-    ("print_i32_f32", SpectestItem::Func(&[ValType::I32, ValType::F32])),
-    ("print_f64_f64", SpectestItem::Func(&[ValType::F64, ValType::F64])),
-    ("global_i32", SpectestItem::Global(Val::I32(666))),
-    ("global_i64", SpectestItem::Global(Val::I64(666))),
-    ("global_f32", SpectestItem::Global(Val::F32(666.6f32.to_bits()))),
-    ("global_f64", SpectestItem::Global(Val::F64(666.6f64.to_bits()))),
-    ("table", SpectestItem::Table { min: 10, max: 20 }),
-    ("memory", SpectestItem::Memory { min: 1, max: 2 }),
-];
 
 // ------------------------------------------------------------------ engines
 
@@ -429,7 +306,13 @@ impl<'p, S: Store> Session<'p, S> {
                         Ok(e) => e,
                         Err(f) => return f.outcome(Stage::Link, "spectest item"),
                     },
-                    None => None,
+                    None => match self.plan.stubs.iter().find(|s| &s.module == module && &s.name == field).cloned() {
+                        Some(stub) => match super::imports::stub(&mut self.store, &stub) {
+                            Ok(e) => Some(e),
+                            Err(f) => return f.outcome(Stage::Link, "import stub"),
+                        },
+                        None => None,
+                    },
                 },
             };
             if let Some(item) = item {

@@ -189,4 +189,25 @@ impl super::session::Store for tinywasm::Store {
         let ty = TableType::new(WasmType::RefFunc, min as u64, Some(max as u64));
         Ok(Extern::Table(Table::new(self, ty, WasmValue::RefFunc(FuncRef::null())).map_err(fault)?))
     }
+
+    fn stub_func(&mut self, params: &[ValType], results: &[ValType], message: &str) -> Result<Extern> {
+        let params: Vec<WasmType> = params.iter().map(|t| val_type(*t)).collect();
+        let results: Vec<WasmType> = results.iter().map(|t| val_type(*t)).collect();
+        let ty = FuncType::new(&params, &results);
+        let message = message.to_string();
+        Ok(Extern::Function(tinywasm::HostFunction::from_untyped(self, &ty, move |_, _| Err(Error::Other(message.clone())))))
+    }
+
+    fn stub_global(&mut self, ty: ValType, mutable: bool) -> Result<Extern> {
+        let v = from_val(&Val::zero(ty))?;
+        Ok(Extern::Global(Global::new(self, GlobalType::new(val_type(ty), mutable), v).map_err(fault)?))
+    }
+
+    fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Extern> {
+        let (t, init) = match element {
+            ValType::ExternRef => (WasmType::RefExtern, WasmValue::RefExtern(ExternRef::null())),
+            _ => (WasmType::RefFunc, WasmValue::RefFunc(FuncRef::null())),
+        };
+        Ok(Extern::Table(Table::new(self, TableType::new(t, min, max), init).map_err(fault)?))
+    }
 }

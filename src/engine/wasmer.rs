@@ -258,4 +258,25 @@ impl super::session::Store for Store {
         let ty = TableType::new(Type::FuncRef, min, Some(max));
         Ok(Table::new(self, ty, Value::FuncRef(None)).map_err(Fault::error)?.into())
     }
+
+    fn stub_func(&mut self, params: &[ValType], results: &[ValType], message: &str) -> Result<Extern> {
+        let ty = FunctionType::new(params.iter().map(|t| val_type(*t)).collect::<Vec<_>>(), results.iter().map(|t| val_type(*t)).collect::<Vec<_>>());
+        let message = message.to_string();
+        Ok(Function::new(self, ty, move |_| Err(wasmer::RuntimeError::new(message.clone()))).into())
+    }
+
+    fn stub_global(&mut self, ty: ValType, mutable: bool) -> Result<Extern> {
+        let v = from_val(self, &Val::zero(ty))?;
+        Ok(if mutable { Global::new_mut(self, v) } else { Global::new(self, v) }.into())
+    }
+
+    fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Extern> {
+        let (t, init) = match element {
+            ValType::ExternRef => (Type::ExternRef, Value::ExternRef(None)),
+            _ => (Type::FuncRef, Value::FuncRef(None)),
+        };
+        let min = u32::try_from(min).map_err(|_| Fault::Unsupported("a stub table above 2^32 entries".into()))?;
+        let ty = TableType::new(t, min, max.map(|m| m.min(u32::MAX as u64) as u32));
+        Ok(Table::new(self, ty, init).map_err(Fault::error)?.into())
+    }
 }

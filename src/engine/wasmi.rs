@@ -189,4 +189,25 @@ impl super::session::Store for WasmiStore {
         let ty = TableType::new(wasmi::RefType::Func, min, Some(max));
         Ok(Table::new(&mut self.store, ty, Ref::Func(Nullable::Null)).map_err(Fault::error)?.into())
     }
+
+    fn stub_func(&mut self, params: &[ValType], results: &[ValType], message: &str) -> Result<Extern> {
+        let ty = FuncType::new(params.iter().map(|t| val_type(*t)), results.iter().map(|t| val_type(*t)));
+        let message = message.to_string();
+        Ok(Func::new(&mut self.store, ty, move |_, _, _| Err(wasmi::Error::new(message.clone()))).into())
+    }
+
+    fn stub_global(&mut self, ty: ValType, mutable: bool) -> Result<Extern> {
+        let v = from_val(&mut self.store, &Val::zero(ty))?;
+        Ok(Global::new(&mut self.store, v, if mutable { Mutability::Var } else { Mutability::Const }).into())
+    }
+
+    fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Extern> {
+        let (rt, init) = match element {
+            ValType::ExternRef => (wasmi::RefType::Extern, Ref::Extern(Nullable::Null)),
+            _ => (wasmi::RefType::Func, Ref::Func(Nullable::Null)),
+        };
+        let min = u32::try_from(min).map_err(|_| Fault::Unsupported("a stub table above 2^32 entries".into()))?;
+        let ty = TableType::new(rt, min, max.map(|m| m.min(u32::MAX as u64) as u32));
+        Ok(Table::new(&mut self.store, ty, init).map_err(Fault::error)?.into())
+    }
 }

@@ -268,4 +268,25 @@ impl super::session::Store for WasmtimeStore {
         let ty = TableType::new(wasmtime::RefType::FUNCREF, min, Some(max));
         Ok(Table::new(&mut self.store, ty, Ref::Func(None)).map_err(fault)?.into())
     }
+
+    fn stub_func(&mut self, params: &[ValType], results: &[ValType], message: &str) -> Result<Extern> {
+        let ty = wasmtime::FuncType::new(&self.engine, params.iter().map(|t| val_type(*t)), results.iter().map(|t| val_type(*t)));
+        let message = message.to_string();
+        Ok(wasmtime::Func::new(&mut self.store, ty, move |_, _, _| Err(wasmtime::Error::msg(message.clone()))).into())
+    }
+
+    fn stub_global(&mut self, ty: ValType, mutable: bool) -> Result<Extern> {
+        let gt = GlobalType::new(val_type(ty), if mutable { Mutability::Var } else { Mutability::Const });
+        let v = from_val(&mut self.store, &Val::zero(ty))?;
+        Ok(Global::new(&mut self.store, gt, v).map_err(fault)?.into())
+    }
+
+    fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Extern> {
+        let (rt, init) = match element {
+            ValType::ExternRef => (wasmtime::RefType::EXTERNREF, Ref::Extern(None)),
+            _ => (wasmtime::RefType::FUNCREF, Ref::Func(None)),
+        };
+        let ty = TableType::new(rt, u32::try_from(min).map_err(|_| Fault::Unsupported("a stub table above 2^32 entries".into()))?, max.map(|m| m.min(u32::MAX as u64) as u32));
+        Ok(Table::new(&mut self.store, ty, init).map_err(fault)?.into())
+    }
 }

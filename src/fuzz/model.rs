@@ -144,6 +144,7 @@ impl Program {
             without: vec![],
             host: Host::default(),
             imports: vec![],
+            stubs: vec![],
             modules: vec![],
             actions: steps.iter().map(|s| s.action.clone()).collect(),
         };

@@ -57,6 +57,7 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
         without: vec![],
         host: crate::case::Host::default(),
         imports: vec![],
+        stubs: vec![],
         modules: vec![],
         actions: actions.clone(),
     };

@@ -82,8 +82,26 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
     }
 
     let mut imports = Vec::new();
-    for (key, memory) in &raw.imports {
+    let mut stubs = Vec::new();
+    let map = match &raw.imports {
+        RawImports::All(word) if word == "stub" => {
+            let info = info.as_ref().ok_or_else(|| cx.err("imports", "`imports: stub` stubs a module's imports: the case needs a `module` or `module_file`"))?;
+            stubs = info.imports.clone();
+            BTreeMap::new()
+        }
+        RawImports::All(other) => return Err(cx.err("imports", format!("expected `stub` or a map of `module.name` to a memory's name or `stub`, found `{other}`"))),
+        RawImports::Some(map) => map.clone(),
+    };
+    for (key, memory) in &map {
         let at = format!("imports.{key}");
+        if memory == "stub" {
+            let stub = info.as_ref().and_then(|i| i.imports.iter().find(|s| format!("{}.{}", s.module, s.name) == *key));
+            match stub {
+                Some(s) => stubs.push(s.clone()),
+                None => return Err(cx.err(&at, format!("the module imports nothing named `{key}`"))),
+            }
+            continue;
+        }
         let (module, name) = key
             .split_once('.')
             .ok_or_else(|| cx.err(&at, format!("import `{key}` must be written `module.name` (e.g. `env.memory`)")))?;
@@ -105,6 +123,7 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         without: vec![],
         host: raw.host,
         imports,
+        stubs,
         modules,
         actions: steps.iter().map(|s| s.action.clone()).collect(),
     };

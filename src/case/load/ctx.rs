@@ -3,6 +3,7 @@
 
 use super::super::error::LoadError;
 use super::super::spans::LazySpans;
+use crate::case::ValType;
 use std::path::Path;
 
 /// A case being built: its file and where each YAML path is in it.
@@ -30,4 +31,10 @@ impl Ctx<'_> {
 /// A list for an error message, or "none".
 pub(super) fn none_if_empty(list: &[String]) -> String {
     if list.is_empty() { "none".into() } else { list.join(", ") }
+}
+
+/// Types for an error message: `i32, i64`, or "none".
+pub(super) fn type_list(types: &[ValType]) -> String {
+    let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+    if names.is_empty() { "none".into() } else { names.join(", ") }
 }

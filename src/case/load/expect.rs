@@ -1,7 +1,7 @@
 //! `expect:` (and `claim:`) -> an [`Expect`], typed by the step's action.
 
 use super::literals::{typed, yaml_kind};
-use super::step::type_list;
+use super::ctx::type_list;
 use super::ctx::Ctx;
 use super::raw::*;
 use super::super::error::LoadError;

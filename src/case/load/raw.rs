@@ -28,7 +28,7 @@ pub(super) struct RawCase {
     #[serde(default)]
     pub(super) host: Host,
     #[serde(default)]
-    pub(super) imports: BTreeMap<String, String>,
+    pub(super) imports: RawImports,
     #[serde(default)]
     pub(super) timeout: Option<f64>,
     /// Already expanded by the time the rest is read.
@@ -162,5 +162,20 @@ pub(super) enum RawExpect {
     Trap(TrapKind),
     Error(ErrorKind),
     OneOf(Vec<RawExpect>),
+}
+
+/// `imports`: `stub` (every import of the module made as it declares it),
+/// or a map `module.name` -> a host memory's name or `stub`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawImports {
+    All(String),
+    Some(BTreeMap<String, String>),
+}
+
+impl Default for RawImports {
+    fn default() -> Self {
+        RawImports::Some(BTreeMap::new())
+    }
 }
 

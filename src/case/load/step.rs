@@ -2,7 +2,7 @@
 
 use super::expect::{expect, raw_expect};
 use super::literals::typed;
-use super::ctx::none_if_empty;
+use super::ctx::{none_if_empty, type_list};
 use crate::case::module::ModuleInfo;
 use std::collections::BTreeMap;
 use super::ctx::Ctx;
@@ -191,9 +191,3 @@ pub(super) fn build_step(
     // The line is filled in by the caller, which knows the step's index.
     Ok(Step { action, expect: expected, claim, message: None, line: 0, implicit: false, prefix: None })
 }
-
-pub(super) fn type_list(types: &[ValType]) -> String {
-    let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
-    if names.is_empty() { "none".into() } else { names.join(", ") }
-}
-

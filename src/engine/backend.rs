@@ -1,0 +1,111 @@
+//! The primitives an embedded engine's backend implements — what differs
+//! between engines, and nothing else: [`Backend`] builds an engine for a
+//! feature set, [`Store`] compiles, instantiates with imports, calls, reads
+//! globals and does the memory operations, each failure as the engine's
+//! own [`Fault`]. The session (`session.rs`), the import makers
+//! (`imports.rs`) and probe's measures (`measure.rs`) are written once on
+//! them.
+
+use crate::case::{AddressType, Feature, Host, Val, ValType};
+use crate::outcome::{RawOutcome, Stage};
+
+/// A failure as the engine reports it; the session adds the stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// wasm execution trapped; `code` is the engine's own trap code name.
+    Trap { code: Option<String>, message: String },
+    /// The host API refused, with the engine's verbatim text.
+    Error { message: String },
+    /// Import resolution failed (for engines whose API tells it apart).
+    Link { message: String },
+    /// No export of that name and kind.
+    Missing,
+    /// The engine's API cannot express this.
+    Unsupported(String),
+}
+
+impl Fault {
+    pub fn error(e: impl std::fmt::Display) -> Fault {
+        Fault::Error { message: e.to_string() }
+    }
+
+    /// A value the engine returned that the case format has no form for.
+    pub fn unshowable() -> Fault {
+        Fault::Unsupported("a result type the case format cannot show".into())
+    }
+
+    pub(super) fn outcome(self, stage: Stage, what: &str) -> RawOutcome {
+        match self {
+            Fault::Trap { code, message } => RawOutcome::Trap { code, message },
+            Fault::Error { message } => RawOutcome::Error { stage, code: None, message },
+            Fault::Link { message } => RawOutcome::Error { stage: Stage::Link, code: None, message },
+            Fault::Missing => RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported {what}") },
+            Fault::Unsupported(message) => RawOutcome::Unsupported { message },
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Fault>;
+
+/// A host memory's type (`new_memory`).
+#[derive(Debug, Clone, Copy)]
+pub struct MemorySpec {
+    pub initial: u64,
+    pub maximum: Option<u64>,
+    pub shared: bool,
+    pub address: AddressType,
+}
+
+/// An engine family with one configuration (a column): builds engines.
+pub trait Backend: 'static {
+    /// What is costly to build: kept per feature set and host cap.
+    type Engine: Clone;
+    type Store: Store;
+    /// An engine with proposals switched on or off as given (the engine's
+    /// defaults for the rest) and the host's cap, if the engine takes it
+    /// here; `Fault::Unsupported` for what the engine has no way to express
+    /// (every step of the case is then unsupported).
+    fn engine(&self, switches: &[(Feature, bool)], host: &Host) -> Result<Self::Engine>;
+    /// A fresh store for one case (the host cap, where it is per store).
+    fn store(&self, engine: &Self::Engine, host: &Host) -> Self::Store;
+}
+
+/// One case's store: the primitives.
+pub trait Store {
+    type Module: Clone;
+    type Instance: Clone;
+    type Extern: Clone;
+    type Memory: Clone;
+
+    fn validate(&mut self, wasm: &[u8]) -> bool;
+    fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module>;
+    /// The module's imports, in order, as (module, name).
+    fn imports(&self, module: &Self::Module) -> Vec<(String, String)>;
+    /// Instantiates with these imports (any the module does not name are
+    /// ignored; a missing one is the engine's link error).
+    fn instantiate(&mut self, module: &Self::Module, imports: &[(&str, &str, Self::Extern)]) -> Result<Self::Instance>;
+    fn exports(&mut self, instance: &Self::Instance) -> Vec<(String, Self::Extern)>;
+    fn call(&mut self, instance: &Self::Instance, name: &str, args: &[Val]) -> Result<Vec<Val>>;
+    fn global(&mut self, instance: &Self::Instance, name: &str) -> Result<Val>;
+    fn exported_memory(&mut self, instance: &Self::Instance, name: &str) -> Option<Self::Memory>;
+    fn new_memory(&mut self, spec: &MemorySpec) -> Result<Self::Memory>;
+    fn memory_extern(&mut self, memory: &Self::Memory) -> Self::Extern;
+    /// Grows by `delta` pages; the previous size.
+    fn grow(&mut self, memory: &Self::Memory, delta: u64) -> Result<u64>;
+    fn size(&mut self, memory: &Self::Memory) -> u64;
+    fn read(&mut self, memory: &Self::Memory, offset: u64, len: u64) -> Result<Vec<u8>>;
+    fn write(&mut self, memory: &Self::Memory, offset: u64, bytes: &[u8]) -> Result<()>;
+    /// A host function that takes `params` and does nothing (spectest's prints).
+    fn host_func(&mut self, params: &[ValType]) -> Result<Self::Extern>;
+    /// An immutable global.
+    fn host_global(&mut self, value: Val) -> Result<Self::Extern>;
+    /// A funcref table.
+    fn host_table(&mut self, min: u32, max: u32) -> Result<Self::Extern>;
+    /// A function of this type that traps with `message` when called (an
+    /// import's stub).
+    fn stub_func(&mut self, params: &[ValType], results: &[ValType], message: &str) -> Result<Self::Extern>;
+    /// A global of type `ty` holding zero (null), mutable or not.
+    fn stub_global(&mut self, ty: ValType, mutable: bool) -> Result<Self::Extern>;
+    /// A null-filled table of `element` (funcref or externref).
+    fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Self::Extern>;
+}
