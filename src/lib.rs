@@ -2,6 +2,7 @@
 //! shows where they diverge. See DESIGN in the README for the parts:
 //! `case` (load) -> `runner` + `engine` (run) -> `diff` (judge) -> `report`.
 
+pub mod audit;
 pub mod bench;
 pub mod budget;
 pub mod case;

@@ -34,6 +34,10 @@ pub(super) enum Command {
     Probe(ProbeArgs),
     /// What changed between two runs, per cell (exit 1 on a regression)
     Diff(DiffArgs),
+    /// Audit built modules (.wasm files or directories of them): what each
+    /// declares, and on every column whether it validates, instantiates with
+    /// every import stubbed, how far its memory grows and what one page past does
+    Audit(AuditArgs),
     /// Generate random memory programs, run them on the engines, and write one
     /// minimized case per class of divergence from the spec
     Fuzz(FuzzArgs),
@@ -213,3 +217,23 @@ pub(super) struct ListArgs {
     #[arg(default_value = "cases")]
     pub(super) paths: Vec<PathBuf>,
 }
+
+#[derive(Args)]
+pub(super) struct AuditArgs {
+    /// Modules (.wasm) or directories of them (searched recursively)
+    #[arg(required = true, value_name = "FILE.wasm|DIR")]
+    pub(super) paths: Vec<PathBuf>,
+    #[arg(long, default_value = "all", value_name = "LIST", help = engine::engines_help())]
+    pub(super) engines: String,
+    /// Write DIR/results.json, DIR/audit.json and the generated cases (one
+    /// folder per module, with a copy of it) [default: a temporary directory]
+    #[arg(long, value_name = "DIR")]
+    pub(super) out: Option<PathBuf>,
+    /// Engine processes per engine [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    pub(super) jobs: Option<usize>,
+    /// Memory each engine process may keep resident (as for `run`)
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub(super) memory_budget: Option<Budget>,
+}
+

@@ -1,7 +1,7 @@
 //! The commands besides `run`: each a plan (its arguments checked and its
 //! inputs read) and the work, which returns what happened.
 
-use super::args::{BenchArgs, DiffArgs, FuzzArgs, ListArgs, ProbeArgs, ReportArgs};
+use super::args::{AuditArgs, BenchArgs, DiffArgs, FuzzArgs, ListArgs, ProbeArgs, ReportArgs};
 use super::exit::Finished;
 use super::Budget;
 use crate::case::load_paths;
@@ -244,3 +244,50 @@ impl FuzzPlan {
         Ok(Finished::Fuzz { findings: findings.len() })
     }
 }
+
+/// `wasm-matrix audit`: the modules read (bad input before any work), the
+/// columns chosen.
+pub struct AuditPlan {
+    modules: Vec<crate::audit::Module>,
+    engines: Vec<&'static Column>,
+    out: Option<PathBuf>,
+    opts: RunOptions,
+}
+
+impl AuditPlan {
+    pub fn new(args: AuditArgs) -> anyhow::Result<AuditPlan> {
+        let engines = engine::parse_list(&args.engines).map_err(anyhow::Error::msg)?;
+        if args.jobs == Some(0) {
+            bail!("--jobs must be at least 1");
+        }
+        let modules = crate::audit::modules(&args.paths)?;
+        let mut opts = RunOptions::new(super::own_exe()?);
+        opts.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
+        if let Some(Budget(b)) = args.memory_budget {
+            opts.memory_budget = b;
+        }
+        Ok(AuditPlan { modules, engines, out: args.out, opts })
+    }
+
+    pub fn execute(self) -> anyhow::Result<Finished> {
+        let start = Instant::now();
+        let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
+        let dir = self.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+        crate::audit::write_cases(&self.modules, &dir)?;
+        let doc = crate::audit::run(&dir, &self.engines, self.opts)?;
+        let records = crate::audit::records::records(&self.modules, &doc);
+        for m in &self.modules {
+            let mine: Vec<&crate::audit::records::Record> = records.iter().filter(|r| r.module == m.path.display().to_string()).collect();
+            print!("{}", crate::audit::records::table(m, &mine));
+        }
+        let json = serde_json::to_string_pretty(&records).expect("records serialize");
+        if let Some(out) = &self.out {
+            let path = out.join("audit.json");
+            std::fs::write(&path, json + "\n").with_context(|| format!("{}: cannot write", path.display()))?;
+            println!("\nwrote {} (and results.json, the cases beside it)", path.display());
+        }
+        println!("{} module(s) on {} column(s) in {:.1} s", self.modules.len(), self.engines.len(), start.elapsed().as_secs_f64());
+        Ok(Finished::Audit)
+    }
+}
+

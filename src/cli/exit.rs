@@ -28,6 +28,8 @@ pub enum Finished {
     Bench { failed: bool },
     Probe,
     Fuzz { findings: usize },
+    /// An audit observes: it fails only on bad input.
+    Audit,
     /// The internal worker and probe commands, which say their own status.
     Internal(i32),
 }
@@ -46,6 +48,7 @@ impl Finished {
             Finished::Bench { failed: f } => failed(f),
             Finished::Probe => EXIT_PASS,
             Finished::Fuzz { findings } => failed(findings > 0),
+            Finished::Audit => EXIT_PASS,
             Finished::Internal(code) => u8::try_from(code).unwrap_or(EXIT_BAD_INPUT),
         }
     }

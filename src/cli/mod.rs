@@ -53,6 +53,7 @@ fn run(cli: Cli) -> anyhow::Result<Finished> {
         Command::Bench(args) => commands::BenchPlan::new(args)?.execute(),
         Command::Probe(args) => commands::ProbePlan::new(args)?.execute(),
         Command::Fuzz(args) => commands::FuzzPlan::new(args)?.execute(),
+        Command::Audit(args) => commands::AuditPlan::new(args)?.execute(),
         Command::Worker { engine } => Ok(Finished::Internal(crate::engine::worker::serve(&engine))),
         Command::ProbeOne { engine, measure, budget } => Ok(Finished::Internal(crate::probe::serve(&engine, &measure, budget))),
     }

@@ -1,0 +1,160 @@
+//! What a module declares about memory, read from its binary with
+//! wasmparser: its memories (defined or imported: limits, shared, 64-bit,
+//! page size), its imports by module and kind, its start function and the
+//! memories it exports.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+
+/// One memory of a module.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryDecl {
+    /// `env.memory` for an imported memory, absent for a defined one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<String>,
+    /// The names it is exported under.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<String>,
+    pub initial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<u64>,
+    pub shared: bool,
+    pub memory64: bool,
+    /// Bytes per page (65536 unless the custom-page-sizes proposal says else).
+    pub page_bytes: u64,
+}
+
+impl MemoryDecl {
+    /// `1..2 pages (64 KiB..128 KiB), shared, 64-bit`.
+    pub fn describe(&self) -> String {
+        let bytes = |pages: u64| human(pages.saturating_mul(self.page_bytes));
+        let mut s = match self.maximum {
+            Some(m) => format!("{}..{m} pages ({}..{})", self.initial, bytes(self.initial), bytes(m)),
+            None => format!("{} pages ({}), no maximum", self.initial, bytes(self.initial)),
+        };
+        if self.shared {
+            s += ", shared";
+        }
+        if self.memory64 {
+            s += ", 64-bit";
+        }
+        if self.page_bytes != 65536 {
+            s += &format!(", {}-byte pages", self.page_bytes);
+        }
+        s
+    }
+}
+
+/// `64 KiB`, `2.0 GiB`.
+pub fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1024 => format!("{} KiB", b / 1024),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// What a module declares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Declared {
+    pub memories: Vec<MemoryDecl>,
+    /// Imports by module, then by kind (`func`, `memory`, `table`, `global`, `tag`): how many.
+    pub imports: BTreeMap<String, BTreeMap<&'static str, usize>>,
+    /// The start function's index, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<u32>,
+    pub bytes: usize,
+    /// Every import as `module.name`, in order.
+    #[serde(skip)]
+    pub import_names: Vec<String>,
+}
+
+impl Declared {
+    pub fn read(wasm: &[u8]) -> Result<Declared, String> {
+        let mut d = Declared { bytes: wasm.len(), ..Declared::default() };
+        let mut exports: Vec<(String, u32)> = Vec::new();
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload.map_err(|e| e.to_string())? {
+                Payload::ImportSection(r) => {
+                    for imp in r {
+                        let imp = imp.map_err(|e| e.to_string())?;
+                        d.import_names.push(format!("{}.{}", imp.module, imp.name));
+                        let kind = match imp.ty {
+                            TypeRef::Func(_) | TypeRef::FuncExact(_) => "func",
+                            TypeRef::Memory(m) => {
+                                d.memories.push(decl(m, Some(format!("{}.{}", imp.module, imp.name))));
+                                "memory"
+                            }
+                            TypeRef::Table(_) => "table",
+                            TypeRef::Global(_) => "global",
+                            TypeRef::Tag(_) => "tag",
+                        };
+                        *d.imports.entry(imp.module.to_string()).or_default().entry(kind).or_default() += 1;
+                    }
+                }
+                Payload::MemorySection(r) => {
+                    for m in r {
+                        d.memories.push(decl(m.map_err(|e| e.to_string())?, None));
+                    }
+                }
+                Payload::ExportSection(r) => {
+                    for e in r {
+                        let e = e.map_err(|e| e.to_string())?;
+                        if e.kind == ExternalKind::Memory {
+                            exports.push((e.name.to_string(), e.index));
+                        }
+                    }
+                }
+                Payload::StartSection { func, .. } => d.start = Some(func),
+                _ => {}
+            }
+        }
+        for (name, index) in exports {
+            if let Some(m) = d.memories.get_mut(index as usize) {
+                m.exports.push(name);
+            }
+        }
+        Ok(d)
+    }
+}
+
+fn decl(m: wasmparser::MemoryType, import: Option<String>) -> MemoryDecl {
+    MemoryDecl {
+        import,
+        exports: vec![],
+        initial: m.initial,
+        maximum: m.maximum,
+        shared: m.shared,
+        memory64: m.memory64,
+        page_bytes: m.page_size_log2.map_or(65536, |p| 1u64 << p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_shared_memory_and_an_exported_one_are_told_apart() {
+        let wat = r#"(module
+            (import "env" "memory" (memory 16384 16384 shared))
+            (import "env" "f" (func))
+            (import "env" "g" (global i32))
+            (memory (export "mem") (export "m2") 1)
+            (func $s) (start $s))"#;
+        let buf = wast::parser::ParseBuffer::new(wat).unwrap();
+        let wasm = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+        let d = Declared::read(&wasm).unwrap();
+        assert_eq!(d.memories.len(), 2);
+        assert_eq!(d.memories[0].import.as_deref(), Some("env.memory"));
+        assert_eq!(d.memories[0].describe(), "16384..16384 pages (1.0 GiB..1.0 GiB), shared");
+        assert_eq!(d.memories[1].exports, ["mem", "m2"]);
+        assert_eq!(d.memories[1].describe(), "1 pages (64 KiB), no maximum");
+        assert_eq!(d.imports["env"]["func"], 1);
+        assert_eq!(d.imports["env"]["memory"], 1);
+        assert_eq!(d.start, Some(1), "the imported function is function 0");
+        assert!(Declared::read(b"\0asm\x01\0\0\0\x05\x04").is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! `wasm-matrix audit FILE.wasm|DIR...`: a module someone built, on every
+//! column. It reads what the module declares (`inspect`), writes the cases
+//! that try it (`cases`: validate, instantiate with every import stubbed,
+//! grow its memory to the maximum and one page past) as ordinary case
+//! files beside a copy of the module, runs them through the runner like
+//! any case, and prints one table per module (`records`: audit.json).
+
+pub mod cases;
+pub mod inspect;
+pub mod records;
+
+use crate::case::load_paths;
+use crate::diff::Known;
+use crate::engine::Column;
+use crate::results::{Collector, ResultsDoc};
+use crate::runner::{self, RunEvent, RunOptions};
+use anyhow::{bail, Context};
+use inspect::Declared;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A module to audit.
+pub struct Module {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub declared: Declared,
+    /// Its folder under the audit's directory (its file stem, made unique).
+    pub dir_name: String,
+}
+
+/// Finds the `.wasm` files under `paths` and reads what each declares; a
+/// file that is not a whole WebAssembly module is bad input.
+pub fn modules(paths: &[PathBuf]) -> anyhow::Result<Vec<Module>> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read (expected a .wasm file or a directory of them)", p.display()))?;
+        if meta.is_dir() {
+            let before = files.len();
+            walk(p, &mut files).with_context(|| format!("{}: cannot read the directory", p.display()))?;
+            if files.len() == before {
+                bail!("{}: no .wasm files in this directory", p.display());
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut out: Vec<Module> = Vec::new();
+    for path in files {
+        let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        if !bytes.starts_with(b"\0asm") {
+            bail!("{}: not a WebAssembly binary (expected a file that starts with \\0asm)", path.display());
+        }
+        let declared = Declared::read(&bytes).map_err(|e| anyhow::anyhow!("{}: not a whole WebAssembly module: {e}", path.display()))?;
+        let stem = path.file_stem().map(|s| s.to_string_lossy().replace(['/', ' '], "_")).unwrap_or_else(|| "module".into());
+        let mut dir_name = stem.clone();
+        let mut n = 2;
+        while out.iter().any(|m| m.dir_name == dir_name) {
+            dir_name = format!("{stem}-{n}");
+            n += 1;
+        }
+        out.push(Module { path, bytes, declared, dir_name });
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "wasm") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Writes each module's copy and cases under `dir`.
+pub fn write_cases(modules: &[Module], dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    // An empty list makes the folder a corpus root of its own.
+    std::fs::write(dir.join(crate::case::load::KNOWN_FILE), "{}\n").with_context(|| format!("{}: cannot write", dir.display()))?;
+    for m in modules {
+        let md = dir.join(&m.dir_name);
+        std::fs::create_dir_all(&md).with_context(|| format!("{}: cannot create", md.display()))?;
+        std::fs::write(md.join(cases::MODULE_FILE), &m.bytes).with_context(|| format!("{}: cannot write", md.display()))?;
+        let source = format!("audit of {} (sha256 {})", m.path.display(), records::sha256_hex(&m.bytes));
+        for c in cases::cases(&m.declared, &source) {
+            std::fs::write(md.join(c.name), c.text).with_context(|| format!("{}: cannot write", md.join(c.name).display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the audit's cases on `columns`; the results document (also
+/// written to `dir/results.json`).
+pub fn run(dir: &Path, columns: &[&'static Column], opts: RunOptions) -> anyhow::Result<ResultsDoc> {
+    let (cases, errors) = load_paths(&[dir.to_path_buf()]);
+    if let Some(e) = errors.first() {
+        bail!("the audit's own cases did not load: {e}");
+    }
+    let known = Known::default();
+    let out = dir.join("results.json");
+    let shared = Arc::new(cases.clone());
+    let mut collector = Collector::new(&cases, &known, columns, Some(&out)).with_context(|| format!("{}: cannot write", out.display()))?;
+    let cells: Vec<(usize, &'static Column)> = (0..cases.len()).flat_map(|c| columns.iter().map(move |e| (c, *e))).collect();
+    let start = std::time::Instant::now();
+    let interrupted = runner::run_blocking(shared, cells, opts, |ev| {
+        match ev {
+            RunEvent::Started { engine, version } => collector.engine_started(engine, &version),
+            RunEvent::Unavailable { engine, reason } => collector.engine_unavailable(engine, &reason),
+            RunEvent::NotRun { case, engine, reason } => {
+                collector.add_unavailable(case, engine, &reason);
+            }
+            RunEvent::Cell(cell) => {
+                collector.add(&cell);
+            }
+        }
+        true
+    });
+    collector.finish(start.elapsed().as_secs_f64(), vec![], interrupted).with_context(|| format!("{}: cannot write", out.display()))
+}
