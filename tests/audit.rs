@@ -43,6 +43,15 @@ fn an_audit_records_each_column_and_writes_cases_that_run() {
     let o = bin().args(["run", out.to_str().unwrap(), "--engines", "wasmtime", "--out", tmp.path().join("r.json").to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("2 cells, 2 pass"), "{}", text(&o));
+    // The report takes audit.json beside results.json: its "Modules" section.
+    let report = tmp.path().join("report");
+    let o = bin()
+        .args(["report", out.join("results.json").to_str().unwrap(), out.join("audit.json").to_str().unwrap(), "--out", report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
+    assert!(md.contains("## Modules") && md.contains("grow-1-2.wasm` | 1..2 pages (64 KiB..128 KiB) | ✓ 2 pages | ✓ 2 pages |"), "{md}");
 }
 
 #[test]

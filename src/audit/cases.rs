@@ -78,7 +78,8 @@ pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
         None => format!("the address type's limit ({target} pages: it declares no maximum)"),
     };
     head(&mut t, &format!("audit: the module's memory grows from {} pages to {what}, then one page past", m.initial), source, d);
-    // A GiB grow takes its time on engines that commit what they grow.
+    // A GiB grow takes its time on engines that commit what they grow (the
+    // case then runs as a memory-heavy one, within the budget).
     t.push_str("timeout: 120\n");
     let memory = match (&m.import, m.exports.first()) {
         (Some(import), _) => {

@@ -3,58 +3,10 @@
 //! page size), its imports by module and kind, its start function and the
 //! memories it exports.
 
+pub use crate::results::audit::{human, MemoryDecl};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
-
-/// One memory of a module.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MemoryDecl {
-    /// `env.memory` for an imported memory, absent for a defined one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub import: Option<String>,
-    /// The names it is exported under.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub exports: Vec<String>,
-    pub initial: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub maximum: Option<u64>,
-    pub shared: bool,
-    pub memory64: bool,
-    /// Bytes per page (65536 unless the custom-page-sizes proposal says else).
-    pub page_bytes: u64,
-}
-
-impl MemoryDecl {
-    /// `1..2 pages (64 KiB..128 KiB), shared, 64-bit`.
-    pub fn describe(&self) -> String {
-        let bytes = |pages: u64| human(pages.saturating_mul(self.page_bytes));
-        let mut s = match self.maximum {
-            Some(m) => format!("{}..{m} pages ({}..{})", self.initial, bytes(self.initial), bytes(m)),
-            None => format!("{} pages ({}), no maximum", self.initial, bytes(self.initial)),
-        };
-        if self.shared {
-            s += ", shared";
-        }
-        if self.memory64 {
-            s += ", 64-bit";
-        }
-        if self.page_bytes != 65536 {
-            s += &format!(", {}-byte pages", self.page_bytes);
-        }
-        s
-    }
-}
-
-/// `64 KiB`, `2.0 GiB`.
-pub fn human(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1024 => format!("{} KiB", b / 1024),
-        b => format!("{b} bytes"),
-    }
-}
 
 /// What a module declares.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

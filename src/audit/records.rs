@@ -1,48 +1,17 @@
 //! What an audit found, per module and column — `audit.json`, a contract
 //! documented in the README — and the table and verdict it prints.
 
-use super::inspect::{human, MemoryDecl};
+pub use crate::results::audit::Record;
+use crate::results::audit::human;
 use super::Module;
 use crate::diff::Verdict;
 use crate::report::terminal::short;
 use crate::results::{CellEntry, ResultsDoc, StepOutcome};
-use serde::Serialize;
 use std::fmt::Write;
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One module on one column.
-#[derive(Debug, Clone, Serialize)]
-pub struct Record {
-    pub module: String,
-    pub sha256: String,
-    pub bytes: usize,
-    /// The module's memories as it declares them.
-    pub memories: Vec<MemoryDecl>,
-    pub column: String,
-    /// Whether the column ran it at all, and if not why.
-    pub available: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// `validate` said valid; `None` where the step did not answer.
-    pub compiles: Option<bool>,
-    /// Instantiated with every import stubbed.
-    pub instantiates: Option<bool>,
-    /// The memory's size after the grow to its maximum (pages), and what a
-    /// grow one page past gave (`-1`, `error grow_failed`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reached_pages: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub one_page_past: Option<String>,
-    /// The engine's own time for validate + compile + instantiate, ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instantiate_ms: Option<f64>,
-    /// The engine's own texts for what failed, `step: text`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<String>,
 }
 
 fn cell<'a>(doc: &'a ResultsDoc, case: &str, column: &str) -> Option<&'a CellEntry> {

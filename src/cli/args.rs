@@ -235,5 +235,9 @@ pub(super) struct AuditArgs {
     /// Memory each engine process may keep resident (as for `run`)
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     pub(super) memory_budget: Option<Budget>,
+    /// Seconds a case may take (a 30 MB module takes Cranelift tens of
+    /// seconds to compile on a busy machine)
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    pub(super) timeout: f64,
 }
 

@@ -19,33 +19,37 @@ use std::time::Instant;
 pub struct ReportPlan {
     args: ReportArgs,
     doc: ResultsDoc,
-    atlas: Option<Limits>,
-    baseline: Option<ResultsDoc>,
+    extras: report::Extras,
 }
 
 impl ReportPlan {
     pub fn new(args: ReportArgs) -> anyhow::Result<ReportPlan> {
         let mut inputs = Vec::new();
-        let mut atlas: Option<Limits> = None;
+        let mut extras = report::Extras::default();
         for path in &args.results {
-            // A limits.json (`probe`) is told apart by its shape.
-            if let Some(limits) = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<Limits>(&t).ok()) {
-                atlas = Some(limits);
+            // A limits.json (`probe`) and an audit.json (`audit`) are told apart by their shape.
+            let text = std::fs::read_to_string(path).ok();
+            if let Some(limits) = text.as_deref().and_then(|t| serde_json::from_str::<Limits>(t).ok()) {
+                extras.atlas = Some(limits);
+                continue;
+            }
+            if let Some(records) = text.as_deref().and_then(|t| serde_json::from_str::<Vec<crate::results::audit::Record>>(t).ok()) {
+                extras.modules.extend(records);
                 continue;
             }
             inputs.push((path.clone(), ResultsDoc::read(path).map_err(anyhow::Error::msg)?));
         }
         let doc = crate::results::merge(inputs).map_err(anyhow::Error::msg)?;
-        let baseline = match &args.baseline {
+        extras.baseline = match &args.baseline {
             Some(p) => Some(ResultsDoc::read(p).map_err(|e| anyhow!("--baseline: {e}"))?),
             None => None,
         };
-        Ok(ReportPlan { args, doc, atlas, baseline })
+        Ok(ReportPlan { args, doc, extras })
     }
 
     pub fn execute(self) -> anyhow::Result<Finished> {
-        let ReportPlan { args, doc, atlas, baseline } = self;
-        report::write_dir_with(&doc, atlas.as_ref(), baseline.as_ref(), &args.out).with_context(|| args.out.display().to_string())?;
+        let ReportPlan { args, doc, extras } = self;
+        report::write_dir_with(&doc, &extras, &args.out).with_context(|| args.out.display().to_string())?;
         if let Some(path) = &args.junit {
             report::junit::write(&doc, path).with_context(|| format!("{}: cannot write JUnit", path.display()))?;
         }
@@ -260,8 +264,12 @@ impl AuditPlan {
         if args.jobs == Some(0) {
             bail!("--jobs must be at least 1");
         }
+        if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+            bail!("--timeout must be a positive number of seconds");
+        }
         let modules = crate::audit::modules(&args.paths)?;
         let mut opts = RunOptions::new(super::own_exe()?);
+        opts.timeout = std::time::Duration::from_secs_f64(args.timeout);
         opts.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
         if let Some(Budget(b)) = args.memory_budget {
             opts.memory_budget = b;

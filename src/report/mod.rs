@@ -49,21 +49,27 @@ pub mod view;
 
 /// Writes `index.html`, `REPORT.md` and `results.json` into `dir`.
 pub fn write_dir(doc: &crate::results::ResultsDoc, dir: &std::path::Path) -> anyhow::Result<()> {
-    write_dir_with(doc, None, None, dir)
+    write_dir_with(doc, &Extras::default(), dir)
 }
 
-/// [`write_dir`], with a limits atlas (`probe`'s limits.json) in the report.
-pub fn write_dir_with(
-    doc: &crate::results::ResultsDoc,
-    atlas: Option<&crate::results::limits::Limits>,
-    baseline: Option<&crate::results::ResultsDoc>,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
+/// What a report shows besides the results: `probe`'s limits.json (the
+/// limits atlas), an earlier run (what changed), `audit`'s audit.json (the
+/// modules).
+#[derive(Default)]
+pub struct Extras {
+    pub atlas: Option<crate::results::limits::Limits>,
+    pub baseline: Option<crate::results::ResultsDoc>,
+    pub modules: Vec<crate::results::audit::Record>,
+}
+
+/// [`write_dir`], with the extras in the report.
+pub fn write_dir_with(doc: &crate::results::ResultsDoc, extras: &Extras, dir: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(dir).context("cannot create the directory")?;
     let mut view = view::View::new(doc);
-    view.atlas = atlas;
-    view.baseline = baseline.map(|old| (crate::results::rundiff::versions(old, doc), crate::results::rundiff::diff(old, doc)));
+    view.atlas = extras.atlas.as_ref();
+    view.modules = &extras.modules;
+    view.baseline = extras.baseline.as_ref().map(|old| (crate::results::rundiff::versions(old, doc), crate::results::rundiff::diff(old, doc)));
     let page = sections::page(&view);
     let write = |name: &str, text: String| std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {name}"));
     write("index.html", html::render_page(&page))?;

@@ -20,6 +20,7 @@ pub fn page(view: &View) -> Page {
         changes(view),
         Some(features(view)),
         atlas(view),
+        modules(view),
         limits(view),
         claims(view),
         unexpected(view),
@@ -455,3 +456,48 @@ fn unexpected(view: &View) -> Option<Section> {
     }
     Some(Section { id: "unexpected", nav: "unexpected", title: "Unexpected divergences".into(), blocks: vec![Block::List(items)] })
 }
+
+/// `audit`'s modules: a row per module, a column per engine, each cell the
+/// pages its memory reached (of its maximum) or why it did not instantiate.
+fn modules(view: &View) -> Option<Section> {
+    if view.modules.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = view.modules.iter().map(|r| r.module.as_str()).collect();
+    names.dedup();
+    let mut columns: Vec<&str> = Vec::new();
+    for r in view.modules {
+        if !columns.contains(&r.column.as_str()) {
+            columns.push(&r.column);
+        }
+    }
+    let mut head = vec![Cell::text("module"), Cell::text("memory")];
+    head.extend(columns.iter().map(|c| Cell::text(*c)));
+    let mut t = Table::new("modules", head);
+    for name in names {
+        let mine: Vec<&crate::results::audit::Record> = view.modules.iter().filter(|r| r.module == name).collect();
+        let first = mine[0];
+        let memory = first.memories.first().map(|m| m.describe()).unwrap_or_else(|| "none".into());
+        let mut row = vec![Cell::of(vec![Span::code(name)]).header().title(format!("sha256 {}, {} bytes", first.sha256, first.bytes)), Cell::text(memory)];
+        for c in &columns {
+            row.push(match mine.iter().find(|r| r.column == *c) {
+                None => Cell::text(""),
+                Some(r) if !r.available => Cell::text("–").class("v-unavailable").title_opt(r.reason.clone()),
+                Some(r) if r.instantiates == Some(true) => {
+                    let reached = r.reached_pages.map(|p| format!("{p} pages")).unwrap_or_else(|| "instantiates".into());
+                    Cell::text(format!("✓ {reached}")).class("v-pass").title(format!("one page past: {}", r.one_page_past.as_deref().unwrap_or("-")))
+                }
+                Some(r) => Cell::text("✗ no").class("v-fail").title(r.messages.join(" · ")),
+            });
+        }
+        t.rows.push(row);
+    }
+    let intro = vec![
+        Span::text("Modules audited by "),
+        Span::code("wasm-matrix audit"),
+        Span::text(": whether each instantiates with every import stubbed, and the pages its memory reached growing to its maximum."),
+        Span::Hint(" Hover a cell for what one page more did, or why it did not instantiate.".into()),
+    ];
+    Some(Section { id: "modules", nav: "modules", title: "Modules".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
+}
+

@@ -134,6 +134,8 @@ pub struct View<'a> {
     pub limits: Vec<LimitRow>,
     /// `probe`'s measures, when the report is given a limits.json.
     pub atlas: Option<&'a crate::results::limits::Limits>,
+    /// `audit`'s records, when the report is given an audit.json.
+    pub modules: &'a [crate::results::audit::Record],
     /// What changed since `--baseline`: engine versions (id, old, new) and the cells.
     pub baseline: Option<(Vec<(String, String, String)>, Vec<crate::results::rundiff::CellChange>)>,
     pub claims: Vec<ClaimRow<'a>>,
@@ -487,7 +489,7 @@ impl<'a> View<'a> {
             })
             .collect();
 
-        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims, atlas: None, baseline: None }
+        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims, atlas: None, modules: &[], baseline: None }
     }
 
     /// Cases both engines ran with identical outcomes, in percent.

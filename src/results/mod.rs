@@ -8,6 +8,7 @@
 //! [`ResultsDoc::read`] accepts both forms.
 
 mod collector;
+pub mod audit;
 pub mod limits;
 mod merge;
 pub mod rundiff;

@@ -1,0 +1,85 @@
+//! `audit.json`, what `wasm-matrix audit` found per module and column: a
+//! contract like results.json (documented in the README), which `report`
+//! reads for its "Modules" section.
+
+use serde::{Deserialize, Serialize};
+
+/// One memory of a module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryDecl {
+    /// `env.memory` for an imported memory, absent for a defined one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<String>,
+    /// The names it is exported under.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<String>,
+    pub initial: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<u64>,
+    pub shared: bool,
+    pub memory64: bool,
+    /// Bytes per page (65536 unless the custom-page-sizes proposal says else).
+    pub page_bytes: u64,
+}
+
+impl MemoryDecl {
+    /// `1..2 pages (64 KiB..128 KiB), shared, 64-bit`.
+    pub fn describe(&self) -> String {
+        let bytes = |pages: u64| human(pages.saturating_mul(self.page_bytes));
+        let mut s = match self.maximum {
+            Some(m) => format!("{}..{m} pages ({}..{})", self.initial, bytes(self.initial), bytes(m)),
+            None => format!("{} pages ({}), no maximum", self.initial, bytes(self.initial)),
+        };
+        if self.shared {
+            s += ", shared";
+        }
+        if self.memory64 {
+            s += ", 64-bit";
+        }
+        if self.page_bytes != 65536 {
+            s += &format!(", {}-byte pages", self.page_bytes);
+        }
+        s
+    }
+}
+
+/// `64 KiB`, `2.0 GiB`.
+pub fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1024 => format!("{} KiB", b / 1024),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// One module on one column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub module: String,
+    pub sha256: String,
+    pub bytes: usize,
+    /// The module's memories as it declares them.
+    pub memories: Vec<MemoryDecl>,
+    pub column: String,
+    /// Whether the column ran it at all, and if not why.
+    pub available: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `validate` said valid; `None` where the step did not answer.
+    pub compiles: Option<bool>,
+    /// Instantiated with every import stubbed.
+    pub instantiates: Option<bool>,
+    /// The memory's size after the grow to its maximum (pages), and what a
+    /// grow one page past gave (`-1`, `error grow_failed`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_pages: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_page_past: Option<String>,
+    /// The engine's own time for validate + compile + instantiate, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instantiate_ms: Option<f64>,
+    /// The engine's own texts for what failed, `step: text`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+}
