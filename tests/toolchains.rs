@@ -1,0 +1,30 @@
+//! The toolchain corpus (cases/toolchains): its .wasm files are what
+//! build.sh makes from src/ with Debian's clang and wasm-ld. When those are
+//! here, the script runs into a temporary folder and the bytes must match
+//! the committed ones (the cases themselves run in tests/cases.rs).
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn the_committed_modules_are_what_build_sh_makes() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/toolchains");
+    let have = Command::new("clang").arg("--version").output().is_ok_and(|o| o.status.success()) && Path::new("/usr/lib/wasm32-wasi/libc.a").is_file();
+    if !have {
+        eprintln!("skipped: clang and wasi-libc are not here (cases/toolchains/build.sh installs them)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new("bash").arg(here.join("build.sh")).arg(tmp.path()).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&here).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "wasm") {
+            let built = std::fs::read(tmp.path().join(p.file_name().unwrap())).unwrap_or_else(|e| panic!("build.sh did not make {}: {e}", p.display()));
+            assert!(built == std::fs::read(&p).unwrap(), "{} differs from what build.sh makes now: rebuild and commit it", p.display());
+            compared += 1;
+        }
+    }
+    assert!(compared >= 2, "{compared}");
+}
