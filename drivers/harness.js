@@ -641,9 +641,11 @@ function runTestharness({ scripts, seconds }) {
     // The last word if the harness never completes (a script that never
     // settles a promise the harness waits on, a frame that never loads).
     const guard = setTimeout(() => finish([], { status: 2, message: `no completion in ${seconds + 5} s` }), (seconds + 5) * 1000);
-    const hook = (ctxTimeout) => `add_completion_callback(function (tests, status) { __wasmMatrixDone(tests, status); });\n`
+    // After testharness.js: report completion, and time out what is still
+    // running after `seconds` (testharness.js's own timeout()).
+    const hook = `add_completion_callback(function (tests, status) { __wasmMatrixDone(tests, status); });\n`
       + `setup({ explicit_timeout: true, output: false });\n`
-      + `setTimeout(function () { ${ctxTimeout} }, ${Math.round(seconds * 1000)});\n`;
+      + `setTimeout(function () { timeout(); }, ${Math.round(seconds * 1000)});\n`;
     if (typeof document !== 'undefined') {
       const frame = document.createElement('iframe');
       const urls = [];
@@ -653,7 +655,7 @@ function runTestharness({ scripts, seconds }) {
         setTimeout(() => { frame.remove(); urls.forEach((u) => URL.revokeObjectURL(u)); }, 0);
         finish(...r);
       };
-      const tags = [scripts[0], { text: 'var __wasmMatrixDone = parent.__wasmMatrixDone;\n' + hook('timeout();') }, ...scripts.slice(1)]
+      const tags = [scripts[0], { text: 'var __wasmMatrixDone = parent.__wasmMatrixDone;\n' + hook }, ...scripts.slice(1)]
         .map((s) => `<script src="${blob(s.text)}"></script>`).join('\n');
       frame.srcdoc = `<!doctype html><meta charset="utf-8"><title>${scripts[scripts.length - 1].name.split('/').pop()}</title>${tags}`;
       frame.style.display = 'none';
@@ -674,7 +676,7 @@ function runTestharness({ scripts, seconds }) {
       // `self` is the global, as JS shells' test runners define it.
       vm.runInContext('var self = globalThis;', ctx);
       vm.runInContext(scripts[0].text, ctx, { filename: scripts[0].name });
-      vm.runInContext(hook('timeout();'), ctx, { filename: 'wasm-matrix' });
+      vm.runInContext(hook, ctx, { filename: 'wasm-matrix' });
     } catch (e) {
       finish([], { status: 1, message: `testharness.js did not load: ${describe(e)}` });
       return;

@@ -52,9 +52,19 @@ pub struct KnownEntry {
     pub file: PathBuf,
     pub line: usize,
     matcher: Option<GlobMatcher>,
+    /// The case part of the pattern (all of it, or before `::` for a
+    /// subtest's entry), to tell whether the entry's file is in a run.
+    case_matcher: Option<GlobMatcher>,
 }
 
 impl KnownEntry {
+    /// Whether the entry is about case `case_id` (the case itself, or one
+    /// of its subtests).
+    fn names_case(&self, case_id: &str) -> bool {
+        let case = self.pattern.split("::").next().unwrap_or(&self.pattern);
+        case == case_id || self.case_matcher.as_ref().is_some_and(|m| m.is_match(case_id))
+    }
+
     pub fn matches(&self, engine: &str, case_id: &str) -> bool {
         engine == self.engine && (self.pattern == case_id || self.matcher.as_ref().is_some_and(|m| m.is_match(case_id)))
     }
@@ -100,7 +110,8 @@ impl Known {
                     _ => return Err(LoadError::new(file, at, format!("`{engine}: {pattern}` needs a reason (a non-empty string)"))),
                 };
                 let matcher = Glob::new(&pattern).ok().map(|g| g.compile_matcher());
-                known.entries.push(KnownEntry { engine: engine.clone(), pattern, reason, file: file.to_path_buf(), line: at.line, matcher });
+                let case_matcher = Glob::new(pattern.split("::").next().unwrap_or(&pattern)).ok().map(|g| g.compile_matcher());
+                known.entries.push(KnownEntry { engine: engine.clone(), pattern, reason, file: file.to_path_buf(), line: at.line, matcher, case_matcher });
             }
         }
         Ok(known)
@@ -124,12 +135,8 @@ impl Known {
         self.entries
             .iter()
             .filter(|e| !e.pattern.starts_with("spec/"))
-            .filter(|e| {
-                // A subtest's entry (`CASE::SUBTEST`) is used when its file is.
-                let file = e.pattern.split("::").next().unwrap_or(&e.pattern);
-                let listed = |id: &str| e.matches(&e.engine, id) || file == id || Glob::new(file).is_ok_and(|g| g.compile_matcher().is_match(id));
-                engines.contains(&e.engine.as_str()) && !cases.iter().any(|c| listed(&c.id))
-            })
+            // A subtest's entry (`CASE::SUBTEST`) is used when its file is.
+            .filter(|e| engines.contains(&e.engine.as_str()) && !cases.iter().any(|c| e.names_case(&c.id)))
             .collect()
     }
 }

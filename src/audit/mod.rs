@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct Module {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
+    /// Its sha256, hex.
+    pub sha256: String,
     pub declared: Declared,
     /// Its folder under the audit's directory (its file stem, made unique).
     pub dir_name: String,
@@ -36,7 +38,8 @@ pub fn modules(paths: &[PathBuf]) -> anyhow::Result<Vec<Module>> {
         let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read (expected a .wasm file or a directory of them)", p.display()))?;
         if meta.is_dir() {
             let before = files.len();
-            walk(p, &mut files).with_context(|| format!("{}: cannot read the directory", p.display()))?;
+            let wasm = |f: &Path| f.extension().is_some_and(|e| e == "wasm");
+            crate::case::load::walk_files(p, &wasm, &mut files).with_context(|| format!("{}: cannot read the directory", p.display()))?;
             if files.len() == before {
                 bail!("{}: no .wasm files in this directory", p.display());
             }
@@ -60,21 +63,10 @@ pub fn modules(paths: &[PathBuf]) -> anyhow::Result<Vec<Module>> {
             dir_name = format!("{stem}-{n}");
             n += 1;
         }
-        out.push(Module { path, bytes, declared, dir_name });
+        let sha256 = records::sha256_hex(&bytes);
+        out.push(Module { path, bytes, sha256, declared, dir_name });
     }
     Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let p = entry?.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "wasm") {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Writes each module's copy and cases under `dir`.
@@ -86,7 +78,7 @@ pub fn write_cases(modules: &[Module], dir: &Path) -> anyhow::Result<()> {
         let md = dir.join(&m.dir_name);
         std::fs::create_dir_all(&md).with_context(|| format!("{}: cannot create", md.display()))?;
         std::fs::write(md.join(cases::MODULE_FILE), &m.bytes).with_context(|| format!("{}: cannot write", md.display()))?;
-        let source = format!("audit of {} (sha256 {})", m.path.display(), records::sha256_hex(&m.bytes));
+        let source = format!("audit of {} (sha256 {})", m.path.display(), m.sha256);
         for c in cases::cases(&m.declared, &source) {
             std::fs::write(md.join(c.name), c.text).with_context(|| format!("{}: cannot write", md.join(c.name).display()))?;
         }

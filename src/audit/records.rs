@@ -25,7 +25,7 @@ pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
         for e in &doc.engines {
             let mut r = Record {
                 module: m.path.display().to_string(),
-                sha256: sha256_hex(&m.bytes),
+                sha256: m.sha256.clone(),
                 bytes: m.bytes.len(),
                 memories: m.declared.memories.clone(),
                 column: e.id.clone(),
@@ -91,7 +91,7 @@ pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
 pub fn table(m: &Module, records: &[&Record]) -> String {
     let mut o = String::new();
     let d = &m.declared;
-    let _ = writeln!(o, "\n{} ({}, sha256 {}…)", m.path.display(), human(d.bytes as u64), &sha256_hex(&m.bytes)[..12]);
+    let _ = writeln!(o, "\n{} ({}, sha256 {}…)", m.path.display(), human(d.bytes as u64), &m.sha256[..12]);
     if d.memories.is_empty() {
         let _ = writeln!(o, "  memory: none");
     }

@@ -74,7 +74,13 @@ impl StepOutcome {
 
     /// Equal but for the engine's text.
     pub fn same(&self, other: &StepOutcome) -> bool {
-        self.normalized() == other.normalized()
+        use StepOutcome::*;
+        match (self, other) {
+            (Trap { trap: a, .. }, Trap { trap: b, .. }) => a == b,
+            (Error { error: a, .. }, Error { error: b, .. }) => a == b,
+            (Crash { .. }, Crash { .. }) | (Timeout { .. }, Timeout { .. }) | (Unsupported { .. }, Unsupported { .. }) | (Skipped { .. }, Skipped { .. }) => true,
+            (a, b) => a == b,
+        }
     }
 
     /// A grow that failed the wasm way: it returned -1.

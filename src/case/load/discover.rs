@@ -107,7 +107,7 @@ pub(super) fn case_files(path: &Path) -> Result<Vec<(PathBuf, PathBuf)>, LoadErr
         return Ok(vec![(path.to_path_buf(), root)]);
     }
     let mut files = Vec::new();
-    walk(path, &mut files).map_err(|e| LoadError::whole(path, format!("cannot read directory: {e}")))?;
+    walk_files(path, &is_case_file, &mut files).map_err(|e| LoadError::whole(path, format!("cannot read directory: {e}")))?;
     files.sort();
     if files.is_empty() {
         return Err(LoadError::whole(path, "no case files (*.yaml, *.wast, *.any.js) in this directory"));
@@ -120,12 +120,13 @@ pub(super) fn is_case_file(path: &Path) -> bool {
     (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".wast") || name.ends_with(".any.js")) && name != KNOWN_FILE
 }
 
-pub(super) fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The files under `dir` (recursively) that `wanted` takes.
+pub fn walk_files(dir: &Path, wanted: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_case_file(&path) {
+            walk_files(&path, wanted, out)?;
+        } else if wanted(&path) {
             out.push(path);
         }
     }

@@ -19,7 +19,7 @@ mod raw;
 mod step;
 mod vary;
 
-pub use discover::{corpus_root, load_paths, KNOWN_FILE};
+pub use discover::{corpus_root, load_paths, walk_files, KNOWN_FILE};
 pub use literals::typed;
 
 use build::build;
