@@ -181,13 +181,34 @@ impl Drop for Driver {
     }
 }
 
+/// How many times a local driver is started (each on a fresh port) before
+/// the column is given up: on a loaded machine a driver can lose its port
+/// to another process between the probe and its bind, or start too slowly.
+const DRIVER_ATTEMPTS: u32 = 3;
+
+/// How long a started driver gets to listen on its port.
+const DRIVER_LISTEN: Duration = Duration::from_secs(45);
+
 async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
     let binary_driver = match setup {
         Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None, group: None }),
         Setup::Local { driver, .. } => driver.clone(),
     };
+    let mut why = String::new();
+    for _ in 0..DRIVER_ATTEMPTS {
+        match start_local_driver(browser, &binary_driver, budget).await {
+            Ok(d) => return Ok(d),
+            Err(e) => why = e,
+        }
+    }
+    Err(format!("{} did not start in {DRIVER_ATTEMPTS} attempts, each on a fresh port; the last time {why}", binary_driver.display()))
+}
+
+/// One attempt: the driver on a fresh port, its output kept in a file so
+/// that a failed start can say what the driver said.
+async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Option<u64>) -> Result<Driver, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-    let mut cmd = Command::new(&binary_driver);
+    let mut cmd = Command::new(binary_driver);
     super::worker::die_with_parent(&mut cmd);
     let mut display = None;
     // MiniBrowser needs an X display: without one, a private Xvfb that lives
@@ -198,18 +219,27 @@ async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> 
         display = Some(x);
     }
     cmd.args(browser.driver_args(port));
-    let child = cmd
+    let log = tempfile::tempfile().map_err(|e| format!("cannot make a log file for {}: {e}", binary_driver.display()))?;
+    let (out, err) = match (log.try_clone(), log.try_clone()) {
+        (Ok(o), Ok(e)) => (std::process::Stdio::from(o), std::process::Stdio::from(e)),
+        _ => (std::process::Stdio::null(), std::process::Stdio::null()),
+    };
+    let mut child = cmd
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
         .kill_on_drop(true)
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary_driver.display()))?;
     let start = Instant::now();
     while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        if start.elapsed() > Duration::from_secs(20) {
-            return Err(format!("{} did not listen on port {port} within 20 s", binary_driver.display()));
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("it exited ({status}) before listening on port {port}{}", said(log)));
+        }
+        if start.elapsed() > DRIVER_LISTEN {
+            let _ = child.start_kill();
+            return Err(format!("it did not listen on port {port} within {} s{}", DRIVER_LISTEN.as_secs(), said(log)));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -218,6 +248,18 @@ async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> 
     let watch = crate::budget::Watch::start(child.id(), budget);
     let group = child.id();
     Ok(Driver { url: format!("http://127.0.0.1:{port}"), _child: Some(child), _display: display, watch, group })
+}
+
+/// The last lines a driver wrote, for an error message.
+fn said(mut log: std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    let _ = log.seek(std::io::SeekFrom::Start(0)).and_then(|_| log.read_to_string(&mut text));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(" (it said: {})", lines[lines.len().saturating_sub(4)..].join(" | "))
 }
 
 /// A private X server (Xvfb) on a free display number; killed when dropped.
@@ -280,8 +322,23 @@ struct Session {
     page: Option<bool>,
 }
 
+/// A session on a local driver is tried twice (a fresh driver each time):
+/// a browser can fail to come up once on a loaded machine. A driver that
+/// does not start at all has had its attempts in `start_driver`.
 async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<(Session, String), String> {
-    let driver = start_driver(&browser, setup, budget).await?;
+    let tries = if matches!(setup, Setup::Local { .. }) { 2 } else { 1 };
+    let mut why = Vec::new();
+    for _ in 0..tries {
+        let driver = start_driver(&browser, setup, budget).await?;
+        match open_session_on(browser, setup, driver).await {
+            Ok(s) => return Ok(s),
+            Err(e) => why.push(e),
+        }
+    }
+    Err(why.join("; then "))
+}
+
+async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> Result<(Session, String), String> {
     let profile = match (browser.profile_arg, setup) {
         (Some(_), Setup::Local { .. }) => Some(tempfile::tempdir().map_err(|e| e.to_string())?),
         _ => None,
