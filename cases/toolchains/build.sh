@@ -1,21 +1,60 @@
 #!/usr/bin/env bash
-# Rebuilds the toolchain corpus: real modules built by Debian's clang 14 and
-# wasm-ld 14 against wasi-libc, with the memory flags users set. The .wasm
-# files are committed, so the tests need no compiler; tests/toolchains.rs
-# rebuilds them with this script when clang is here and compares the bytes.
+# Rebuilds the toolchain corpus: real modules built by real toolchains with
+# the memory flags users set. Debian's clang 14 and wasm-ld 14 (against
+# wasi-libc, or freestanding), wasm-ld 19 (Debian's lld-19) for the flag
+# wasm-ld 14 lacks (--no-growable-memory), and AssemblyScript from npm.
+# The .wasm files are committed, so the tests need no compiler;
+# tests/toolchains.rs rebuilds them with this script when the toolchains
+# are here and compares the bytes.
 # Usage: build.sh [OUTDIR] (default: this folder). Installs what it needs
-# with apt-get when it is missing.
+# (apt-get, npm) when it is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:-$here}"
-if ! command -v clang >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then
+src="$here/src"
+ld19=/usr/lib/llvm-19/bin/wasm-ld
+asc_version=0.28.20
+asc_home="${XDG_CACHE_HOME:-$HOME/.cache}/wasm-matrix/assemblyscript-$asc_version"
+if ! command -v clang >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ] || [ ! -x "$ld19" ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang lld wasi-libc libclang-rt-dev-wasm32 >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang lld lld-19 wasi-libc libclang-rt-dev-wasm32 >/dev/null
 fi
-cc() { clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor "$@"; }
+if [ ! -x "$asc_home/node_modules/.bin/asc" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$asc_home" "assemblyscript@$asc_version" >/dev/null
+fi
+
+# wasi-libc programs (a reactor: no main, exports called by the host).
+wasi() { clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor "$@"; }
+# Freestanding (no libc), every exported symbol named in the source.
+bare() { clang --target=wasm32 -nostdlib -O2 -Wl,--no-entry "$@"; }
+
 # 2 pages to start, 128 MiB at most (bytes, as the flags take them).
-cc -Wl,--initial-memory=131072,--max-memory=134217728 -o "$out/wasm-ld-max-memory.wasm" "$here/src/malloc.c"
+wasi -Wl,--initial-memory=131072,--max-memory=134217728 -o "$out/wasm-ld-max-memory.wasm" "$src/malloc.c" "$src/sbrk.c"
+# 2 pages to start and no maximum (wasm-ld writes none unless asked).
+wasi -Wl,--initial-memory=131072 -o "$out/wasm-ld-no-max.wasm" "$src/malloc.c" "$src/sbrk.c"
 # The memory imported from the environment (env.memory), declared 2..3 pages.
-cc -Wl,--import-memory,--initial-memory=131072,--max-memory=196608 -o "$out/wasm-ld-import-memory.wasm" "$here/src/malloc.c"
-echo "build.sh: $(clang --version | head -1); wrote $out/wasm-ld-max-memory.wasm, $out/wasm-ld-import-memory.wasm"
+wasi -Wl,--import-memory,--initial-memory=131072,--max-memory=196608 -o "$out/wasm-ld-import-memory.wasm" "$src/malloc.c"
+# A shared memory of 2..4 pages, and one for which no maximum was given.
+bare -matomics -mbulk-memory -mmutable-globals -Wl,--shared-memory,--initial-memory=131072,--max-memory=262144 -o "$out/wasm-ld-shared-memory.wasm" "$src/memory.c"
+bare -matomics -mbulk-memory -mmutable-globals -Wl,--shared-memory,--initial-memory=131072 -o "$out/wasm-ld-shared-no-max.wasm" "$src/memory.c"
+# An 8 KiB stack after the data (the default layout) and before it.
+bare -O1 -Wl,-z,stack-size=8192 -o "$out/wasm-ld-stack-after-data.wasm" "$src/stack.c"
+bare -O1 -Wl,-z,stack-size=8192,--stack-first -o "$out/wasm-ld-stack-first.wasm" "$src/stack.c"
+# An allocator left undefined: an import only because of --allow-undefined.
+bare -Wl,--allow-undefined -o "$out/wasm-ld-allow-undefined.wasm" "$src/undefined.c"
+# 64 KiB of .bss in a defined memory and in an imported one.
+bare -o "$out/wasm-ld-bss.wasm" "$src/bss.c"
+bare -Wl,--import-memory -o "$out/wasm-ld-bss-import-memory.wasm" "$src/bss.c"
+# memory64: --target=wasm64, 2 pages to start, 4 at most.
+clang --target=wasm64 -nostdlib -O2 -Wl,--no-entry,--initial-memory=131072,--max-memory=262144 -o "$out/clang-wasm64.wasm" "$src/mem64.c"
+# wasm-ld 19: --no-growable-memory (maximum = initial); wasm-ld 14 has no such flag.
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+clang --target=wasm32 -O2 -c -o "$tmp/memory.o" "$src/memory.c"
+"$ld19" --no-entry --initial-memory=131072 --no-growable-memory -o "$out/wasm-ld-19-no-growable-memory.wasm" "$tmp/memory.o"
+# AssemblyScript: --initialMemory / --maximumMemory are in pages.
+asc() { "$asc_home/node_modules/.bin/asc" "$src/heap.ts" -O --initialMemory 2 --maximumMemory 64 "$@"; }
+asc -o "$out/as-max-memory.wasm"
+asc --importMemory -o "$out/as-import-memory.wasm"
+asc --sharedMemory --enable threads -o "$out/as-shared-memory.wasm"
+echo "build.sh: $(clang --version | head -1), $("$ld19" --version), AssemblyScript $asc_version; wrote $(cd "$out" && ls *.wasm | wc -l) modules to $out"

@@ -1,4 +1,4 @@
-// malloc 1 MiB blocks until malloc returns NULL: C's malloc returns a null
+// malloc blocks of N MiB until malloc returns NULL: C's malloc returns a null
 // pointer when it cannot allocate (wasi-libc's grows the memory with
 // memory.grow, which returns -1 at the maximum). Each block is written, so
 // that the compiler keeps the calls.
@@ -6,13 +6,13 @@
 #include <stdint.h>
 static uint32_t reached;
 static char *volatile last;
-__attribute__((export_name("malloc_until_null"))) int malloc_until_null(void) {
+__attribute__((export_name("malloc_until_null"))) int malloc_until_null(uint32_t mib) {
   for (int i = 0; i < 65536; i++) {
-    char *p = malloc(1 << 20);
+    char *p = malloc((size_t)mib << 20);
     if (!p) return 1;
     p[0] = 1;
     last = p;
-    reached += 1;
+    reached += mib;
   }
   return 0;
 }
