@@ -2,7 +2,9 @@
 // measures a page cannot make, observed from outside the shell's process
 // (its /proc status, its rlimits) by `wasm-matrix probe`.
 //
-//   SHELL probe.cjs coexist KIND -    live 1-page memories until one fails (stops at 20,000 or after 60 s)
+//   SHELL probe.cjs coexist KIND -    says "before", waits for a line (the tool may limit the process's
+//                                     address space then), makes live 1-page memories until one fails
+//                                     (stops at 20,000 or after 60 s), says the count, waits
 //   SHELL probe.cjs reserve KIND N    says "before", waits for a line, makes N live memories, says "after", waits
 //   SHELL probe.cjs grow PAGES -      a 0-page memory (i64 above 4 GiB); says "before", waits, grows, says the time
 //
@@ -47,6 +49,8 @@ const live = [];
     // Some engines (V8 in Deno) slow down past their address space instead
     // of failing: the count stops after 60 s too.
     let message = null, stopped = null;
+    say({ at: 'before' });
+    await line();
     const t0 = performance.now();
     while (live.length < 20000) {
       if (live.length % 64 === 0 && performance.now() - t0 > 60000) {
@@ -61,6 +65,7 @@ const live = [];
       }
     }
     say({ count: live.length, message, stopped });
+    await line();
   } else if (mode === 'reserve') {
     say({ at: 'before' });
     await line();

@@ -11,7 +11,7 @@
 //! unless they say how far their memories reach, so their budgets never
 //! overlap.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,12 +121,27 @@ pub struct Watch {
     /// Why the process was killed, once it was.
     verdict: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
+    /// A lower limit for the case the process runs now (a case's own
+    /// `memory_budget`); `u64::MAX` when there is none.
+    case: Arc<AtomicU64>,
 }
 
 impl Watch {
     /// Watches `pid` under `budget` bytes; none when either is missing.
     pub fn start(pid: Option<u32>, budget: Option<u64>) -> Option<Watch> {
         Some(watch(pid?, budget?))
+    }
+
+    /// Watches `pid` under `budget` bytes if there is one, and always under
+    /// the limit of the case it runs ([`Watch::set_case_limit`]).
+    pub fn start_for_cases(pid: Option<u32>, budget: Option<u64>) -> Option<Watch> {
+        Some(watch(pid?, budget.unwrap_or(u64::MAX)))
+    }
+
+    /// Holds the process to `limit` bytes (a case's own budget) until it is
+    /// set again; `None` lifts it.
+    pub fn set_case_limit(&self, limit: Option<u64>) {
+        self.case.store(limit.unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Why the budget killed the process, if it did.
@@ -150,8 +165,8 @@ impl Drop for Watch {
 /// `budget` bytes it SIGKILLs `pid`'s process group (every process the tool
 /// starts leads its own) and records why.
 fn watch(pid: u32, budget: u64) -> Watch {
-    let w = Watch { verdict: Arc::default(), stop: Arc::new(AtomicBool::new(false)) };
-    let (out, stop) = (w.verdict.clone(), w.stop.clone());
+    let w = Watch { verdict: Arc::default(), stop: Arc::new(AtomicBool::new(false)), case: Arc::new(AtomicU64::new(u64::MAX)) };
+    let (out, stop, case) = (w.verdict.clone(), w.stop.clone(), w.case.clone());
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -160,9 +175,11 @@ fn watch(pid: u32, budget: u64) -> Watch {
             // Reading one process is cheap; the whole tree (browsers) scans
             // /proc, so it is read only when the process itself is not alone.
             let rss = own_rss(pid).map(|own| if has_children(pid) { tree_rss(pid) } else { own }).unwrap_or(0);
-            if rss > budget {
+            let case = case.load(Ordering::Relaxed);
+            if rss > budget.min(case) {
+                let whose = if case < budget { "case's own (memory_budget) " } else { "" };
                 *out.lock().unwrap() =
-                    Some(format!("{BUDGET_PREFIX} exceeded the {} memory budget at {} resident; killed", show(budget), show(rss)));
+                    Some(format!("{BUDGET_PREFIX} exceeded the {whose}{} memory budget at {} resident; killed", show(budget.min(case)), show(rss)));
                 // SAFETY: kill(2) on a process group this tool created.
                 unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
                 return;

@@ -23,6 +23,11 @@ pub enum Verdict {
     Fixed,
     /// The engine could not run here.
     Unavailable,
+    /// Not run: the case needs more memory (`needs_memory`) than the run's
+    /// memory budget holds on an engine that commits what it grows
+    /// (extension; written `over_budget`).
+    #[serde(rename = "over_budget")]
+    OverBudget,
 }
 
 impl Verdict {
@@ -33,7 +38,13 @@ impl Verdict {
             Verdict::Known => "known",
             Verdict::Fixed => "fixed",
             Verdict::Unavailable => "unavailable",
+            Verdict::OverBudget => "over_budget",
         }
+    }
+
+    /// Whether the cell ran (neither unavailable nor over the budget).
+    pub fn ran(self) -> bool {
+        !matches!(self, Verdict::Unavailable | Verdict::OverBudget)
     }
 
     /// Whether the verdict makes a run fail.

@@ -38,11 +38,20 @@ fn an_audit_records_each_column_and_writes_cases_that_run() {
         assert_eq!(r["one_page_past"], "error grow_failed", "{r}");
         assert_eq!(r["memories"][0]["maximum"], 2, "{r}");
         assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
+        // A 2-page module: every one of the instances asked for is there.
+        assert_eq!(r["instances"], 100, "{r}");
+        assert_eq!(r["instances_limit"], 100, "{r}");
+        assert!(r["compile_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{r}");
+        // Under 16 GiB of address space: a count (the embedded columns are the tool's processes).
+        assert!(r["instances_16gib"].as_u64().is_some_and(|n| n <= 100), "{r}");
+    }
+    for case in ["compile", "instantiate", "instances", "instances-16gib", "grow"] {
+        assert!(out.join("grow-1-2").join(format!("{case}.yaml")).is_file(), "{case}");
     }
     // The generated cases are ordinary cases: `run` takes them as they are.
     let o = bin().args(["run", out.to_str().unwrap(), "--engines", "wasmtime", "--out", tmp.path().join("r.json").to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("2 cells, 2 pass"), "{}", text(&o));
+    assert!(text(&o).contains("5 cells, 5 pass"), "{}", text(&o));
     // The report takes audit.json beside results.json: its "Modules" section.
     let report = tmp.path().join("report");
     let o = bin()

@@ -59,8 +59,8 @@ fn main() {
                 RunEvent::Cell(c) => {
                     collector.add(&c);
                 }
-                RunEvent::NotRun { case, engine, reason } => {
-                    collector.add_unavailable(case, engine, &reason);
+                RunEvent::NotRun { case, engine, verdict, reason } => {
+                    collector.add_not_run(case, engine, verdict, &reason);
                 }
                 RunEvent::Unavailable { .. } | RunEvent::Started { .. } => {}
             }
@@ -77,7 +77,9 @@ fn main() {
             let key = (case.id.clone(), spec.id.to_string());
             let cell = results.get(&key).cloned();
             let required = required.contains(&spec.id);
-            let ignored = cell.as_ref().is_some_and(|c| c.verdict == Verdict::Unavailable) && !required;
+            // A cell over the memory budget is not run on this machine: it is
+            // shown as ignored, with the reason, never as passed.
+            let ignored = cell.as_ref().is_some_and(|c| (c.verdict == Verdict::Unavailable && !required) || c.verdict == Verdict::OverBudget);
             if let Some(c) = cell.as_ref().filter(|_| ignored) {
                 eprintln!("{}::{} ignored: {}", case.id, spec.id, explain(c));
             }

@@ -33,14 +33,19 @@ fn features(d: &Declared) -> Vec<&'static str> {
     f
 }
 
-/// The largest size (pages) a memory without a maximum is grown to: the
-/// address type's limit.
-fn type_limit(m: &MemoryDecl) -> u64 {
-    match (m.memory64, m.page_bytes) {
-        (true, p) => (1u64 << 48) / (p / 65536).max(1),
-        (false, 65536) => 65536,
-        (false, p) => (u32::MAX as u64) / p,
-    }
+/// The most live instances the audit asks a column for.
+pub const INSTANCES_LIMIT: u32 = 100;
+
+/// The address space the second count runs under: 16 GiB.
+pub const AS_LIMIT: u64 = 16 << 30;
+
+/// How far the grows of a memory without a maximum search, as a power of
+/// two of pages: a 32-bit memory up to its limit (2^16 pages of 64 KiB,
+/// 2^32 bytes), a 64-bit one up to 16 GiB (2^18 pages: past that a
+/// committing engine would only fill the machine).
+fn search_bits(m: &MemoryDecl) -> u32 {
+    let bytes: u64 = if m.memory64 { 16 << 30 } else { 1 << 32 };
+    (bytes / m.page_bytes.max(1)).max(1).ilog2()
 }
 
 fn head(out: &mut String, summary: &str, source: &str, d: &Declared) {
@@ -58,24 +63,44 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
-/// `validate` and `instantiate` (every import stubbed), and, when the
-/// first memory can be reached from the host (exported, or imported and
-/// so made here), `grow`: to its declared maximum (or the address type's
-/// limit when it has none), then one page past.
+/// `compile` alone (its time is the compile time); `validate` and
+/// `instantiate` (every import stubbed); live `instances` until one fails,
+/// then one more for the engine's text; and, when the first memory can be
+/// reached from the host (exported, or imported and so made here), `grow`:
+/// to its declared maximum, or without one as far as the column goes (a
+/// grow by each power of two of pages from the search's top down, each
+/// kept when it succeeds: the largest size the column reaches, to a page),
+/// then one page past.
 pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
     let mut out = Vec::new();
+    let mut t = String::new();
+    head(&mut t, "audit: the module compiles (compile alone: the cell's engine time is the compile time)", source, d);
+    t.push_str("steps:\n  - compile: {}\n    expect: any\n");
+    out.push(CaseFile { name: "compile.yaml", text: t });
+
     let mut t = String::new();
     head(&mut t, "audit: the module validates and instantiates with every import stubbed", source, d);
     t.push_str("imports: stub\nsteps:\n  - validate: {}\n    expect: any\n  - instantiate: {}\n    expect: any\n");
     out.push(CaseFile { name: "instantiate.yaml", text: t });
 
+    let mut t = String::new();
+    head(&mut t, &format!("audit: how many instances of the module one process holds alive (at most {INSTANCES_LIMIT}), and what one more does"), source, d);
+    // Each instance has its own memories: a memory-heavy case.
+    t.push_str("timeout: 120\nimports: stub\nsteps:\n");
+    let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
+    out.push(CaseFile { name: "instances.yaml", text: t });
+
+    let mut t = String::new();
+    head(&mut t, &format!("audit: how many instances of the module one engine process holds alive under a 16 GiB address-space limit (RLIMIT_AS on the whole process: the embedded columns)"), source, d);
+    let _ = writeln!(t, "timeout: 120\nhost:\n  address_space_bytes: {AS_LIMIT}\nimports: stub\nsteps:");
+    let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
+    out.push(CaseFile { name: "instances-16gib.yaml", text: t });
+
     let Some(m) = d.memories.first() else { return out };
-    let target = m.maximum.unwrap_or_else(|| type_limit(m));
-    let delta = target.saturating_sub(m.initial);
     let mut t = String::new();
     let what = match m.maximum {
         Some(max) => format!("its declared maximum ({max} pages)"),
-        None => format!("the address type's limit ({target} pages: it declares no maximum)"),
+        None => format!("as far as the column goes (no declared maximum; the search stops at 2^{} pages)", search_bits(m)),
     };
     head(&mut t, &format!("audit: the module's memory grows from {} pages to {what}, then one page past", m.initial), source, d);
     // A GiB grow takes its time on engines that commit what they grow (the
@@ -104,7 +129,13 @@ pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
         let _ = writeln!(t, "  - new_memory: {{ as: audited, initial: {}{max}{shared}{addr} }}\n    expect: any", m.initial);
     }
     let _ = writeln!(t, "  - instantiate: {{}}\n    expect: any");
-    let _ = writeln!(t, "  - grow: {{ memory: {}, delta: {delta} }}\n    expect: any", yaml_str(&memory));
+    let deltas: Vec<u64> = match m.maximum {
+        Some(max) => vec![max.saturating_sub(m.initial)],
+        None => (0..search_bits(m)).rev().map(|b| 1u64 << b).collect(),
+    };
+    for delta in deltas {
+        let _ = writeln!(t, "  - grow: {{ memory: {}, delta: {delta} }}\n    expect: any", yaml_str(&memory));
+    }
     let _ = writeln!(t, "  - size: {{ memory: {} }}\n    expect: any", yaml_str(&memory));
     let _ = writeln!(t, "  - grow: {{ memory: {}, delta: 1 }}\n    expect: any", yaml_str(&memory));
     out.push(CaseFile { name: "grow.yaml", text: t });

@@ -77,6 +77,10 @@ pub fn write_cases(modules: &[Module], dir: &Path) -> anyhow::Result<()> {
     for m in modules {
         let md = dir.join(&m.dir_name);
         std::fs::create_dir_all(&md).with_context(|| format!("{}: cannot create", md.display()))?;
+        // An earlier audit's cases in the same folder are not this one's.
+        for old in std::fs::read_dir(&md).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+            std::fs::remove_file(&old).with_context(|| format!("{}: cannot remove", old.display()))?;
+        }
         std::fs::write(md.join(cases::MODULE_FILE), &m.bytes).with_context(|| format!("{}: cannot write", md.display()))?;
         let source = format!("audit of {} (sha256 {})", m.path.display(), m.sha256);
         for c in cases::cases(&m.declared, &source) {
@@ -86,10 +90,11 @@ pub fn write_cases(modules: &[Module], dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the audit's cases on `columns`; the results document (also
-/// written to `dir/results.json`).
-pub fn run(dir: &Path, columns: &[&'static Column], opts: RunOptions) -> anyhow::Result<ResultsDoc> {
-    let (cases, errors) = load_paths(&[dir.to_path_buf()]);
+/// Runs the audit's cases (those of `modules`, not whatever else `dir`
+/// holds) on `columns`; the results document (also written to
+/// `dir/results.json`).
+pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: RunOptions) -> anyhow::Result<ResultsDoc> {
+    let (cases, errors) = load_paths(&modules.iter().map(|m| dir.join(&m.dir_name)).collect::<Vec<_>>());
     if let Some(e) = errors.first() {
         bail!("the audit's own cases did not load: {e}");
     }
@@ -103,8 +108,8 @@ pub fn run(dir: &Path, columns: &[&'static Column], opts: RunOptions) -> anyhow:
         match ev {
             RunEvent::Started { engine, version } => collector.engine_started(engine, &version),
             RunEvent::Unavailable { engine, reason } => collector.engine_unavailable(engine, &reason),
-            RunEvent::NotRun { case, engine, reason } => {
-                collector.add_unavailable(case, engine, &reason);
+            RunEvent::NotRun { case, engine, verdict, reason } => {
+                collector.add_not_run(case, engine, verdict, &reason);
             }
             RunEvent::Cell(cell) => {
                 collector.add(&cell);

@@ -96,6 +96,11 @@ pub struct Host {
     /// Browsers load the harness with (true) or without COOP/COEP headers.
     #[serde(default = "yes")]
     pub cross_origin_isolated: bool,
+    /// The engine process's address space (RLIMIT_AS, bytes) while the case
+    /// runs (extension): on the embedded columns, whose workers are the
+    /// tool's own processes; the JS columns report the case unsupported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_space_bytes: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -104,6 +109,6 @@ fn yes() -> bool {
 
 impl Default for Host {
     fn default() -> Self {
-        Host { max_memory_bytes: None, cross_origin_isolated: true }
+        Host { max_memory_bytes: None, cross_origin_isolated: true, address_space_bytes: None }
     }
 }

@@ -24,6 +24,19 @@ pub enum AddressType {
 pub enum Action {
     Instantiate,
     Validate,
+    /// Compile the case's module, nothing more (extension): what a JS
+    /// `new WebAssembly.Module` or an embedder's `Module::new` does.
+    Compile,
+    /// Instantiate the case's module again and again, each instance kept
+    /// alive, until one fails or `limit` live instances (extension); returns
+    /// how many. A following `instantiate` tries one more and says why not.
+    Instances { limit: u32 },
+    /// An in-page measure of `wasm-matrix probe` on the JS columns (not a
+    /// YAML step): returns `[value, extra]` as f64 (NaN for none).
+    Measure { name: String },
+    /// The text of what stopped the last `Measure`: `ok` when nothing did,
+    /// else an error with the engine's text.
+    MeasureText,
     /// `results`: the export's result types (JS engines need them to read
     /// the values back exactly).
     Invoke {
@@ -154,6 +167,10 @@ impl Action {
         match self {
             Action::Instantiate => "instantiate".into(),
             Action::Validate => "validate".into(),
+            Action::Compile => "compile".into(),
+            Action::Instances { limit } => format!("instances (at most {limit})"),
+            Action::Measure { name } => format!("measure {name}"),
+            Action::MeasureText => "measure text".into(),
             Action::Invoke { name, args, instance, .. } => {
                 let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
                 let on = instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default();
@@ -325,6 +342,13 @@ pub struct Case {
     /// with a bound share the memory budget instead of running one at a
     /// time (see the runner).
     pub commits_at_most: Option<u64>,
+    /// What the case commits on an engine that commits what it grows
+    /// (`needs_memory`, extension): on such a column a run whose memory
+    /// budget is smaller does not run it (verdict `over_budget`).
+    pub needs_memory: Option<u64>,
+    /// The case's own memory budget (`memory_budget`, extension): its
+    /// process is held to the smaller of this and the run's while it runs.
+    pub memory_budget: Option<u64>,
 }
 
 impl Case {

@@ -139,6 +139,8 @@ pub fn parse_testharness(text: &str, file: &Path, id: &str) -> Result<Vec<Case>,
         // The harness times its subtests out first; the process gets more.
         timeout: Some(seconds + 10.0),
         commits_at_most: None,
+        needs_memory: None,
+        memory_budget: None,
     }])
 }
 

@@ -356,6 +356,8 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         vary: Default::default(),
         timeout: Some(TIMEOUT),
         commits_at_most: None,
+        needs_memory: None,
+        memory_budget: None,
     }])
 }
 

@@ -35,8 +35,10 @@ pub(super) enum Command {
     /// What changed between two runs, per cell (exit 1 on a regression)
     Diff(DiffArgs),
     /// Audit built modules (.wasm files or directories of them): what each
-    /// declares, and on every column whether it validates, instantiates with
-    /// every import stubbed, how far its memory grows and what one page past does
+    /// declares, and on every column whether it validates, how long it takes to
+    /// compile, whether it instantiates with every import stubbed, how many
+    /// live instances one process holds (and under 16 GiB of address space),
+    /// how far its memory grows and what one page past does
     Audit(AuditArgs),
     /// Generate random memory programs, run them on the engines, and write one
     /// minimized case per class of divergence from the spec

@@ -282,7 +282,7 @@ impl AuditPlan {
         let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
         let dir = self.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
         crate::audit::write_cases(&self.modules, &dir)?;
-        let doc = crate::audit::run(&dir, &self.engines, self.opts)?;
+        let doc = crate::audit::run(&dir, &self.modules, &self.engines, self.opts)?;
         let records = crate::audit::records::records(&self.modules, &doc);
         for m in &self.modules {
             let mine: Vec<&crate::audit::records::Record> = records.iter().filter(|r| r.module == m.path.display().to_string()).collect();

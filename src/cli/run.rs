@@ -128,8 +128,8 @@ impl RunPlan {
                     collector.engine_unavailable(engine, &reason);
                     unavailable.push((engine, reason));
                 }
-                RunEvent::NotRun { case, engine, reason } => {
-                    collector.add_unavailable(case, engine, &reason);
+                RunEvent::NotRun { case, engine, verdict, reason } => {
+                    collector.add_not_run(case, engine, verdict, &reason);
                     progress.inc(1);
                 }
                 RunEvent::Cell(cell) => {

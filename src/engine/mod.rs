@@ -10,6 +10,7 @@ pub mod backend;
 pub mod imports;
 pub mod js;
 pub mod measure;
+pub mod modcache;
 pub mod protocol;
 pub mod server;
 pub mod session;
@@ -65,6 +66,12 @@ pub struct Column {
     /// ("defaults" if it does not).
     pub configuration: &'static str,
     pub launch: Launch,
+    /// The engine allocates what a memory grows to (and zeroes it): a grow's
+    /// bytes are resident at once, so a case's `needs_memory` counts against
+    /// the memory budget here (probe's `grow_cost` shows it: the peak RSS
+    /// follows the grow). Engines that reserve address space and let the
+    /// kernel commit pages on first touch do not.
+    pub grow_commits: bool,
     /// The version, where it is known without starting the engine ("" if not).
     pub version: &'static str,
 }
@@ -134,21 +141,27 @@ const FIREFOX_PREFS: &str = r#"{
 /// (V8, SpiderMonkey, JavaScriptCore) first, then the embedded engines.
 pub const ENGINES: &[Column] = &[
     Column { id: "node", name: "node", family: "V8", what: "V8 in Node.js (the node on PATH)", configuration: "--experimental-wasm-memory64",
+        grow_commits: false,
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE", local: "", path: &["node"], args: &["--experimental-wasm-memory64"], install_hint: "install Node.js" }),
         version: "" },
     Column { id: "node22", name: "node22", family: "V8", what: "V8 in Node.js 22 (pinned)", configuration: "--experimental-wasm-memory64",
+        grow_commits: false,
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE22", local: "node22", path: &[], args: &["--experimental-wasm-memory64"], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "node24", name: "node24", family: "V8", what: "V8 in Node.js 24 (pinned)", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE24", local: "node24", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "node26", name: "node26", family: "V8", what: "V8 in Node.js 26 (pinned)", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_NODE26", local: "node26", path: &[], args: &[], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "deno", name: "deno", family: "V8", what: "V8 in Deno", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_DENO", local: "deno", path: &["deno"], args: &["run", "--quiet", "--no-prompt"], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "chrome", name: "chrome", family: "V8", what: "Chromium + chromedriver, headless", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Browser(webdriver::Browser {
             id: "chrome", webdriver_env: "WASM_MATRIX_WEBDRIVER_CHROME",
             binary_env: "WASM_MATRIX_CHROME", binary_names: &["chromium", "chromium-browser", "google-chrome", "chrome"],
@@ -159,6 +172,7 @@ pub const ENGINES: &[Column] = &[
             profile_arg: Some("--user-data-dir="), prefs: "", needs_display: false }),
         version: "" },
     Column { id: "firefox", name: "firefox", family: "SpiderMonkey", what: "Firefox ESR + geckodriver, headless", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Browser(webdriver::Browser {
             id: "firefox", webdriver_env: "WASM_MATRIX_WEBDRIVER_FIREFOX",
             binary_env: "WASM_MATRIX_FIREFOX", binary_names: &["firefox-esr", "firefox"],
@@ -167,6 +181,7 @@ pub const ENGINES: &[Column] = &[
             prefs: FIREFOX_PREFS, needs_display: false }),
         version: "" },
     Column { id: "webkit", name: "WebKit (WebKitGTK)", family: "JavaScriptCore", what: "WebKit (WebKitGTK): MiniBrowser + WebKitWebDriver, under Xvfb", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Browser(webdriver::Browser {
             id: "webkit", webdriver_env: "WASM_MATRIX_WEBDRIVER_WEBKIT",
             // Not on PATH: where libwebkit2gtk installs it.
@@ -177,24 +192,33 @@ pub const ENGINES: &[Column] = &[
             prefs: "", needs_display: true }),
         version: "" },
     Column { id: "bun", name: "bun", family: "JavaScriptCore", what: "JavaScriptCore in Bun", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Js(js::Shell { env: "WASM_MATRIX_BUN", local: "bun", path: &["bun"], args: &[], install_hint: "run drivers/install.sh" }),
         version: "" },
     Column { id: "wasmtime", name: "wasmtime", family: "wasmtime", what: "wasmtime crate, Cranelift", configuration: "defaults (Strategy::Cranelift)",
+        grow_commits: false,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::Cranelift))), version: locked::WASMTIME },
     Column { id: "wasmtime-winch", name: "wasmtime-winch", family: "wasmtime", what: "wasmtime crate, Winch baseline compiler", configuration: "Strategy::Winch",
+        grow_commits: false,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::Winch))), version: locked::WASMTIME },
     Column { id: "wasmtime-pulley", name: "wasmtime-pulley", family: "wasmtime", what: "wasmtime crate, Pulley interpreter", configuration: "target pulley64",
+        grow_commits: false,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::Pulley))), version: locked::WASMTIME },
     Column { id: "wasmtime-nosignals", name: "wasmtime-nosignals", family: "wasmtime", what: "wasmtime crate, explicit bounds checks", configuration: "signals_based_traps(false)",
+        grow_commits: false,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::NoSignals))), version: locked::WASMTIME },
     Column { id: "wasmtime-smallres", name: "wasmtime-smallres", family: "wasmtime", what: "wasmtime crate, small reservation (small devices)",
         configuration: "memory_reservation 64 MiB, memory_guard_size 0, memory_may_move true",
+        grow_commits: false,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmtime::Flavor::SmallReservation))), version: locked::WASMTIME },
     Column { id: "wasmer", name: "wasmer", family: "wasmer", what: "wasmer crate, sys, Cranelift", configuration: "defaults",
+        grow_commits: false,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmer::Wasmer))), version: locked::WASMER },
     Column { id: "wasmi", name: "wasmi", family: "wasmi", what: "wasmi crate (interpreter)", configuration: "defaults",
+        grow_commits: true,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wasmi::Wasmi))), version: locked::WASMI },
     Column { id: "tinywasm", name: "tinywasm", family: "tinywasm", what: "tinywasm crate (interpreter)", configuration: "defaults",
+        grow_commits: true,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(tinywasm::Tinywasm))), version: locked::TINYWASM },
 ];
 

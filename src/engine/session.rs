@@ -15,6 +15,7 @@ use super::imports::{SpectestItem, SPECTEST};
 use super::Engine;
 use crate::case::{Action, AddressType, Feature, Host, Plan, RefType, Val, ValType};
 use crate::outcome::{RawOutcome, Stage};
+use super::modcache::ModuleCache;
 use std::collections::HashMap;
 
 // ------------------------------------------------------------------ engines
@@ -23,11 +24,13 @@ use std::collections::HashMap;
 pub struct Embedded<B: Backend> {
     backend: B,
     engines: HashMap<(u16, Option<u64>), Result<B::Engine>>,
+    /// Large modules compiled by earlier cases, per engine configuration.
+    modules: ModuleCache<<B::Store as Store>::Module>,
 }
 
 impl<B: Backend> Embedded<B> {
     pub fn new(backend: B) -> Self {
-        Embedded { backend, engines: HashMap::new() }
+        Embedded { backend, engines: HashMap::new(), modules: ModuleCache::default() }
     }
 }
 
@@ -40,7 +43,23 @@ impl<B: Backend> Engine for Embedded<B> {
             backend.engine(&switches, &plan.host)
         });
         match engine {
-            Ok(engine) => Session::new(backend.store(engine, &plan.host), plan).run(from, emit),
+            Ok(engine) => {
+                // The case's address-space limit holds while its session
+                // lives (the store and its instances go before it is lifted).
+                let _limit = match plan.host.address_space_bytes.map(AddressSpace::limit) {
+                    Some(Err(why)) => {
+                        for (i, _) in plan.actions.iter().enumerate().skip(from) {
+                            emit(i, RawOutcome::Unsupported { message: why.clone() });
+                        }
+                        return;
+                    }
+                    Some(Ok(l)) => Some(l),
+                    None => None,
+                };
+                let mut session = Session::new(backend.store(engine, &plan.host), plan);
+                session.cache = Some((&mut self.modules, key));
+                session.run(from, emit)
+            }
             Err(fault) => {
                 for (i, action) in plan.actions.iter().enumerate().skip(from) {
                     emit(i, match (action, &*fault) {
@@ -95,6 +114,34 @@ impl<B: Backend> Embedded<B> {
     }
 }
 
+/// The process's soft RLIMIT_AS lowered for one case (`host.address_space_bytes`)
+/// and put back when dropped: an engine worker runs one case at a time.
+struct AddressSpace {
+    before: libc::rlimit,
+}
+
+impl AddressSpace {
+    fn limit(bytes: u64) -> std::result::Result<AddressSpace, String> {
+        let mut before = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit/setrlimit on this process with valid pointers.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut before) } != 0 {
+            return Err(format!("cannot read RLIMIT_AS: {}", std::io::Error::last_os_error()));
+        }
+        let want = libc::rlimit { rlim_cur: bytes.min(before.rlim_max), rlim_max: before.rlim_max };
+        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &want) } != 0 {
+            return Err(format!("cannot set RLIMIT_AS to {bytes} bytes: {}", std::io::Error::last_os_error()));
+        }
+        Ok(AddressSpace { before })
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        // SAFETY: as above; raising the soft limit back up to the hard one.
+        unsafe { libc::setrlimit(libc::RLIMIT_AS, &self.before) };
+    }
+}
+
 // ------------------------------------------------------------------ the session
 
 /// A compiled module and its imports.
@@ -141,6 +188,8 @@ pub struct Session<'p, S: Store> {
     /// spectest items, each made on first use.
     spectest: HashMap<&'static str, S::Extern>,
     host: HashMap<String, S::Memory>,
+    /// The worker's compiled modules and this case's engine configuration.
+    cache: Option<(&'p mut ModuleCache<S::Module>, (u16, Option<u64>))>,
 }
 
 impl<'p, S: Store> Session<'p, S> {
@@ -155,7 +204,23 @@ impl<'p, S: Store> Session<'p, S> {
             registered: HashMap::new(),
             spectest: HashMap::new(),
             host: HashMap::new(),
+            cache: None,
         }
+    }
+
+    /// Compiles `wasm`, or takes the module an earlier case compiled from the
+    /// same bytes; `fresh` always compiles (and keeps the result).
+    fn compile(&mut self, wasm: &[u8], fresh: bool) -> Result<S::Module> {
+        if let (false, Some((cache, key))) = (fresh, &self.cache) {
+            if let Some(m) = cache.get(*key, wasm) {
+                return Ok(m);
+            }
+        }
+        let m = self.store.compile(wasm)?;
+        if let Some((cache, key)) = &mut self.cache {
+            cache.put(*key, wasm, m.clone());
+        }
+        Ok(m)
     }
 
     /// Runs the plan's steps from step `from` (the steps before it ran in a
@@ -180,6 +245,14 @@ impl<'p, S: Store> Session<'p, S> {
                 Action::Validate => {
                     let valid = self.store.validate(plan.wasm.as_deref().unwrap_or_default());
                     RawOutcome::Returns { values: vec![Val::I32(valid as i32)] }
+                }
+                Action::Compile => match self.compile(plan.wasm.as_deref().unwrap_or_default(), true) {
+                    Ok(_) => RawOutcome::Ok,
+                    Err(f) => f.outcome(Stage::Compile, "module"),
+                },
+                Action::Instances { limit } => self.instances(plan.wasm.as_deref().unwrap_or_default(), *limit),
+                Action::Measure { .. } | Action::MeasureText => {
+                    RawOutcome::Unsupported { message: "an in-page measure runs on the JS columns (an embedder is measured in its own process)".into() }
                 }
                 Action::Invoke { instance: None, .. } | Action::Register { instance: None, .. } | Action::Get { instance: None, .. }
                     if self.current.is_none() =>
@@ -265,7 +338,7 @@ impl<'p, S: Store> Session<'p, S> {
     /// Compiles `wasm`; with `instantiate`, instantiates it (named `name`, the
     /// current instance if `current`); without, keeps it as a definition.
     fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
-        let module = match self.store.compile(wasm) {
+        let module = match self.compile(wasm, false) {
             Ok(m) => m,
             Err(f) => return f.outcome(Stage::Compile, "module"),
         };
@@ -278,6 +351,21 @@ impl<'p, S: Store> Session<'p, S> {
         }
         self.last_def = Some(def);
         RawOutcome::Ok
+    }
+
+    /// Live instances of `wasm` (compiled once), until one fails or `limit`:
+    /// the store keeps every instance until the case ends.
+    fn instances(&mut self, wasm: &[u8], limit: u32) -> RawOutcome {
+        let module = match self.compile(wasm, false) {
+            Ok(m) => m,
+            Err(f) => return f.outcome(Stage::Compile, "module"),
+        };
+        let def = Def { imports: self.store.imports(&module), module };
+        let mut live = 0;
+        while live < limit && self.instantiate(&def, None, false) == RawOutcome::Ok {
+            live += 1;
+        }
+        RawOutcome::Returns { values: vec![Val::I32(live as i32)] }
     }
 
     /// `module instance`: instantiates a kept definition.

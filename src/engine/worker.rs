@@ -367,7 +367,7 @@ impl Proc {
                 }
             }
         });
-        let budget = crate::budget::Watch::start(child.id(), budget);
+        let budget = crate::budget::Watch::start_for_cases(child.id(), budget);
         let pid = child.id();
         let mut proc = Proc { child, stdin: Some(tx), lines, stderr, stderr_task: Some(stderr_task), version: String::new(), budget, mirror: None };
         match tokio::time::timeout(ready_within, proc.next_event()).await {
@@ -390,6 +390,14 @@ impl Proc {
     }
 
     /// Queues one request line (ending in a newline).
+    /// Holds the process to a case's own memory budget while it runs that
+    /// case (`None`: the run's budget alone).
+    pub fn case_budget(&self, limit: Option<u64>) {
+        if let Some(w) = &self.budget {
+            w.set_case_limit(limit);
+        }
+    }
+
     pub fn send(&self, line: Arc<str>) {
         if let Some(tx) = &self.stdin {
             let _ = tx.send(line);

@@ -59,7 +59,7 @@ impl Exec for RunnerExec {
                         out[c.case][e] = c.outcomes;
                     }
                 }
-                crate::runner::RunEvent::NotRun { case, engine, reason } => {
+                crate::runner::RunEvent::NotRun { case, engine, reason, .. } => {
                     if let Some(e) = ids.iter().position(|id| *id == engine) {
                         out[case][e] = vec![Outcome::Unsupported(reason)];
                     }

@@ -164,6 +164,8 @@ impl Program {
             // its memories can reach of the memory budget.
             timeout: self.grows_big().then_some(120.0),
             commits_at_most: Some(self.commits_at_most()),
+            needs_memory: None,
+            memory_budget: None,
         }
     }
 

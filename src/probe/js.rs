@@ -77,6 +77,114 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
         // does) then never hold several such memories at once.
         timeout: (base != "declared_max_pages" && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0),
         commits_at_most: None,
+        needs_memory: None,
+        memory_budget: None,
+    }
+}
+
+/// The measures a JS column takes inside its page or isolate (the harness's
+/// `measure` step): one case each, run once.
+pub(super) const IN_PAGE: &[&str] = &["coexisting_memories_in_page", "workers_with_memory", "grow_cost_in_page", "shared_without_isolation"];
+
+fn in_page_case(measure: &str, id: String) -> crate::case::Case {
+    use crate::case::{Action, Expect, Step};
+    let actions = vec![Action::Measure { name: measure.into() }, Action::MeasureText];
+    // A shared memory without isolation is asked on a page served without
+    // COOP/COEP (the shells have no such thing).
+    let host = crate::case::Host { cross_origin_isolated: !measure.starts_with("shared_without_isolation"), ..Default::default() };
+    let features = if measure.ends_with(".i64") { vec![crate::case::Feature::Memory64] } else { vec![] };
+    let plan = crate::case::Plan { wasm: None, features, without: vec![], host, imports: vec![], stubs: vec![], modules: vec![], actions: actions.clone() };
+    crate::case::Case {
+        file: format!("{id}.yaml").into(),
+        id,
+        summary: format!("probe {measure}"),
+        tags: vec![],
+        source: None,
+        wat: None,
+        steps: actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect(),
+        plan: std::sync::Arc::new(plan),
+        vary: BTreeMap::new(),
+        // Counting memories stops after 60 s, each worker may take 60 s:
+        // a time limit of its own makes the runner run it alone.
+        timeout: Some(if measure.starts_with("workers_with_memory") { 600.0 } else { 180.0 }),
+        commits_at_most: None,
+        needs_memory: None,
+        memory_budget: None,
+    }
+}
+
+/// The in-page measures of the JS columns: one run per measure, every
+/// column at once, so that each measure has a fresh process or page (what
+/// one measure leaves for the garbage collector would count against the next).
+pub(super) fn run_in_page(columns: &[&'static Column], names: &[&'static str], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+    let mut out = BTreeMap::new();
+    for name in names {
+        out.extend(run_in_page_one(columns, name, opts));
+    }
+    out
+}
+
+fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+    use crate::outcome::Outcome;
+    let cases: Vec<_> = columns.iter().map(|column| in_page_case(name, format!("probe-{name}-{}", column.id))).collect();
+    let cells: Vec<_> = columns.iter().enumerate().map(|(c, column)| (c, *column)).collect();
+    let mut results: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
+    let started = std::time::Instant::now();
+    crate::runner::run_blocking(std::sync::Arc::new(cases), cells, opts.clone(), |ev| {
+        if let crate::runner::RunEvent::Cell(c) = ev {
+            results.insert(c.case, c.outcomes);
+        }
+        true
+    });
+    eprintln!("  {name}: {} columns in {:.1} s", columns.len(), started.elapsed().as_secs_f64());
+    let mut out = BTreeMap::new();
+    for (case, c) in (0..columns.len()).enumerate() {
+        let unit = crate::engine::measure::unit_of(name);
+        let m = match results.get(&case).map(Vec::as_slice) {
+            Some([Outcome::Returns(v), text, ..]) => {
+                let num = |i: usize| match v.get(i) {
+                    Some(Val::F64(bits)) => Some(f64::from_bits(*bits)).filter(|x| x.is_finite()),
+                    _ => None,
+                };
+                let message = match text {
+                    Outcome::Error(_, m) => Some(m.clone()),
+                    _ => None,
+                };
+                in_page_measure(name, unit, num(0), num(1), message)
+            }
+            Some([other, ..]) => Measure::not_measured(unit, other.message().map(str::to_string).unwrap_or_else(|| other.kind().to_string())),
+            _ => Measure::not_measured(unit, "the column did not run"),
+        };
+        out.insert((columns[c].id, name), m);
+    }
+    out
+}
+
+/// A measure from what the harness said: the value, the second number, the text.
+fn in_page_measure(name: &str, unit: &str, value: Option<f64>, extra: Option<f64>, message: Option<String>) -> Measure {
+    let base = name.split('.').next().unwrap_or(name);
+    match (base, value) {
+        ("grow_cost_in_page", Some(ms)) => Measure::of(ms / 1000.0, unit).with_note("wall time of Memory.grow inside the engine (performance.now())"),
+        ("grow_cost_in_page", None) => Measure::not_measured(unit, format!("the grow failed: {}", message.unwrap_or_default())),
+        ("coexisting_memories_in_page", Some(n)) => {
+            let m = Measure::of(n, unit).with_message(message.clone());
+            match (message, extra) {
+                (None, Some(ms)) if ms > 60000.0 => m.with_note("stopped after 60 s, none failed"),
+                (None, _) => m.with_note("stopped at 20000"),
+                _ => m,
+            }
+        }
+        ("workers_with_memory", Some(n)) => {
+            let m = Measure::of(n, unit).with_message(message.clone());
+            let each = extra.map(|b| format!("each worker's memory grew to {}", crate::results::audit::human(b as u64)));
+            let cap = if message.is_none() { Some("stopped at 16 workers".to_string()) } else { None };
+            let note: Vec<String> = [each, cap].into_iter().flatten().collect();
+            if note.is_empty() { m } else { m.with_note(note.join("; ")) }
+        }
+        ("shared_without_isolation", Some(v)) => Measure::of(v, unit)
+            .with_note(format!("a module's shared memory {}; {}", if extra == Some(1.0) { "instantiates" } else { "does not instantiate" }, message.unwrap_or_default())),
+        (_, Some(v)) => Measure::of(v, unit).with_message(message),
+        (_, None) => Measure::not_measured(unit, message.unwrap_or_default()),
     }
 }
 

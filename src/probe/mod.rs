@@ -14,7 +14,7 @@ pub use process::serve;
 use crate::engine::measure::{unit_of, Measure, MEASURES};
 use crate::engine::{Column, Launch};
 use crate::results::limits::{cell, EngineLimits, Host, Limits};
-use js::{run_js, JS_FAMILIES};
+use js::{run_in_page, run_js, IN_PAGE, JS_FAMILIES};
 use process::{run_one, run_shell};
 use std::collections::BTreeMap;
 
@@ -62,7 +62,11 @@ pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl 
     let mut run_opts = crate::runner::RunOptions::new(exe.clone());
     run_opts.memory_budget = opts.budget;
     let js_names: Vec<&'static str> = names.iter().copied().filter(|n| JS_FAMILIES.iter().any(|f| n.starts_with(f))).collect();
-    let js_measures = if js.is_empty() || js_names.is_empty() { BTreeMap::new() } else { run_js(&js, &js_names, &run_opts) };
+    let mut js_measures = if js.is_empty() || js_names.is_empty() { BTreeMap::new() } else { run_js(&js, &js_names, &run_opts) };
+    let page_names: Vec<&'static str> = names.iter().copied().filter(|n| IN_PAGE.iter().any(|f| n.split('.').next() == Some(f))).collect();
+    if !js.is_empty() && !page_names.is_empty() {
+        js_measures.extend(run_in_page(&js, &page_names, &run_opts));
+    }
     let mut engines = BTreeMap::new();
     for (column, available) in columns.iter().zip(available) {
         let mut measures = BTreeMap::new();
@@ -76,8 +80,9 @@ pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl 
                 Measure::not_measured(unit, "the column is unavailable here")
             } else {
                 match column.launch {
+                    Launch::Worker(_) if page_names.contains(name) => Measure::not_measured(unit, "an in-page measure: the JS columns' (an embedder has no page or isolate)"),
                     Launch::Worker(_) => run_one(&exe, column, name, opts.budget),
-                    _ if js_names.contains(name) => js_measures.get(&(column.id, *name)).cloned().unwrap_or_else(|| Measure::not_measured(unit, "the column did not run")),
+                    _ if js_names.contains(name) || page_names.contains(name) => js_measures.get(&(column.id, *name)).cloned().unwrap_or_else(|| Measure::not_measured(unit, "the column did not run")),
                     _ if name.starts_with("host_cap") => Measure::not_measured(unit, "the JS API has no host memory cap to set"),
                     Launch::Js(shell) => run_shell(&shell, name, opts.budget),
                     _ => Measure::not_measured(

@@ -3,7 +3,7 @@
 //! process group under a time limit, the memory budget and the measure's
 //! address-space limit.
 
-use crate::engine::measure::{gib, grow_cost_pages, process_memory, unit_of, Measure};
+use crate::engine::measure::{beyond_note, gib, grow_cost_pages, process_memory, unit_of, Measure, AS_BEYOND_BASELINE};
 use crate::engine::{js, Column, Launch};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -11,9 +11,14 @@ use std::time::Duration;
 /// The longest one probe process may take.
 const PROCESS_LIMIT: Duration = Duration::from_secs(600);
 
-/// Measures that set RLIMIT_AS on their process, and to what.
-fn address_limit(measure: &str) -> Option<u64> {
-    measure.starts_with("coexisting_under_16gib_as").then_some(16 << 30)
+/// Sets `pid`'s RLIMIT_AS to `bytes` (soft and hard).
+fn limit_address_space(pid: u32, bytes: u64) -> Result<(), String> {
+    let rl = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+    // SAFETY: prlimit(2) on a child process of this one, with a valid struct.
+    if unsafe { libc::prlimit(pid as i32, libc::RLIMIT_AS, &rl, std::ptr::null_mut()) } != 0 {
+        return Err(format!("cannot limit the probe's address space: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// The child side: `wasm-matrix __probe COLUMN MEASURE [--budget BYTES]`
@@ -39,21 +44,14 @@ struct Probe {
 }
 
 impl Probe {
-    fn start(mut cmd: Command, name: &str, budget: Option<u64>) -> Result<Probe, String> {
+    fn start(mut cmd: Command, budget: Option<u64>) -> Result<Probe, String> {
         use std::os::unix::process::CommandExt;
         use std::sync::{atomic::AtomicBool, Arc};
-        let limit = address_limit(name);
         cmd.process_group(0).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        // SAFETY: setrlimit and prctl are async-signal-safe and touch no memory of ours.
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
         unsafe {
             cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if let Some(bytes) = limit {
-                    let rl = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
-                    if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
                 Ok(())
             });
         }
@@ -130,7 +128,7 @@ pub(super) fn run_one(exe: &std::path::Path, column: &Column, name: &str, budget
     if let Some(b) = budget {
         cmd.args(["--budget", &b.to_string()]);
     }
-    let answer = Probe::start(cmd, name, budget).and_then(Probe::finish);
+    let answer = Probe::start(cmd, budget).and_then(Probe::finish);
     match answer {
         Ok(stdout) => serde_json::from_slice(&stdout).unwrap_or_else(|e| Measure::not_measured(unit_of(name), format!("unreadable probe output: {e}"))),
         Err(why) => Measure::not_measured(unit_of(name), why),
@@ -160,7 +158,7 @@ pub(super) fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> M
         let (bin, args) = shell.command_for(&script)?;
         let mut cmd = Command::new(bin);
         cmd.args(args).args(&words);
-        let mut probe = Probe::start(cmd, name, budget)?;
+        let mut probe = Probe::start(cmd, budget)?;
         let pid = probe.child.id().to_string();
         let mut lines = std::io::BufReader::new(probe.child.stdout.take().expect("piped"));
         let mut stdin = probe.child.stdin.take().expect("piped");
@@ -172,12 +170,18 @@ pub(super) fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> M
         let said = |v: &serde_json::Value, key: &str| v.get(key).and_then(|m| m.as_str()).map(str::to_string);
         // The two-phase scripts: at "before", the process's memory; then
         // the answer, and the memory after it.
-        let mut phase = move |next: &mut dyn FnMut() -> Option<serde_json::Value>| -> Result<_, String> {
+        // With `limit_as`, the process's address space is limited to what it
+        // has mapped at "before" and AS_BEYOND_BASELINE more.
+        let pid_n = probe.child.id();
+        let mut phase = move |next: &mut dyn FnMut() -> Option<serde_json::Value>, limit_as: bool| -> Result<_, String> {
             let first = next().ok_or("the probe script said nothing")?;
             if let Some(e) = said(&first, "error") {
                 return Err(e);
             }
             let before = process_memory(&pid);
+            if limit_as {
+                limit_address_space(pid_n, before.1 + AS_BEYOND_BASELINE)?;
+            }
             writeln!(stdin).map_err(|e| e.to_string())?;
             let v = next().ok_or("the probe script said nothing more")?;
             let after = process_memory(&pid);
@@ -185,21 +189,27 @@ pub(super) fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> M
             Ok((before, v, after))
         };
         let m = match base {
-            "reserved_bytes" => phase(&mut next).map(|((_, before, _), v, (_, after, _))| match said(&v, "error") {
+            "reserved_bytes" => phase(&mut next, false).map(|((_, before, _), v, (_, after, _))| match said(&v, "error") {
                 Some(e) => Measure::not_measured(unit, format!("the 256 memories failed: {e}")),
                 None => Measure::of(after.saturating_sub(before) as f64 / 256.0, "bytes").with_note("VmSize growth of the shell's process over 256 live 1-page memories"),
             }),
-            "grow_cost" => phase(&mut next).map(|((rss, _, _), v, (_, _, peak))| match (said(&v, "error"), v.get("ms").and_then(|m| m.as_f64())) {
+            "grow_cost" => phase(&mut next, false).map(|((rss, _, _), v, (_, _, peak))| match (said(&v, "error"), v.get("ms").and_then(|m| m.as_f64())) {
                 (Some(e), _) => Measure::not_measured(unit, format!("the grow failed: {e}")),
                 (None, ms) => Measure::of(ms.unwrap_or(0.0) / 1000.0, "s")
                     .with_note(format!("peak RSS of the shell's process {:.0} MB ({:.0} MB before the grow)", peak as f64 / 1e6, rss as f64 / 1e6)),
             }),
-            _ => next().ok_or_else(|| "the probe script said nothing".to_string()).map(|v| {
+            // The count: at "before" (the shell's own mappings made), the
+            // address-space limit where the measure has one, then the count.
+            _ => phase(&mut next, base == "coexisting_under_16gib_as").map(|((_, vm, _), v, _)| {
+                let baseline = (base == "coexisting_under_16gib_as").then_some(vm);
                 let count = v.get("count").and_then(|c| c.as_f64()).unwrap_or(0.0);
                 if count == 0.0 {
                     return Measure::not_measured(unit, said(&v, "message").unwrap_or_default());
                 }
-                let m = Measure::of(count, "count").with_message(said(&v, "message"));
+                let mut m = Measure::of(count, "count").with_message(said(&v, "message"));
+                if let Some(vm) = baseline {
+                    m = m.with_note(beyond_note(vm));
+                }
                 match (&m.message, said(&v, "stopped")) {
                     (None, Some(_)) => m.with_note("stopped after 60 s: each new memory took longer than the last, none failed"),
                     (None, None) => m.with_note("stopped at 20000"),

@@ -12,7 +12,7 @@ pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
         let mut suite = TestSuite::new(engine.id.as_str());
         for cell in doc.cells.iter().filter(|c| c.engine == engine.id) {
             let counted = doc.cases.iter().any(|c| c.id == cell.case && crate::results::counted(&c.file));
-            if counted && cell.verdict != Verdict::Unavailable {
+            if counted && cell.verdict.ran() {
                 // A script or testharness file: a test case per assertion
                 // or subtest, so that CI shows which one failed.
                 for s in cell.steps.iter().filter(|s| s.ok.is_some()) {
@@ -45,7 +45,7 @@ pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
                     // A listed divergence does not fail the build; it stays visible.
                     TestCaseStatus::success()
                 }
-                Verdict::Unavailable => {
+                Verdict::Unavailable | Verdict::OverBudget => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(explain(cell));
                     s

@@ -36,6 +36,7 @@ pub fn mark(v: Verdict) -> &'static str {
         Verdict::Known => "≈",
         Verdict::Fixed => "!",
         Verdict::Unavailable => "–",
+        Verdict::OverBudget => "⊘",
     }
 }
 
@@ -46,7 +47,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Fail => "v-fail",
         Verdict::Known => "v-known",
         Verdict::Fixed => "v-fixed",
-        Verdict::Unavailable => "v-unavailable",
+        Verdict::Unavailable | Verdict::OverBudget => "v-unavailable",
     }
 }
 

@@ -73,7 +73,7 @@ pub fn divergence_table(doc: &ResultsDoc, messages: bool) -> String {
     // rows: (case, step label, expected, per-engine text, messages)
     let mut rows: Vec<(String, String, String, Vec<String>, Vec<(String, String)>)> = Vec::new();
     for (case, cells) in &by_case {
-        let ran: Vec<&&CellEntry> = cells.iter().filter(|c| c.verdict != Verdict::Unavailable).collect();
+        let ran: Vec<&&CellEntry> = cells.iter().filter(|c| c.verdict.ran()).collect();
         let steps = ran.iter().map(|c| c.steps.len()).max().unwrap_or(0);
         let failing = ran.iter().any(|c| c.verdict.is_failure());
         let mut shown = false;
@@ -90,6 +90,7 @@ pub fn divergence_table(doc: &ResultsDoc, messages: bool) -> String {
                 .iter()
                 .map(|e| match cells.iter().find(|c| c.engine == *e) {
                     Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
+                    Some(c) if c.verdict == Verdict::OverBudget => "over budget".into(),
                     Some(c) => c.steps.get(i).map(|s| format!("{}{}", marker(c, s), short(s))).unwrap_or_default(),
                     None => String::new(),
                 })
@@ -166,7 +167,7 @@ pub fn counts_table(doc: &ResultsDoc) -> String {
         let _ = write!(out, "{:<width$}", clip(case, width));
         for e in &engines {
             let text = match doc.cells.iter().find(|c| c.case == case && c.engine == *e) {
-                Some(c) if c.verdict == Verdict::Unavailable => "-".to_string(),
+                Some(c) if !c.verdict.ran() => "-".to_string(),
                 Some(c) => crate::results::count_text(c.passed()),
                 None => String::new(),
             };

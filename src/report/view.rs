@@ -42,6 +42,7 @@ impl Row<'_> {
         match self.cells[engine] {
             None => String::new(),
             Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
+            Some(c) if c.verdict == Verdict::OverBudget => "over budget".into(),
             Some(c) if self.case.is_some_and(|k| crate::results::counted(&k.file)) => crate::results::count_text(c.passed()),
             Some(c) => self.step.and_then(|i| c.steps.get(i)).map(short).unwrap_or_else(|| c.verdict.name().into()),
         }
@@ -50,7 +51,7 @@ impl Row<'_> {
     /// The verbatim message at the row's step, if any.
     pub fn message(&self, engine: usize) -> Option<&str> {
         match self.cells[engine] {
-            Some(c) if c.verdict == Verdict::Unavailable => c.reason.as_deref(),
+            Some(c) if !c.verdict.ran() => c.reason.as_deref(),
             Some(c) => self.step.and_then(|i| c.steps.get(i)).and_then(StepEntry::message),
             None => None,
         }
@@ -63,6 +64,7 @@ pub struct Conformance {
     pub fail: usize,
     pub fixed: usize,
     pub unavailable: usize,
+    pub over_budget: usize,
     /// Steps with a verdict (`expect` other than `any`), and those that met
     /// it: for .wast scripts, the assertions.
     pub steps_judged: usize,
@@ -308,7 +310,7 @@ impl<'a> View<'a> {
         let mut rows = Vec::new();
         for (id, cells) in by_case {
             let case = case_by_id.get(id).copied();
-            let ran: Vec<&CellEntry> = cells.iter().flatten().filter(|c| c.verdict != Verdict::Unavailable).copied().collect();
+            let ran: Vec<&CellEntry> = cells.iter().flatten().filter(|c| c.verdict.ran()).copied().collect();
             let steps = ran.iter().map(|c| c.steps.len()).max().unwrap_or(0);
             let mut step = None;
             for i in 0..steps {
@@ -334,7 +336,7 @@ impl<'a> View<'a> {
             let agree = cells
                 .iter()
                 .map(|c| match c {
-                    Some(c) if c.verdict != Verdict::Unavailable => {
+                    Some(c) if c.verdict.ran() => {
                         let s = signature(c);
                         Some(sigs.iter().position(|x| *x == s).unwrap_or_else(|| {
                             sigs.push(s);
@@ -362,9 +364,9 @@ impl<'a> View<'a> {
 
         let conformance = (0..n)
             .map(|e| {
-                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, steps_judged: 0, steps_ok: 0 };
+                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, over_budget: 0, steps_judged: 0, steps_ok: 0 };
                 for cell in rows.iter().filter_map(|r| r.cells[e]) {
-                    if cell.verdict != Verdict::Unavailable {
+                    if cell.verdict.ran() {
                         c.steps_judged += cell.steps.iter().filter(|s| s.ok.is_some()).count();
                         c.steps_ok += cell.steps.iter().filter(|s| s.ok == Some(true)).count();
                     }
@@ -374,6 +376,7 @@ impl<'a> View<'a> {
                         Verdict::Fail => c.fail += 1,
                         Verdict::Fixed => c.fixed += 1,
                         Verdict::Unavailable => c.unavailable += 1,
+                        Verdict::OverBudget => c.over_budget += 1,
                     }
                 }
                 c
@@ -428,7 +431,7 @@ impl<'a> View<'a> {
                         let mut best = None;
                         let mut first_fail = None;
                         for (v, r) in &variants {
-                            let Some(cell) = r.cells[e].filter(|c| c.verdict != Verdict::Unavailable) else { continue };
+                            let Some(cell) = r.cells[e].filter(|c| c.verdict.ran()) else { continue };
                             let label = v.to_string();
                             // A sweep is judged on the steps that use its value
                             // (`invoke grow(32768)` for `pages=32768`), else on all.
@@ -462,7 +465,7 @@ impl<'a> View<'a> {
                     .cells
                     .iter()
                     .map(|c| match c {
-                        Some(c) if c.verdict != Verdict::Unavailable => {
+                        Some(c) if c.verdict.ran() => {
                             let missed = c.steps.iter().find(|s| {
                                 if has_claims { s.claim_ok == Some(false) } else { s.ok == Some(false) }
                             });

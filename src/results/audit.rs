@@ -79,6 +79,21 @@ pub struct Record {
     /// The engine's own time for validate + compile + instantiate, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instantiate_ms: Option<f64>,
+    /// The engine's own time for compiling alone, ms (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_ms: Option<f64>,
+    /// How many instances of the module one process (page, isolate) held
+    /// alive at once, each with its imports stubbed, before one failed or
+    /// the audit's limit (`instances_limit`) was reached (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances_limit: Option<u64>,
+    /// The same count with the engine process's address space limited to
+    /// 16 GiB (RLIMIT_AS), on the columns that are the tool's own
+    /// processes (the embedded ones); absent elsewhere (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances_16gib: Option<u64>,
     /// The engine's own texts for what failed, `step: text`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,

@@ -134,12 +134,12 @@ impl<'a> Collector<'a> {
         self.push(entry)
     }
 
-    /// Records a cell that could not run.
-    pub fn add_unavailable(&mut self, case: usize, engine: &str, reason: &str) -> &CellEntry {
+    /// Records a cell that was not run (`Unavailable` or `OverBudget`).
+    pub fn add_not_run(&mut self, case: usize, engine: &str, verdict: Verdict, reason: &str) -> &CellEntry {
         let entry = CellEntry {
             case: self.cases[case].id.clone(),
             engine: engine.to_string(),
-            verdict: Verdict::Unavailable,
+            verdict,
             steps: vec![],
             ms: 0.0,
             engine_ms: None,

@@ -84,6 +84,7 @@ pub fn cell(m: &Measure) -> String {
         Some(v) if m.unit == "bytes" && v < (1 << 20) as f64 => format!("{:.0} KiB", v / 1024.0),
         Some(v) if m.unit == "bytes" => format!("{:.1} MiB", v / (1 << 20) as f64),
         Some(v) if m.unit == "s" => format!("{v:.2} s"),
+        Some(v) if m.unit == "boolean" => (if v != 0.0 { "yes" } else { "no" }).into(),
         Some(v) => format!("{at_least}{v}"),
         None => "-".into(),
     }

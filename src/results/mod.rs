@@ -145,6 +145,10 @@ pub struct Summary {
     pub known: usize,
     pub fixed: usize,
     pub unavailable: usize,
+    /// Cells not run because the case needs more memory than the budget
+    /// (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub over_budget: usize,
     pub seconds: f64,
     /// Steps reported `unsupported`: commands the tool cannot express, or
     /// that an engine cannot run (extension).
@@ -165,6 +169,7 @@ impl Summary {
             Verdict::Known => self.known += 1,
             Verdict::Fixed => self.fixed += 1,
             Verdict::Unavailable => self.unavailable += 1,
+            Verdict::OverBudget => self.over_budget += 1,
         }
     }
 
@@ -183,10 +188,13 @@ impl Summary {
         if self.unavailable > 0 {
             s += &format!(", {} unavailable", self.unavailable);
         }
+        if self.over_budget > 0 {
+            s += &format!(", {} over the memory budget", self.over_budget);
+        }
         if self.unsupported_steps > 0 {
             s += &format!(" ({} steps unsupported)", self.unsupported_steps);
         }
-        let ran = self.cells - self.unavailable;
+        let ran = self.cells - self.unavailable - self.over_budget;
         let rate = if self.seconds > 0.0 { ran as f64 / self.seconds } else { 0.0 };
         s + &format!(" in {:.2} s ({:.0} cells/s)", self.seconds, rate)
     }

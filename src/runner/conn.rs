@@ -65,6 +65,15 @@ impl Conn {
         }
     }
 
+    /// A case's own memory budget, for the case sent next: a process is
+    /// held to it (the runner sends such a case alone); a browser's tree is
+    /// held to the run's budget only.
+    pub(super) fn case_budget(&self, limit: Option<u64>) {
+        if let Conn::Process(p) = self {
+            p.case_budget(limit);
+        }
+    }
+
     pub(super) fn send(&self, line: Arc<str>) {
         match self {
             Conn::Process(p) => p.send(line),

@@ -96,8 +96,10 @@ pub enum RunEvent {
     /// An engine could not be started at all; its cells are not run.
     Unavailable { engine: &'static str, reason: String },
     Cell(CellRun),
-    /// A cell of an unavailable engine: not run.
-    NotRun { case: usize, engine: &'static str, reason: String },
+    /// A cell not run: its engine is unavailable or cannot take the case
+    /// (`Verdict::Unavailable`), or the case needs more memory than the
+    /// budget holds (`Verdict::OverBudget`).
+    NotRun { case: usize, engine: &'static str, verdict: crate::diff::Verdict, reason: String },
 }
 
 /// Whether a case runs on a column: a testharness file runs on the JS
@@ -118,6 +120,23 @@ fn runs_on(case: &Case, column: &Column) -> Result<(), String> {
     }
 }
 
+/// Why a case is not run on a column under the run's memory budget: it
+/// needs more (`needs_memory`) than the budget (or its own) holds, on an
+/// engine that commits what it grows.
+fn over_budget(case: &Case, column: &Column, budget: Option<u64>) -> Option<String> {
+    let need = case.needs_memory.filter(|_| column.grow_commits)?;
+    let (limit, whose) = match (budget, case.memory_budget) {
+        (Some(b), Some(c)) if c < b => (c, "the case's own memory budget"),
+        (Some(b), _) => (b, "the memory budget"),
+        (None, Some(c)) => (c, "the case's own memory budget"),
+        (None, None) => return None,
+    };
+    (need > limit).then(|| {
+        use crate::budget::show;
+        format!("the case needs {} (needs_memory) on an engine that commits what it grows; {whose} is {}", show(need), show(limit))
+    })
+}
+
 /// Runs `cells` and sends an event for each; returns when all are done.
 pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
     let (units, weight) = heavy_weights(&cases, opts.memory_budget);
@@ -126,7 +145,11 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
         if let Err(reason) = runs_on(&cases[case], spec) {
-            let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, reason });
+            let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, verdict: crate::diff::Verdict::Unavailable, reason });
+            continue;
+        }
+        if let Some(reason) = over_budget(&cases[case], spec, opts.memory_budget) {
+            let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, verdict: crate::diff::Verdict::OverBudget, reason });
             continue;
         }
         lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case])).into());

@@ -8,8 +8,16 @@ use std::time::Duration;
 /// GiB allocations, whole .wast scripts): it runs alone in its process's
 /// window, so that no quick case waits behind it and no other heavy case
 /// queues behind it while another process is free.
+/// A case with its own memory budget runs alone too: the budget holds its
+/// process while it runs, and no other case may be charged for it.
 pub(super) fn heavy(case: &Case, run_timeout: Duration) -> bool {
-    case.timeout.is_some_and(|t| Duration::from_secs_f64(t) > run_timeout)
+    case.memory_budget.is_some() || case.timeout.is_some_and(|t| Duration::from_secs_f64(t) > run_timeout)
+}
+
+/// How far a case's memories can reach, where it is known: what the fuzzer
+/// computed, or what the case says it needs (`needs_memory`).
+fn reach(case: &Case) -> Option<u64> {
+    case.commits_at_most.or(case.needs_memory)
 }
 
 /// A case that may use GiBs: one whose memories can reach 1 GiB where the
@@ -19,7 +27,7 @@ pub(super) fn heavy(case: &Case, run_timeout: Duration) -> bool {
 /// host grow or memory of at least 1 GiB.
 pub(super) fn memory_heavy(case: &Case) -> bool {
     const GIB_PAGES: u64 = 16384;
-    if let Some(bytes) = case.commits_at_most {
+    if let Some(bytes) = reach(case) {
         return bytes >= 1 << 30;
     }
     // Scripts and testharness files raise their time limit for their length.
@@ -44,7 +52,7 @@ pub(super) fn heavy_weights(cases: &[Case], budget: Option<u64>) -> (u32, Vec<u3
     let units = budget.map_or(1, |b| (b / MIB).clamp(1, u64::from(u32::MAX >> 4)) as u32);
     let weights = cases
         .iter()
-        .map(|c| match (memory_heavy(c), budget, c.commits_at_most) {
+        .map(|c| match (memory_heavy(c), budget, reach(c)) {
             (false, ..) => 0,
             (true, Some(_), Some(bytes)) => (bytes.saturating_add(256 * MIB).div_ceil(MIB)).clamp(1, u64::from(units)) as u32,
             (true, ..) => units,

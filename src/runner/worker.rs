@@ -144,7 +144,7 @@ impl Worker {
                         };
                         if never_started {
                             while let Some(f) = self.next_case(&mut retry) {
-                                let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, reason: reason.clone() });
+                                let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, verdict: crate::diff::Verdict::Unavailable, reason: reason.clone() });
                             }
                             return;
                         }
@@ -225,6 +225,7 @@ impl Worker {
                         request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.weight[f.case])).into()
                     }
                 };
+                p.case_budget(self.cases[f.case].memory_budget);
                 p.send(line);
                 inflight.push_back(f);
             }

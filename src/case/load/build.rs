@@ -20,6 +20,13 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
     if raw.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(cx.err("timeout", "`timeout` must be a positive number of seconds"));
     }
+    let needs_memory = size(raw.needs_memory.as_ref(), "needs_memory", &cx)?;
+    let memory_budget = size(raw.memory_budget.as_ref(), "memory_budget", &cx)?;
+    if let (Some(need), Some(budget)) = (needs_memory, memory_budget) {
+        if need > budget {
+            return Err(cx.err("memory_budget", format!("the case's budget ({}) is below what it says it needs (needs_memory: {})", crate::budget::show(budget), crate::budget::show(need))));
+        }
+    }
     if raw.summary.trim().is_empty() {
         return Err(cx.err("summary", "`summary` must say what the case checks"));
     }
@@ -70,7 +77,8 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
             }
             host_memories.push((name.clone(), *address));
         }
-        has_instantiate |= step.action == Action::Instantiate;
+        // A case that compiles or counts instances itself says when it instantiates.
+        has_instantiate |= matches!(step.action, Action::Instantiate | Action::Compile | Action::Instances { .. });
         steps.push(step);
     }
     if steps.is_empty() && wasm.is_none() {
@@ -139,7 +147,31 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         vary,
         timeout: raw.timeout,
         commits_at_most: None,
+        needs_memory,
+        memory_budget,
     })
+}
+
+/// A size key (`4GiB`, `512MiB`, bytes as the `--memory-budget` option
+/// reads them, or `65536 pages` of 64 KiB, which `vary` can fill in).
+fn size(value: Option<&serde_yaml::Value>, key: &str, cx: &Ctx) -> Result<Option<u64>, LoadError> {
+    let text = match value {
+        None => return Ok(None),
+        Some(serde_yaml::Value::String(s)) => s.clone(),
+        Some(serde_yaml::Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(cx.err(key, format!("`{key}` is a size: expected e.g. 4GiB, 512MiB or 65536 pages"))),
+    };
+    if let Some(n) = text.trim().strip_suffix("pages").map(str::trim) {
+        return match n.parse::<u64>().ok().filter(|n| *n > 0).and_then(|n| n.checked_mul(65536)) {
+            Some(bytes) => Ok(Some(bytes)),
+            None => Err(cx.err(key, format!("`{text}`: expected a positive number of 64 KiB pages"))),
+        };
+    }
+    match crate::budget::parse(&text) {
+        Ok(Some(bytes)) => Ok(Some(bytes)),
+        Ok(None) => Err(cx.err(key, format!("`{key}` is a size: expected e.g. 4GiB or 512MiB, not `{text}`"))),
+        Err(e) => Err(cx.err(key, e)),
+    }
 }
 
 /// The largest module file read: real modules (ffmpeg's core) are tens of MiB.

@@ -54,6 +54,9 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
     let kind = match action {
         Action::Instantiate => "instantiate",
         Action::Validate => "validate",
+        Action::Compile => "compile",
+        Action::Instances { .. } => "instances",
+        Action::Measure { .. } | Action::MeasureText => "measure",
         Action::Invoke { .. } => "invoke",
         Action::Grow { .. } => "grow",
         Action::Size { .. } => "size",
@@ -122,7 +125,7 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
             _ => return Err(wrong("trap", "`trap` only on `instantiate`, `module` and `invoke` steps (host API failures are `error`)")),
         },
         RawExpect::Error(e) => match action {
-            Action::Validate | Action::Size { .. } => return Err(wrong("error", "`returns`/`pages`")),
+            Action::Validate | Action::Instances { .. } | Action::Size { .. } => return Err(wrong("error", "`returns`/`pages`")),
             _ => Expect::Error(e),
         },
     })

@@ -31,6 +31,13 @@ pub(super) struct RawCase {
     pub(super) imports: RawImports,
     #[serde(default)]
     pub(super) timeout: Option<f64>,
+    /// What the case commits on an engine that commits what it grows
+    /// (extension): `4GiB`.
+    #[serde(default)]
+    pub(super) needs_memory: Option<Yaml>,
+    /// The case's own memory budget (extension): `1GiB`.
+    #[serde(default)]
+    pub(super) memory_budget: Option<Yaml>,
     /// Already expanded by the time the rest is read.
     #[serde(default, rename = "vary")]
     pub(super) _vary: Option<Yaml>,
@@ -55,6 +62,11 @@ pub(super) struct RawStep {
     pub(super) instantiate: Option<Empty>,
     #[serde(default, deserialize_with = "present")]
     pub(super) validate: Option<Empty>,
+    /// Compile only (extension).
+    #[serde(default, deserialize_with = "present")]
+    pub(super) compile: Option<Empty>,
+    /// Live instances of the module, at most `limit` (extension).
+    pub(super) instances: Option<RawInstances>,
     pub(super) invoke: Option<String>,
     pub(super) args: Option<Vec<Yaml>>,
     pub(super) grow: Option<RawGrow>,
@@ -80,6 +92,12 @@ pub(super) struct RawStep {
     pub(super) get: Option<String>,
     /// The named instance `invoke` / `get` works on (extension).
     pub(super) instance: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInstances {
+    pub(super) limit: u32,
 }
 
 #[derive(Deserialize)]

@@ -71,6 +71,18 @@ pub(super) fn build_step(
         actions.push(Action::Validate);
         result_types = Some(vec![ValType::I32]);
     }
+    if rs.compile.is_some() {
+        need_module("compile")?;
+        actions.push(Action::Compile);
+    }
+    if let Some(i) = &rs.instances {
+        need_module("instances")?;
+        if i.limit == 0 {
+            return Err(cx.err(&format!("{path}.instances.limit"), "expected a limit of at least 1 instance"));
+        }
+        actions.push(Action::Instances { limit: i.limit });
+        result_types = Some(vec![ValType::I32]);
+    }
     if let Some(name) = &rs.module {
         let (index, _) = named.get(name).ok_or_else(|| {
             let known: Vec<String> = named.keys().cloned().collect();
@@ -176,7 +188,7 @@ pub(super) fn build_step(
     let expect_path = format!("{path}.expect");
     let expected = match rs.expect {
         None => match action {
-            Action::Instantiate | Action::Write { .. } | Action::NewMemory { .. } | Action::Resize { .. } | Action::Module { .. } | Action::Register { .. } => Expect::Ok,
+            Action::Instantiate | Action::Compile | Action::Write { .. } | Action::NewMemory { .. } | Action::Resize { .. } | Action::Module { .. } | Action::Register { .. } => Expect::Ok,
             _ => return Err(cx.err(path, format!("`{}` needs an `expect`", action.label()))),
         },
         Some(raw) => expect(raw_expect(&raw, &expect_path, cx)?, &action, result_types.as_deref(), &expect_path, cx)?,

@@ -1,0 +1,86 @@
+//! Compiled modules an embedded worker keeps between cases: the five cases
+//! `audit` writes for one 30 MB module then compile it once per engine
+//! configuration instead of five times. Only large modules are kept (a
+//! small one compiles faster than it is hashed and compared), the oldest
+//! go first past a total, and a `compile` step always compiles afresh (its
+//! time is what it measures).
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+
+/// Modules below this many bytes are not kept.
+const SMALLEST: usize = 64 << 10;
+/// The most wasm bytes kept, all entries together.
+const TOTAL: usize = 128 << 20;
+
+/// An engine configuration (its feature switches and host cap) and a
+/// module's bytes, as a key.
+type Key = ((u16, Option<u64>), u64);
+
+pub struct ModuleCache<M> {
+    entries: VecDeque<(Key, Vec<u8>, M)>,
+    bytes: usize,
+}
+
+impl<M: Clone> Default for ModuleCache<M> {
+    fn default() -> Self {
+        ModuleCache { entries: VecDeque::new(), bytes: 0 }
+    }
+}
+
+fn key(engine: (u16, Option<u64>), wasm: &[u8]) -> Key {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    wasm.hash(&mut h);
+    (engine, h.finish())
+}
+
+impl<M: Clone> ModuleCache<M> {
+    /// The module compiled from exactly these bytes for this engine, if kept.
+    pub fn get(&self, engine: (u16, Option<u64>), wasm: &[u8]) -> Option<M> {
+        if wasm.len() < SMALLEST {
+            return None;
+        }
+        let k = key(engine, wasm);
+        self.entries.iter().find(|(ek, bytes, _)| *ek == k && bytes.as_slice() == wasm).map(|(_, _, m)| m.clone())
+    }
+
+    /// Keeps a module compiled from `wasm` (if it is large enough to be worth it).
+    pub fn put(&mut self, engine: (u16, Option<u64>), wasm: &[u8], module: M) {
+        if wasm.len() < SMALLEST || wasm.len() > TOTAL || self.get(engine, wasm).is_some() {
+            return;
+        }
+        while self.bytes + wasm.len() > TOTAL {
+            match self.entries.pop_front() {
+                Some((_, bytes, _)) => self.bytes -= bytes.len(),
+                None => break,
+            }
+        }
+        self.bytes += wasm.len();
+        self.entries.push_back((key(engine, wasm), wasm.to_vec(), module));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_modules_are_kept_per_engine_and_the_oldest_go_first() {
+        let mut c: ModuleCache<u32> = ModuleCache::default();
+        let big = vec![7u8; 100 << 10];
+        let small = vec![7u8; 100];
+        c.put((0, None), &big, 1);
+        c.put((0, None), &small, 2);
+        assert_eq!(c.get((0, None), &big), Some(1));
+        assert_eq!(c.get((1, None), &big), None, "another engine configuration");
+        assert_eq!(c.get((0, None), &small), None, "small modules are not kept");
+        let mut other = big.clone();
+        other[5] = 8;
+        assert_eq!(c.get((0, None), &other), None);
+        // Past the total, the oldest entry goes.
+        let huge = vec![1u8; TOTAL - (50 << 10)];
+        c.put((0, None), &huge, 3);
+        assert_eq!(c.get((0, None), &big), None);
+        assert_eq!(c.get((0, None), &huge), Some(3));
+    }
+}
