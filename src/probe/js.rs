@@ -24,7 +24,7 @@ fn js_hi(measure: &str) -> u64 {
 }
 
 fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
-    use crate::case::{Action, Expect, Step, ValType};
+    use crate::case::{Action, ValType};
     let kind = Kind::of(measure);
     let base = measure.split('.').next().unwrap_or(measure);
     let ty = if kind == Kind::I64 { ValType::I64 } else { ValType::I32 };
@@ -51,35 +51,12 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
         ),
         _ => (Some(wat(&kind.grow_module(1))), vec![Action::Instantiate, invoke("g", vec![kind.val(n)]), invoke("s", vec![])]),
     };
-    let plan = crate::case::Plan {
-        wasm,
-        features: kind.features(),
-        without: vec![],
-        host: crate::case::Host::default(),
-        imports: vec![],
-        stubs: vec![],
-        modules: vec![],
-        actions: actions.clone(),
-    };
-    crate::case::Case {
-        file: format!("{id}.yaml").into(),
-        id,
-        summary: format!("probe {measure} at {n}"),
-        tags: vec![],
-        source: None,
-        wat: None,
-        steps: actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect(),
-        plan: std::sync::Arc::new(plan),
-        vary: BTreeMap::new(),
-        // A case that may allocate 1 GiB or more has a time limit of its
-        // own, which makes the runner run it alone (src/runner.rs
-        // `memory_heavy`): engines that commit what they allocate (WebKit
-        // does) then never hold several such memories at once.
-        timeout: (base != "declared_max_pages" && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0),
-        commits_at_most: None,
-        needs_memory: None,
-        memory_budget: None,
-    }
+    // A case that may allocate 1 GiB or more has a time limit of its own,
+    // which makes the runner run it alone (`memory_heavy`): engines that
+    // commit what they allocate (WebKit does) then never hold several such
+    // memories at once.
+    let timeout = (base != "declared_max_pages" && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0);
+    probe_case(id, format!("probe {measure} at {n}"), wasm, kind.features(), crate::case::Host::default(), actions, timeout)
 }
 
 /// The measures a JS column takes inside its page or isolate (the harness's
@@ -87,30 +64,16 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
 pub(super) const IN_PAGE: &[&str] = &["coexisting_memories_in_page", "workers_with_memory", "grow_cost_in_page", "shared_without_isolation"];
 
 fn in_page_case(measure: &str, id: String) -> crate::case::Case {
-    use crate::case::{Action, Expect, Step};
+    use crate::case::Action;
     let actions = vec![Action::Measure { name: measure.into() }, Action::MeasureText];
     // A shared memory without isolation is asked on a page served without
     // COOP/COEP (the shells have no such thing).
     let host = crate::case::Host { cross_origin_isolated: !measure.starts_with("shared_without_isolation"), ..Default::default() };
     let features = if measure.ends_with(".i64") { vec![crate::case::Feature::Memory64] } else { vec![] };
-    let plan = crate::case::Plan { wasm: None, features, without: vec![], host, imports: vec![], stubs: vec![], modules: vec![], actions: actions.clone() };
-    crate::case::Case {
-        file: format!("{id}.yaml").into(),
-        id,
-        summary: format!("probe {measure}"),
-        tags: vec![],
-        source: None,
-        wat: None,
-        steps: actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect(),
-        plan: std::sync::Arc::new(plan),
-        vary: BTreeMap::new(),
-        // Counting memories stops after 60 s, each worker may take 60 s:
-        // a time limit of its own makes the runner run it alone.
-        timeout: Some(if measure.starts_with("workers_with_memory") { 600.0 } else { 180.0 }),
-        commits_at_most: None,
-        needs_memory: None,
-        memory_budget: None,
-    }
+    // Counting memories stops after 60 s, each worker may take 60 s: a
+    // time limit of its own makes the runner run it alone.
+    let timeout = Some(if measure.starts_with("workers_with_memory") { 600.0 } else { 180.0 });
+    probe_case(id, format!("probe {measure}"), None, features, host, actions, timeout)
 }
 
 /// The in-page measures of the JS columns: one run per measure, every
@@ -185,6 +148,35 @@ fn in_page_measure(name: &str, unit: &str, value: Option<f64>, extra: Option<f64
             .with_note(format!("a module's shared memory {}; {}", if extra == Some(1.0) { "instantiates" } else { "does not instantiate" }, message.unwrap_or_default())),
         (_, Some(v)) => Measure::of(v, unit).with_message(message),
         (_, None) => Measure::not_measured(unit, message.unwrap_or_default()),
+    }
+}
+
+/// A probe's case: its steps observe (`expect: any`).
+fn probe_case(
+    id: String,
+    summary: String,
+    wasm: Option<Vec<u8>>,
+    features: Vec<crate::case::Feature>,
+    host: crate::case::Host,
+    actions: Vec<crate::case::Action>,
+    timeout: Option<f64>,
+) -> crate::case::Case {
+    use crate::case::{Expect, Step};
+    let plan = crate::case::Plan { wasm, features, without: vec![], host, imports: vec![], stubs: vec![], modules: vec![], actions: actions.clone() };
+    crate::case::Case {
+        file: format!("{id}.yaml").into(),
+        id,
+        summary,
+        tags: vec![],
+        source: None,
+        wat: None,
+        steps: actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect(),
+        plan: std::sync::Arc::new(plan),
+        vary: BTreeMap::new(),
+        timeout,
+        commits_at_most: None,
+        needs_memory: None,
+        memory_budget: None,
     }
 }
 
