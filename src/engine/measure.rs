@@ -107,6 +107,8 @@ pub const MEASURES: &[&str] = &[
     "grow_cost_in_page.1gib",
     "grow_cost_in_page.4gib",
     "shared_without_isolation",
+    "coexisting_memories_under_as.16gib",
+    "coexisting_memories_under_as.8gib",
 ];
 
 

@@ -61,7 +61,9 @@ pub struct Browser {
 /// How to reach a browser: a driver to start, or an endpoint to use.
 #[derive(Debug, Clone)]
 pub enum Setup {
-    Local { binary: PathBuf, driver: PathBuf },
+    /// A driver started here; `address_space` limits it and everything it
+    /// starts (RLIMIT_AS is inherited): the whole browser.
+    Local { binary: PathBuf, driver: PathBuf, address_space: Option<u64> },
     Remote { url: String },
 }
 
@@ -112,7 +114,7 @@ impl Browser {
         }
         let binary = find(self.binary_env, self.binary_names, self.id)?;
         let driver = find(self.driver_env, &[self.driver_name], self.driver_name)?;
-        Ok(Setup::Local { binary, driver })
+        Ok(Setup::Local { binary, driver, address_space: None })
     }
 
     fn capabilities(&self, setup: &Setup, profile: Option<&std::path::Path>) -> Capabilities {
@@ -190,13 +192,13 @@ const DRIVER_ATTEMPTS: u32 = 3;
 const DRIVER_LISTEN: Duration = Duration::from_secs(45);
 
 async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
-    let binary_driver = match setup {
+    let (binary_driver, address_space) = match setup {
         Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None, group: None }),
-        Setup::Local { driver, .. } => driver.clone(),
+        Setup::Local { driver, address_space, .. } => (driver.clone(), *address_space),
     };
     let mut why = String::new();
     for _ in 0..DRIVER_ATTEMPTS {
-        match start_local_driver(browser, &binary_driver, budget).await {
+        match start_local_driver(browser, &binary_driver, budget, address_space).await {
             Ok(d) => return Ok(d),
             Err(e) => why = e,
         }
@@ -206,10 +208,13 @@ async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> 
 
 /// One attempt: the driver on a fresh port, its output kept in a file so
 /// that a failed start can say what the driver said.
-async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Option<u64>) -> Result<Driver, String> {
+async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Option<u64>, address_space: Option<u64>) -> Result<Driver, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let mut cmd = Command::new(binary_driver);
     super::worker::die_with_parent(&mut cmd);
+    if let Some(bytes) = address_space {
+        super::worker::limit_address_space(&mut cmd, bytes);
+    }
     let mut display = None;
     // MiniBrowser needs an X display: without one, a private Xvfb that lives
     // and dies with this driver.

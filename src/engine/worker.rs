@@ -324,12 +324,16 @@ impl Proc {
     /// waits for its `ready` line.
     /// `own`: the program is this binary's `__worker` (it then arranges its
     /// own death with the runner, see [`own_child`]).
-    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>, own: bool) -> Result<Proc, String> {
+    /// `address_space`: an RLIMIT_AS for the whole process.
+    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>, own: bool, address_space: Option<u64>) -> Result<Proc, String> {
         let mut cmd = Command::new(program);
         if own {
             own_child(cmd.as_std_mut());
         } else {
             die_with_parent(&mut cmd);
+        }
+        if let Some(bytes) = address_space {
+            limit_address_space(&mut cmd, bytes);
         }
         let mut child = cmd
             .args(args)
@@ -503,6 +507,21 @@ fn die_with_runner() {
 
 /// Makes the child get SIGKILL when this process dies, however it dies (a
 /// SIGKILLed runner must not leave engines spinning). Linux only.
+/// Limits the process's address space (RLIMIT_AS, soft and hard), and so
+/// that of everything it starts.
+pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rl = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+            if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 pub fn die_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and touches no memory of ours.
     unsafe {

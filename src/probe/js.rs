@@ -61,11 +61,23 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
 
 /// The measures a JS column takes inside its page or isolate (the harness's
 /// `measure` step): one case each, run once.
-pub(super) const IN_PAGE: &[&str] = &["coexisting_memories_in_page", "workers_with_memory", "grow_cost_in_page", "shared_without_isolation"];
+pub(super) const IN_PAGE: &[&str] = &["coexisting_memories_in_page", "workers_with_memory", "grow_cost_in_page", "shared_without_isolation", "coexisting_memories_under_as"];
+
+/// The address-space limit a measure runs its engine under: the whole
+/// shell process, or the browser's driver and all it starts.
+fn address_space(measure: &str) -> Option<u64> {
+    match measure {
+        "coexisting_memories_under_as.16gib" => Some(16 << 30),
+        "coexisting_memories_under_as.8gib" => Some(8 << 30),
+        _ => None,
+    }
+}
 
 fn in_page_case(measure: &str, id: String) -> crate::case::Case {
     use crate::case::Action;
-    let actions = vec![Action::Measure { name: measure.into() }, Action::MeasureText];
+    // Under a limit: the count of live i32 memories, in a page of the limited engine.
+    let asked = if address_space(measure).is_some() { "coexisting_memories_in_page.i32" } else { measure };
+    let actions = vec![Action::Measure { name: asked.into() }, Action::MeasureText];
     // A shared memory without isolation is asked on a page served without
     // COOP/COEP (the shells have no such thing).
     let host = crate::case::Host { cross_origin_isolated: !measure.starts_with("shared_without_isolation"), ..Default::default() };
@@ -92,10 +104,19 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
     let cases: Vec<_> = columns.iter().map(|column| in_page_case(name, format!("probe-{name}-{}", column.id))).collect();
     let cells: Vec<_> = columns.iter().enumerate().map(|(c, column)| (c, *column)).collect();
     let mut results: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
+    let mut not_started: BTreeMap<&str, String> = BTreeMap::new();
     let started = std::time::Instant::now();
-    crate::runner::run_blocking(std::sync::Arc::new(cases), cells, opts.clone(), |ev| {
-        if let crate::runner::RunEvent::Cell(c) = ev {
-            results.insert(c.case, c.outcomes);
+    let mut opts = opts.clone();
+    opts.address_space = address_space(name);
+    crate::runner::run_blocking(std::sync::Arc::new(cases), cells, opts, |ev| {
+        match ev {
+            crate::runner::RunEvent::Cell(c) => {
+                results.insert(c.case, c.outcomes);
+            }
+            crate::runner::RunEvent::Unavailable { engine, reason } => {
+                not_started.insert(engine, reason);
+            }
+            _ => {}
         }
         true
     });
@@ -116,6 +137,11 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
                 in_page_measure(name, unit, num(0), num(1), message)
             }
             Some([other, ..]) => Measure::not_measured(unit, other.message().map(str::to_string).unwrap_or_else(|| other.kind().to_string())),
+            // Under an address-space limit, an engine that cannot start is
+            // the answer: no memory at all.
+            None if address_space(name).is_some() && not_started.contains_key(columns[c].id) => {
+                Measure::of(0.0, unit).with_message(not_started.get(columns[c].id).cloned()).with_note("the engine did not start under the limit")
+            }
             _ => Measure::not_measured(unit, "the column did not run"),
         };
         out.insert((columns[c].id, name), m);
@@ -129,13 +155,18 @@ fn in_page_measure(name: &str, unit: &str, value: Option<f64>, extra: Option<f64
     match (base, value) {
         ("grow_cost_in_page", Some(ms)) => Measure::of(ms / 1000.0, unit).with_note("wall time of Memory.grow inside the engine (performance.now())"),
         ("grow_cost_in_page", None) => Measure::not_measured(unit, format!("the grow failed: {}", message.unwrap_or_default())),
-        ("coexisting_memories_in_page", Some(n)) => {
-            let m = Measure::of(n, unit).with_message(message.clone());
-            match (message, extra) {
-                (None, Some(ms)) if ms > 60000.0 => m.with_note("stopped after 60 s, none failed"),
-                (None, _) => m.with_note("stopped at 20000"),
-                _ => m,
-            }
+        ("coexisting_memories_in_page" | "coexisting_memories_under_as", Some(n)) => {
+            let stopped = match (&message, extra) {
+                (None, Some(ms)) if ms > 60000.0 => Some("stopped after 60 s, none failed"),
+                (None, _) => Some("stopped at 20000"),
+                _ => None,
+            };
+            let limit = address_space(name).map(|b| {
+                format!("live 1-page i32 memories in a page, the whole engine (a shell's process; a browser's driver and all it starts) under a {} RLIMIT_AS", crate::engine::measure::gib(b))
+            });
+            let note: Vec<String> = [limit, stopped.map(str::to_string)].into_iter().flatten().collect();
+            let m = Measure::of(n, unit).with_message(message);
+            if note.is_empty() { m } else { m.with_note(note.join("; ")) }
         }
         ("workers_with_memory", Some(n)) => {
             let m = Measure::of(n, unit).with_message(message.clone());

@@ -34,7 +34,10 @@ impl Conn {
         match spec.launch {
             Launch::Browser(b) => {
                 let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
-                let setup = b.setup(remote)?;
+                let mut setup = b.setup(remote)?;
+                if let crate::engine::webdriver::Setup::Local { address_space, .. } = &mut setup {
+                    *address_space = opts.address_space;
+                }
                 let bind = opts.serve_addr;
                 let server = server
                     .get_or_try_init(|| async move {
@@ -47,7 +50,7 @@ impl Conn {
             _ => {
                 let (program, args) = spec.command(&opts.worker_exe)?;
                 let own = matches!(spec.launch, Launch::Worker(_));
-                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget, own).await?;
+                let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget, own, opts.address_space).await?;
                 if let Launch::Js(shell) = spec.launch {
                     // The harness knows only a Node-compatible version
                     // (`process.version`); the shell says its own.

@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub serve_addr: std::net::SocketAddr,
     /// Bytes each engine process may keep resident (None: no budget).
     pub memory_budget: Option<u64>,
+    /// An address-space limit (RLIMIT_AS) on every engine process and
+    /// browser driver the run starts (`probe`'s measures under a limit).
+    pub address_space: Option<u64>,
 }
 
 impl RunOptions {
@@ -56,6 +59,7 @@ impl RunOptions {
             webdriver: Vec::new(),
             serve_addr: ([127, 0, 0, 1], 0).into(),
             memory_budget: crate::budget::default_budget(),
+            address_space: None,
         }
     }
 }

@@ -170,7 +170,7 @@ fn size(value: Option<&serde_yaml::Value>, key: &str, cx: &Ctx) -> Result<Option
     match crate::budget::parse(&text) {
         Ok(Some(bytes)) => Ok(Some(bytes)),
         Ok(None) => Err(cx.err(key, format!("`{key}` is a size: expected e.g. 4GiB or 512MiB, not `{text}`"))),
-        Err(e) => Err(cx.err(key, e)),
+        Err(e) => Err(cx.err(key, format!("`{key}`: {e}"))),
     }
 }
 
