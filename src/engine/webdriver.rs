@@ -188,6 +188,9 @@ impl Drop for Driver {
 /// to another process between the probe and its bind, or start too slowly.
 const DRIVER_ATTEMPTS: u32 = 3;
 
+/// How long a new session may take to open (the browser to start).
+const SESSION_LIMIT: Duration = Duration::from_secs(90);
+
 /// How long a started driver gets to listen on its port.
 const DRIVER_LISTEN: Duration = Duration::from_secs(45);
 
@@ -349,11 +352,12 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> Res
         _ => None,
     };
     let caps = browser.capabilities(setup, profile.as_ref().map(|p| p.path()));
-    let client = ClientBuilder::rustls()
-        .map_err(|e| e.to_string())?
-        .capabilities(caps)
-        .connect(&driver.url)
+    // A browser that never comes up (one under an address-space limit it
+    // cannot live in) must not hold the run: the session gets a time limit.
+    let mut builder = ClientBuilder::rustls().map_err(|e| e.to_string())?;
+    let client = tokio::time::timeout(SESSION_LIMIT, builder.capabilities(caps).connect(&driver.url))
         .await
+        .map_err(|_| format!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, SESSION_LIMIT.as_secs()))?
         .map_err(|e| format!("cannot open a {} session at {}: {e}", browser.id, driver.url))?;
     let version = client
         .capabilities()
