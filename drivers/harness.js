@@ -362,6 +362,14 @@ async function runCase(plan, emit, from = 0) {
     const sync = b.length <= SYNC_LIMIT;
     return { module: sync ? new WebAssembly.Module(b) : await WebAssembly.compile(b), sync };
   };
+  // The case's module compiled: { module } or { outcome } (the compile error).
+  const compiled = async () => {
+    try {
+      return { module: await compile(bytes) };
+    } catch (e) {
+      return { outcome: error('compile', e) };
+    }
+  };
   // Instantiates a compiled module with imports from host memories,
   // registered instances and `spectest`; the current instance unless
   // `current` is false. Returns the outcome.
@@ -462,39 +470,29 @@ async function runCase(plan, emit, from = 0) {
         case 'measure_text':
           outcome = lastMeasure && lastMeasure.message != null ? { kind: 'error', stage: 'call', message: String(lastMeasure.message) } : { kind: 'ok' };
           break;
-        case 'compile':
-          try {
-            await compile(bytes);
-            outcome = { kind: 'ok' };
-          } catch (e) {
-            outcome = error('compile', e);
-          }
+        case 'compile': {
+          const c = await compiled();
+          outcome = c.outcome || { kind: 'ok' };
           break;
+        }
         case 'instances': {
           // Live instances (kept here until the case ends), until one fails.
-          let module = null;
-          try {
-            module = await compile(bytes);
-          } catch (e) {
-            outcome = error('compile', e);
+          const c = await compiled();
+          if (c.outcome) {
+            outcome = c.outcome;
             break;
           }
           const live = [];
           while (live.length < arg.limit) {
-            if ((await instantiate(module, null, false, live)).kind !== 'ok') break;
+            if ((await instantiate(c.module, null, false, live)).kind !== 'ok') break;
           }
           held.push(live);
           outcome = { kind: 'returns', values: [{ i32: live.length }] };
           break;
         }
         case 'instantiate': {
-          let module = null;
-          try {
-            module = await compile(bytes);
-          } catch (e) {
-            outcome = error('compile', e);
-          }
-          if (module) outcome = await instantiate(module, null);
+          const c = await compiled();
+          outcome = c.outcome || await instantiate(c.module, null);
           if (outcome.kind !== 'ok') failedInstantiate = i;
           break;
         }

@@ -49,6 +49,22 @@ pub fn parse(text: &str) -> Result<Option<u64>, String> {
     Ok(Some(bytes as u64))
 }
 
+/// Reads the address-space limit (RLIMIT_AS, `(soft, hard)`) of `pid` (0:
+/// this process) and, with `new`, sets it; returns what it was. One system
+/// call (prlimit), so a child may call it between fork and exec. The one
+/// way the tool limits an address space: a worker for one case, a probe
+/// process, a started engine or browser driver.
+pub fn rlimit_as(pid: i32, new: Option<(u64, u64)>) -> std::io::Result<(u64, u64)> {
+    let set = new.map(|(soft, hard)| libc::rlimit { rlim_cur: soft, rlim_max: hard });
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let new_ptr = set.as_ref().map_or(std::ptr::null(), |r| r as *const libc::rlimit);
+    // SAFETY: prlimit(2) with valid pointers (or null for no new limit).
+    if unsafe { libc::prlimit(pid, libc::RLIMIT_AS, new_ptr, &mut old) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((old.rlim_cur, old.rlim_max))
+}
+
 /// `6.0 GiB`, or `256 MiB` below a GiB.
 pub fn show(bytes: u64) -> String {
     if bytes < 1 << 30 {

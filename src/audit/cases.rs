@@ -83,18 +83,24 @@ pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
     t.push_str("imports: stub\nsteps:\n  - validate: {}\n    expect: any\n  - instantiate: {}\n    expect: any\n");
     out.push(CaseFile { name: "instantiate.yaml", text: t });
 
-    let mut t = String::new();
-    head(&mut t, &format!("audit: how many instances of the module one process holds alive (at most {INSTANCES_LIMIT}), and what one more does"), source, d);
-    // Each instance has its own memories: a memory-heavy case.
-    t.push_str("timeout: 120\nimports: stub\nsteps:\n");
-    let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
-    out.push(CaseFile { name: "instances.yaml", text: t });
-
-    let mut t = String::new();
-    head(&mut t, &format!("audit: how many instances of the module one engine process holds alive under a 16 GiB address-space limit (RLIMIT_AS on the whole process: the embedded columns)"), source, d);
-    let _ = writeln!(t, "timeout: 120\nhost:\n  address_space_bytes: {AS_LIMIT}\nimports: stub\nsteps:");
-    let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
-    out.push(CaseFile { name: "instances-16gib.yaml", text: t });
+    let instances = |name, summary: &str, host: &str| {
+        let mut t = String::new();
+        head(&mut t, summary, source, d);
+        // Each instance has its own memories: a memory-heavy case.
+        let _ = writeln!(t, "timeout: 120\n{host}imports: stub\nsteps:");
+        let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
+        CaseFile { name, text: t }
+    };
+    out.push(instances(
+        "instances.yaml",
+        &format!("audit: how many instances of the module one process holds alive (at most {INSTANCES_LIMIT}), and what one more does"),
+        "",
+    ));
+    out.push(instances(
+        "instances-16gib.yaml",
+        "audit: how many instances of the module one engine process holds alive under a 16 GiB address-space limit (RLIMIT_AS on the whole process: the embedded columns)",
+        &format!("host:\n  address_space_bytes: {AS_LIMIT}\n"),
+    ));
 
     let Some(m) = d.memories.first() else { return out };
     let mut t = String::new();

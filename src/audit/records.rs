@@ -13,12 +13,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn cell<'a>(doc: &'a ResultsDoc, case: &str, column: &str) -> Option<&'a CellEntry> {
-    doc.cells.iter().find(|c| c.case == case && c.engine == column)
-}
-
 /// The records of every module on every column of `doc`.
 pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
+    let cells: std::collections::HashMap<(&str, &str), &CellEntry> = doc.cells.iter().map(|c| ((c.case.as_str(), c.engine.as_str()), c)).collect();
+    let cell = |case: &str, column: &str| cells.get(&(case, column)).copied();
     let mut out = Vec::new();
     for m in modules {
         for e in &doc.engines {
@@ -46,7 +44,7 @@ pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
                     r.messages.push(format!("{}: {}", s.step, t.lines().next().unwrap_or_default()));
                 }
             };
-            match cell(doc, &format!("{}/instantiate", m.dir_name), &e.id) {
+            match cell(&format!("{}/instantiate", m.dir_name), &e.id) {
                 Some(c) if !c.verdict.ran() => {
                     r.available = false;
                     r.reason = c.reason.clone();
@@ -71,12 +69,12 @@ pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
                 }
                 None => {}
             }
-            if let Some(c) = cell(doc, &format!("{}/compile", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
+            if let Some(c) = cell(&format!("{}/compile", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
                 if c.steps.first().is_some_and(|s| matches!(s.outcome, StepOutcome::Ok)) {
                     r.compile_ms = c.engine_ms.or(Some(c.ms));
                 }
             }
-            if let Some(c) = cell(doc, &format!("{}/grow", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
+            if let Some(c) = cell(&format!("{}/grow", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
                 let n = c.steps.len();
                 if n >= 3 {
                     let (size, past) = (&c.steps[n - 2], &c.steps[n - 1]);
@@ -92,12 +90,12 @@ pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
                     r.one_page_past = Some(short(past));
                 }
             }
-            if let Some(c) = cell(doc, &format!("{}/instances-16gib", m.dir_name), &e.id) {
+            if let Some(c) = cell(&format!("{}/instances-16gib", m.dir_name), &e.id) {
                 if let Some(StepOutcome::Returns { values }) = c.steps.iter().find(|s| s.step.starts_with("instances")).map(|s| &s.outcome) {
                     r.instances_16gib = values.first().and_then(|v| v.as_u64());
                 }
             }
-            if let Some(c) = cell(doc, &format!("{}/instances", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
+            if let Some(c) = cell(&format!("{}/instances", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
                 if let Some(s) = c.steps.iter().find(|s| s.step.starts_with("instances")) {
                     if let StepOutcome::Returns { values } = &s.outcome {
                         r.instances = values.first().and_then(|v| v.as_u64());

@@ -427,11 +427,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                     // 16 GiB beyond what this process has mapped now: the
                     // count does not depend on the tool's own size.
                     let bytes = base_vm + AS_BEYOND_BASELINE;
-                    let rl = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
-                    // SAFETY: setrlimit on this process (a probe process of its own).
-                    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) } != 0 {
-                        return Err(format!("cannot limit the address space: {}", std::io::Error::last_os_error()));
-                    }
+                    crate::budget::rlimit_as(0, Some((bytes, bytes))).map_err(|e| format!("cannot limit the address space: {e}"))?;
                 }
                 let mut live = Vec::new();
                 let mut why = None;

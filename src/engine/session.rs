@@ -117,28 +117,22 @@ impl<B: Backend> Embedded<B> {
 /// The process's soft RLIMIT_AS lowered for one case (`host.address_space_bytes`)
 /// and put back when dropped: an engine worker runs one case at a time.
 struct AddressSpace {
-    before: libc::rlimit,
+    before: (u64, u64),
 }
 
 impl AddressSpace {
     fn limit(bytes: u64) -> std::result::Result<AddressSpace, String> {
-        let mut before = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: getrlimit/setrlimit on this process with valid pointers.
-        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut before) } != 0 {
-            return Err(format!("cannot read RLIMIT_AS: {}", std::io::Error::last_os_error()));
-        }
-        let want = libc::rlimit { rlim_cur: bytes.min(before.rlim_max), rlim_max: before.rlim_max };
-        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &want) } != 0 {
-            return Err(format!("cannot set RLIMIT_AS to {bytes} bytes: {}", std::io::Error::last_os_error()));
-        }
+        use crate::budget::rlimit_as;
+        let lower = |(_, hard): (u64, u64)| rlimit_as(0, Some((bytes.min(hard), hard)));
+        let before = rlimit_as(0, None).and_then(lower).map_err(|e| format!("cannot set RLIMIT_AS to {bytes} bytes: {e}"))?;
         Ok(AddressSpace { before })
     }
 }
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        // SAFETY: as above; raising the soft limit back up to the hard one.
-        unsafe { libc::setrlimit(libc::RLIMIT_AS, &self.before) };
+        // Raising the soft limit back up to the hard one is always allowed.
+        let _ = crate::budget::rlimit_as(0, Some(self.before));
     }
 }
 
@@ -338,11 +332,10 @@ impl<'p, S: Store> Session<'p, S> {
     /// Compiles `wasm`; with `instantiate`, instantiates it (named `name`, the
     /// current instance if `current`); without, keeps it as a definition.
     fn module(&mut self, wasm: &[u8], name: Option<&str>, instantiate: bool, current: bool) -> RawOutcome {
-        let module = match self.compile(wasm, false) {
-            Ok(m) => m,
-            Err(f) => return f.outcome(Stage::Compile, "module"),
+        let def = match self.def(wasm) {
+            Ok(d) => d,
+            Err(o) => return o,
         };
-        let def = Def { imports: self.store.imports(&module), module };
         if instantiate {
             return self.instantiate(&def, name, current);
         }
@@ -353,14 +346,19 @@ impl<'p, S: Store> Session<'p, S> {
         RawOutcome::Ok
     }
 
+    /// `wasm` compiled (or taken from the cache), with its imports.
+    fn def(&mut self, wasm: &[u8]) -> std::result::Result<Def<S::Module>, RawOutcome> {
+        let module = self.compile(wasm, false).map_err(|f| f.outcome(Stage::Compile, "module"))?;
+        Ok(Def { imports: self.store.imports(&module), module })
+    }
+
     /// Live instances of `wasm` (compiled once), until one fails or `limit`:
     /// the store keeps every instance until the case ends.
     fn instances(&mut self, wasm: &[u8], limit: u32) -> RawOutcome {
-        let module = match self.compile(wasm, false) {
-            Ok(m) => m,
-            Err(f) => return f.outcome(Stage::Compile, "module"),
+        let def = match self.def(wasm) {
+            Ok(d) => d,
+            Err(o) => return o,
         };
-        let def = Def { imports: self.store.imports(&module), module };
         let mut live = 0;
         while live < limit && self.instantiate(&def, None, false) == RawOutcome::Ok {
             live += 1;

@@ -228,10 +228,8 @@ async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Opt
     }
     cmd.args(browser.driver_args(port));
     let log = tempfile::tempfile().map_err(|e| format!("cannot make a log file for {}: {e}", binary_driver.display()))?;
-    let (out, err) = match (log.try_clone(), log.try_clone()) {
-        (Ok(o), Ok(e)) => (std::process::Stdio::from(o), std::process::Stdio::from(e)),
-        _ => (std::process::Stdio::null(), std::process::Stdio::null()),
-    };
+    let clone = || log.try_clone().map(std::process::Stdio::from).map_err(|e| format!("cannot share the log file of {}: {e}", binary_driver.display()));
+    let (out, err) = (clone()?, clone()?);
     let mut child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(out)

@@ -510,15 +510,9 @@ fn die_with_runner() {
 /// Limits the process's address space (RLIMIT_AS, soft and hard), and so
 /// that of everything it starts.
 pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
-    // SAFETY: setrlimit is async-signal-safe and touches no memory of ours.
+    // SAFETY: one prlimit call, async-signal-safe, touching no memory of ours.
     unsafe {
-        cmd.pre_exec(move || {
-            let rl = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
-            if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || crate::budget::rlimit_as(0, Some((bytes, bytes))).map(|_| ()));
     }
 }
 

@@ -121,10 +121,11 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
         true
     });
     eprintln!("  {name}: {} columns in {:.1} s", columns.len(), started.elapsed().as_secs_f64());
+    let unit = crate::engine::measure::unit_of(name);
     let mut out = BTreeMap::new();
-    for (case, c) in (0..columns.len()).enumerate() {
-        let unit = crate::engine::measure::unit_of(name);
-        let m = match results.get(&case).map(Vec::as_slice) {
+    // Case `c` is column `c`'s.
+    for (c, column) in columns.iter().enumerate() {
+        let m = match results.get(&c).map(Vec::as_slice) {
             Some([Outcome::Returns(v), text, ..]) => {
                 let num = |i: usize| match v.get(i) {
                     Some(Val::F64(bits)) => Some(f64::from_bits(*bits)).filter(|x| x.is_finite()),
@@ -139,12 +140,12 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
             Some([other, ..]) => Measure::not_measured(unit, other.message().map(str::to_string).unwrap_or_else(|| other.kind().to_string())),
             // Under an address-space limit, an engine that cannot start is
             // the answer: no memory at all.
-            None if address_space(name).is_some() && not_started.contains_key(columns[c].id) => {
-                Measure::of(0.0, unit).with_message(not_started.get(columns[c].id).cloned()).with_note("the engine did not start under the limit")
+            None if address_space(name).is_some() && not_started.contains_key(column.id) => {
+                Measure::of(0.0, unit).with_message(not_started.get(column.id).cloned()).with_note("the engine did not start under the limit")
             }
             _ => Measure::not_measured(unit, "the column did not run"),
         };
-        out.insert((columns[c].id, name), m);
+        out.insert((column.id, name), m);
     }
     out
 }

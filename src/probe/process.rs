@@ -11,16 +11,6 @@ use std::time::Duration;
 /// The longest one probe process may take.
 const PROCESS_LIMIT: Duration = Duration::from_secs(600);
 
-/// Sets `pid`'s RLIMIT_AS to `bytes` (soft and hard).
-fn limit_address_space(pid: u32, bytes: u64) -> Result<(), String> {
-    let rl = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
-    // SAFETY: prlimit(2) on a child process of this one, with a valid struct.
-    if unsafe { libc::prlimit(pid as i32, libc::RLIMIT_AS, &rl, std::ptr::null_mut()) } != 0 {
-        return Err(format!("cannot limit the probe's address space: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
 /// The child side: `wasm-matrix __probe COLUMN MEASURE [--budget BYTES]`
 /// prints one measure as JSON.
 pub fn serve(column: &str, name: &str, budget: Option<u64>) -> i32 {
@@ -180,7 +170,8 @@ pub(super) fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> M
             }
             let before = process_memory(&pid);
             if limit_as {
-                limit_address_space(pid_n, before.1 + AS_BEYOND_BASELINE)?;
+                let bytes = before.1 + AS_BEYOND_BASELINE;
+                crate::budget::rlimit_as(pid_n as i32, Some((bytes, bytes))).map_err(|e| format!("cannot limit the probe's address space: {e}"))?;
             }
             writeln!(stdin).map_err(|e| e.to_string())?;
             let v = next().ok_or("the probe script said nothing more")?;
