@@ -3,8 +3,9 @@
 # firefox-esr, webkit2gtk-driver (WebKitWebDriver and WebKitGTK's
 # MiniBrowser) and xvfb; geckodriver (pinned) from crates.io; and the pinned
 # JS runtimes listed in drivers/runtimes.txt from the npm registry into
-# drivers/runtimes/ (git-ignored). Idempotent: what is already there is left
-# alone. Says what it did.
+# drivers/runtimes/ (git-ignored). And what the build of the C engines (the
+# wamr, wamr-hwbound and wasm3 columns) needs: cmake, and libclang for
+# bindgen. Idempotent: what is already there is left alone. Says what it did.
 set -euo pipefail
 
 GECKODRIVER_VERSION=0.37.1
@@ -19,12 +20,14 @@ command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install.sh: installing ${need[*]} with apt-get"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 else
-  echo "install.sh: chromium, chromium-driver, firefox-esr, webkit2gtk-driver and xvfb are already installed"
+  echo "install.sh: chromium, chromium-driver, firefox-esr, webkit2gtk-driver, xvfb, cmake and libclang are already installed"
 fi
 
 gecko="$(command -v geckodriver || true)"

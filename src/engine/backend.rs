@@ -109,3 +109,58 @@ pub trait Store {
     /// A null-filled table of `element` (funcref or externref).
     fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Self::Extern>;
 }
+
+/// A C string a C engine keeps a pointer to for as long as a module lives
+/// (a stub's message, a signature; modules outlive cases in the worker's
+/// cache): made once per text, never freed.
+pub fn interned(s: &str) -> &'static std::ffi::CStr {
+    use std::collections::HashMap;
+    static ALL: std::sync::Mutex<Option<HashMap<String, &'static std::ffi::CStr>>> = std::sync::Mutex::new(None);
+    let mut all = ALL.lock().unwrap_or_else(|p| p.into_inner());
+    let map = all.get_or_insert_with(HashMap::new);
+    if let Some(c) = map.get(s) {
+        return c;
+    }
+    let c: &'static std::ffi::CStr = Box::leak(cstring(s).into_boxed_c_str());
+    map.insert(s.to_string(), c);
+    c
+}
+
+/// `s` for a C API (a NUL inside becomes a space).
+pub fn cstring(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s.replace('\0', " ")).expect("no NUL left")
+}
+
+/// The letter C engines' signature strings give a number type (`i`, `I`,
+/// `f`, `F`; WAMR's and wasm3's alike), or none.
+pub fn type_letter(t: &ValType) -> Option<char> {
+    match t {
+        ValType::I32 => Some('i'),
+        ValType::I64 => Some('I'),
+        ValType::F32 => Some('f'),
+        ValType::F64 => Some('F'),
+        _ => None,
+    }
+}
+
+/// Reads `len` bytes at `offset` of a memory a C engine gives as a base
+/// pointer and a size in bytes.
+///
+/// # Safety
+/// `base` points at `size` bytes that nothing else touches meanwhile.
+pub unsafe fn read_raw(base: *const u8, size: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+    let r = super::session::range(offset, len, size).ok_or_else(|| Fault::error("out of bounds memory access"))?;
+    // SAFETY: `r` lies inside the `size` bytes at `base`.
+    Ok(unsafe { std::slice::from_raw_parts(base.add(r.start), r.len()) }.to_vec())
+}
+
+/// Writes `data` at `offset` of such a memory.
+///
+/// # Safety
+/// As for [`read_raw`].
+pub unsafe fn write_raw(base: *mut u8, size: usize, offset: u64, data: &[u8]) -> Result<()> {
+    let r = super::session::range(offset, data.len() as u64, size).ok_or_else(|| Fault::error("out of bounds memory access"))?;
+    // SAFETY: as above.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(r.start), r.len()) };
+    Ok(())
+}

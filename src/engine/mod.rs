@@ -15,6 +15,8 @@ pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod tinywasm;
+pub mod wamr;
+pub mod wasm3;
 pub mod wasmer;
 pub mod wasmi;
 pub mod wasmtime;
@@ -220,6 +222,17 @@ pub const ENGINES: &[Column] = &[
     Column { id: "tinywasm", name: "tinywasm", family: "tinywasm", what: "tinywasm crate (interpreter)", configuration: "defaults",
         grow_commits: true,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(tinywasm::Tinywasm))), version: locked::TINYWASM },
+    Column { id: "wamr", name: "wamr", family: "WAMR", what: "WAMR 2.4.3 fast interpreter (wamrx-sys), software bounds checks",
+        configuration: "wamrx-sys defaults (bulk memory, reference types); no host-managed heap",
+        grow_commits: false,
+        launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Soft))), version: locked::WAMRX_SYS },
+    Column { id: "wamr-hwbound", name: "wamr-hwbound", family: "WAMR", what: "WAMR 2.4.3 fast interpreter, hardware bounds checks (guard pages)",
+        configuration: "WAMR_DISABLE_HW_BOUND_CHECK=0 (build.rs); otherwise as wamr",
+        grow_commits: false,
+        launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Hw))), version: locked::WAMRX_SYS },
+    Column { id: "wasm3", name: "wasm3", family: "wasm3", what: "wasm3 v0.9.0 interpreter (wasm3x-sys)", configuration: "64 KiB stack (wasm3's CLI default), lazy compilation",
+        grow_commits: true,
+        launch: Launch::Worker(|| Box::new(session::Embedded::new(wasm3::Wasm3))), version: locked::WASM3X_SYS },
 ];
 
 /// The `--engines` help: every column id, from the registry.

@@ -26,8 +26,8 @@ pub fn serve(engine_id: &str) -> i32 {
         return 2;
     };
     die_with_runner();
+    let out = Output::start(protocol_stdout());
     let mut engine = make();
-    let out = Output::start();
     if !out.send(&Event::Ready { engine: engine_id.into(), version: column.version.into() }) || !out.flush() {
         return 0;
     }
@@ -104,7 +104,7 @@ pub fn serve(engine_id: &str) -> i32 {
 struct Output(Arc<(Mutex<Buffered>, std::sync::atomic::AtomicBool)>);
 
 struct Buffered {
-    w: std::io::BufWriter<std::io::Stdout>,
+    w: std::io::BufWriter<std::fs::File>,
     mirror: Option<Mirror>,
 }
 
@@ -250,9 +250,26 @@ fn stdin_ready() -> bool {
     unsafe { libc::poll(&mut fd, 1, 0) > 0 }
 }
 
+/// The protocol's own copy of stdout. File descriptor 1 is then pointed at
+/// stderr: what an engine prints by itself (WAMR's and wasm3's C `printf`)
+/// lands in the worker's stderr, which the runner keeps, and never inside a
+/// protocol line.
+pub fn protocol_stdout() -> std::fs::File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup of an open descriptor; the new one is owned by the File.
+    unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 {
+            return std::fs::File::from_raw_fd(1);
+        }
+        libc::dup2(2, 1);
+        std::fs::File::from_raw_fd(fd)
+    }
+}
+
 impl Output {
-    fn start() -> Output {
-        let buffered = Buffered { w: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()), mirror: std::env::var_os("WASM_MATRIX_PARENT").and_then(|_| Mirror::create()) };
+    fn start(stdout: std::fs::File) -> Output {
+        let buffered = Buffered { w: std::io::BufWriter::with_capacity(1 << 16, stdout), mirror: std::env::var_os("WASM_MATRIX_PARENT").and_then(|_| Mirror::create()) };
         let out = Output(Arc::new((Mutex::new(buffered), Default::default())));
         let flusher = out.clone();
         std::thread::spawn(move || loop {

@@ -18,9 +18,15 @@ pub fn serve(column: &str, name: &str, budget: Option<u64>) -> i32 {
         eprintln!("wasm-matrix __probe: `{column}` is not an embedded engine");
         return 2;
     };
+    // The answer goes to the real stdout; what the engine prints by itself
+    // goes to stderr.
+    let mut out = crate::engine::worker::protocol_stdout();
     let m = make().measure(name, budget);
-    println!("{}", serde_json::to_string(&m).expect("measures serialize"));
-    0
+    use std::io::Write;
+    match writeln!(out, "{}", serde_json::to_string(&m).expect("measures serialize")) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
 }
 
 /// A started probe process: its own process group (SIGKILLed when this
