@@ -118,10 +118,13 @@ fn the_spec_memory_scripts_conform_on_every_embedded_column() {
     for engine in &embedded {
         let (ok, all) = counts.get(engine).copied().unwrap_or_default();
         let share = 100.0 * ok as f64 / all.max(1) as f64;
-        let known = cells.iter().filter(|c| c.engine == *engine && c.verdict == Verdict::Known).count();
-        eprintln!("{engine}: {ok} of {all} assertions conform ({share:.2}%), {known} scripts listed as known divergences");
-        // The scripts hold some 1,800 judged commands; far fewer means they did not run.
-        if all < 1200 || share < 99.0 {
+        let known: Vec<_> = cells.iter().filter(|c| c.engine == *engine && c.verdict == Verdict::Known).collect();
+        let judged_in_known: usize = known.iter().map(|c| c.steps.iter().filter(|s| s.ok.is_some()).count()).sum();
+        eprintln!("{engine}: {ok} of {all} assertions conform ({share:.2}%), {} scripts listed as known divergences", known.len());
+        // The scripts hold some 1,800 judged commands (those of scripts
+        // listed as known divergences included); far fewer means they did
+        // not run.
+        if all + judged_in_known < 1200 || share < 99.0 {
             below.push(format!("{engine}: {ok} of {all} ({share:.2}%)"));
         }
     }

@@ -268,6 +268,25 @@ pub fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
+/// A memory of this type made by the host, or, on an engine whose API makes
+/// no host memories (WAMR, wasm3), the exported memory of a module that
+/// declares it (with a memory.grow in its code: WAMR turns the memory of a
+/// module without one into a single page).
+fn made<S: Store>(s: &mut S, spec: &MemorySpec) -> Result<S::Memory, String> {
+    match s.new_memory(spec) {
+        Err(Fault::Unsupported(_)) => {
+            let max = spec.maximum.map(|m| format!(" {m}")).unwrap_or_default();
+            let (index, at) = if spec.address == AddressType::I64 { (" i64", "i64") } else { ("", "i32") };
+            let shared = if spec.shared { " shared" } else { "" };
+            let text = format!("(module (memory (export \"m\"){index} {}{max}{shared}) (func (drop (memory.grow ({at}.const 0)))))", spec.initial);
+            let module = s.compile(&wat(&text)).map_err(fault_text)?;
+            let inst = s.instantiate(&module, &[]).map_err(fault_text)?;
+            s.exported_memory(&inst, "m").ok_or_else(|| "no exported memory".to_string())
+        }
+        other => other.map_err(fault_text),
+    }
+}
+
 /// How much memory a probe may grow to without leaving the budget: none
 /// (no limit) when the engine does not commit what it grows — it reserves
 /// address space and the kernel commits pages only when they are touched —
@@ -282,7 +301,7 @@ impl Room {
     fn measure<S: Store>(fresh: &mut dyn FnMut(bool, &[Feature]) -> Result<S, String>, budget: Option<u64>) -> Result<Room, String> {
         let Some(budget) = budget else { return Ok(Room { bytes: None, why: String::new() }) };
         let mut s = fresh(false, &[])?;
-        let m = s.new_memory(&MemorySpec { initial: 0, maximum: None, shared: false, address: AddressType::I32 }).map_err(fault_text)?;
+        let m = made(&mut s, &MemorySpec { initial: 0, maximum: None, shared: false, address: AddressType::I32 })?;
         let (before, _, _) = own_memory();
         s.grow(&m, 4096).map_err(fault_text)?;
         let (after, _, _) = own_memory();
@@ -364,7 +383,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                     let mut s = any(false, &features)?;
                     let (grown, size) = match kind.host_spec(1).filter(|_| host) {
                         Some(spec) => {
-                            let m = s.new_memory(&spec).map_err(fault_text)?;
+                            let m = made(&mut s, &spec)?;
                             (s.grow(&m, delta).map(|_| ()).map_err(fault_text), s.size(&m))
                         }
                         None => {
@@ -413,7 +432,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                 let (_, before, _) = own_memory();
                 let mut live = Vec::new();
                 for _ in 0..K {
-                    live.push(s.new_memory(&spec).map_err(fault_text)?);
+                    live.push(made(&mut s, &spec)?);
                 }
                 let (_, after, _) = own_memory();
                 Measure::of(after.saturating_sub(before) as f64 / K as f64, "bytes").with_note(format!("VmSize growth over {K} live 1-page memories"))
@@ -432,10 +451,10 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                 let mut live = Vec::new();
                 let mut why = None;
                 while live.len() < STOP {
-                    match s.new_memory(&spec) {
+                    match made(&mut s, &spec) {
                         Ok(m) => live.push(m),
                         Err(f) => {
-                            why = Some(fault_text(f));
+                            why = Some(f);
                             break;
                         }
                     }
@@ -459,7 +478,7 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                 }
                 let (address, features) = if pages > 4 * GIB_PAGES { (AddressType::I64, vec![Feature::Memory64]) } else { (AddressType::I32, vec![]) };
                 let mut s = any(false, &features)?;
-                let m = s.new_memory(&MemorySpec { initial: 0, maximum: None, shared: false, address }).map_err(fault_text)?;
+                let m = made(&mut s, &MemorySpec { initial: 0, maximum: None, shared: false, address })?;
                 let (rss, _, _) = own_memory();
                 let start = std::time::Instant::now();
                 let grown = s.grow(&m, pages);
