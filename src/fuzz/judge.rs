@@ -26,13 +26,17 @@ pub enum Class {
 }
 
 /// The first step where `outcomes` miss the spec; unsupported steps (an
-/// engine without the feature) are not misses.
+/// engine without the feature) are not misses. A grow the spec lets
+/// succeed or fail that failed ends the judging there too: the steps after
+/// it expect what the model computed after the grow succeeded, so the
+/// engine's own (allowed) path is not judged against them; the failed grow
+/// is the miss, which its class calls nondeterministic.
 pub fn first_miss(steps: &[Step], outcomes: &[Outcome]) -> Option<Miss> {
     for (i, (s, o)) in steps.iter().zip(outcomes).enumerate() {
         if matches!(o, Outcome::Unsupported(_)) {
             return None;
         }
-        if s.expect.check(o) == Some(false) {
+        if s.expect.check(o) == Some(false) || (matches!(s.expect, Expect::OneOf(_)) && grow_failed_below_maximum(s, o)) {
             return Some(Miss { step: i, outcome: o.clone() });
         }
     }
@@ -104,9 +108,12 @@ pub(super) fn misses<'e>(engines: &[&'e str], case: &Case, outcomes: &[Vec<Outco
 
 /// An engine without a proposal the program uses (multi-memory, threads,
 /// memory64, custom page sizes) rejects the module: that column has nothing
-/// to say about the program, which is no finding.
+/// to say about the program, which is no finding. A decoder that does not
+/// know the proposal's encoding calls the module malformed (wasm3: "malformed
+/// Wasm binary" for a 64-bit memory's limits flags); that is a refusal too.
 pub(super) fn refuses_proposal(case: &Case, outcomes: &[Outcome]) -> bool {
-    !case.plan.features.is_empty() && matches!(outcomes.first(), Some(Outcome::Error(ErrorKind::Invalid, _) | Outcome::Unsupported(_)))
+    !case.plan.features.is_empty()
+        && matches!(outcomes.first(), Some(Outcome::Error(ErrorKind::Invalid | ErrorKind::Malformed, _) | Outcome::Unsupported(_)))
 }
 
 /// The classes in a run of one program (at the first step any engine misses).

@@ -157,3 +157,45 @@ fn the_same_seed_gives_the_same_programs() {
     let c: Vec<Program> = { let mut r = Rng::new(2); (0..50).map(|_| Program::generate(&mut r)).collect() };
     assert_ne!(a, c);
 }
+
+/// A column refusing a module for a proposal it lacks says nothing about
+/// the program, whether it calls the module invalid or, as a decoder that
+/// does not know the encoding, malformed (wasm3 on a 64-bit memory); a
+/// module that needs no proposal refused as malformed is a miss.
+#[test]
+fn a_refused_proposal_is_no_finding_however_the_engine_words_it() {
+    use crate::case::ErrorKind;
+    let case = |features: &str| {
+        let memory = if features.is_empty() { "1" } else { "i64 1" };
+        let text = format!("summary: s\nmodule: (module (memory {memory}))\n{features}steps:\n  - instantiate: {{}}\n");
+        crate::case::load::parse_case(&text, std::path::Path::new("t.yaml"), "t").unwrap().remove(0)
+    };
+    let malformed = [Outcome::Error(ErrorKind::Malformed, "malformed Wasm binary".into())];
+    let invalid = [Outcome::Error(ErrorKind::Invalid, "WASM module load failed: invalid limits flags".into())];
+    assert!(judge::refuses_proposal(&case("features: [memory64]\n"), &malformed));
+    assert!(judge::refuses_proposal(&case("features: [memory64]\n"), &invalid));
+    assert!(!judge::refuses_proposal(&case(""), &malformed));
+    assert!(!judge::refuses_proposal(&case("features: [memory64]\n"), &[Outcome::Ok]));
+}
+
+/// An engine whose grow fails where the spec lets it (WAMR refuses a host
+/// grow of a module without memory.grow) is not judged on the steps after
+/// it, which expect the grown memory: its miss is the grow, and the class
+/// is nondeterministic, not a finding about the size.
+#[test]
+fn steps_after_an_allowed_grow_failure_are_not_judged() {
+    use crate::case::ErrorKind;
+    let text = "summary: s\nmodule: (module (memory (export \"mem\") 0))\nsteps:\n  - grow: {memory: mem, delta: 1}\n    expect: {one_of: [{returns: [\"0\"]}, {error: grow_failed}]}\n  - size: {memory: mem}\n    expect: {pages: 1}\n";
+    let case = crate::case::load::parse_case(text, std::path::Path::new("t.yaml"), "t").unwrap().remove(0);
+    // Step 0 is the implicit instantiate.
+    let failed = vec![Outcome::Ok, Outcome::Error(ErrorKind::GrowFailed, "refused".into()), Outcome::Pages(0)];
+    let miss = first_miss(&case.steps, &failed).expect("the failed grow is a miss");
+    assert_eq!(miss.step, 1);
+    let (class, _) = judge::class_key(&case.steps[1], &[("wamr", &miss)]);
+    assert_eq!(class, Class::Nondeterministic);
+    // The grow that succeeded is judged on: a wrong size after it is a miss.
+    let lied = vec![Outcome::Ok, Outcome::Returns(vec![Val::I64(0)]), Outcome::Pages(0)];
+    assert_eq!(first_miss(&case.steps, &lied).map(|m| m.step), Some(2));
+    let grown = vec![Outcome::Ok, Outcome::Returns(vec![Val::I64(0)]), Outcome::Pages(1)];
+    assert_eq!(first_miss(&case.steps, &grown), None);
+}
