@@ -30,7 +30,7 @@ impl Declared {
         for payload in Parser::new(0).parse_all(wasm) {
             match payload.map_err(|e| e.to_string())? {
                 Payload::ImportSection(r) => {
-                    for imp in r {
+                    for imp in r.into_imports() {
                         let imp = imp.map_err(|e| e.to_string())?;
                         d.import_names.push(format!("{}.{}", imp.module, imp.name));
                         let kind = match imp.ty {

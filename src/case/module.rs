@@ -85,7 +85,7 @@ impl ModuleInfo {
                     }
                 }
                 Payload::ImportSection(r) => {
-                    for imp in r {
+                    for imp in r.into_imports() {
                         let imp = imp.map_err(|e| e.to_string())?;
                         let sig = |t: u32| types.get(t as usize).cloned().flatten();
                         let unsupported = |what: &str| StubKind::Unsupported { what: format!("{what} import `{}.{}` of a type the tool cannot make", imp.module, imp.name) };

@@ -148,7 +148,7 @@ fn read_info(bytes: &[u8]) -> std::result::Result<ModuleInfo, String> {
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| e.to_string())? {
             wasmparser::Payload::ImportSection(r) => {
-                for import in r {
+                for import in r.into_imports() {
                     let i = import.map_err(|e| e.to_string())?;
                     info.imports.push((i.module.to_string(), i.name.to_string()));
                 }

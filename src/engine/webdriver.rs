@@ -352,7 +352,8 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> Res
     let caps = browser.capabilities(setup, profile.as_ref().map(|p| p.path()));
     // A browser that never comes up (one under an address-space limit it
     // cannot live in) must not hold the run: the session gets a time limit.
-    let mut builder = ClientBuilder::rustls().map_err(|e| e.to_string())?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().map_err(|e| e.to_string())?.https_or_http().enable_http1().build();
+    let mut builder = ClientBuilder::new(connector);
     let client = tokio::time::timeout(SESSION_LIMIT, builder.capabilities(caps).connect(&driver.url))
         .await
         .map_err(|_| format!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, SESSION_LIMIT.as_secs()))?
