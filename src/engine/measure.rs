@@ -268,23 +268,43 @@ pub fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
-/// A memory of this type made by the host, or, on an engine whose API makes
-/// no host memories (WAMR, wasm3), the exported memory of a module that
-/// declares it (with a memory.grow in its code: WAMR turns the memory of a
-/// module without one into a single page).
-fn made<S: Store>(s: &mut S, spec: &MemorySpec) -> Result<S::Memory, String> {
-    match s.new_memory(spec) {
-        Err(Fault::Unsupported(_)) => {
+/// Memories of one type: made by the host, or, on an engine whose API makes
+/// no host memories (WAMR, wasm3), each the exported memory of a new
+/// instance of one module that declares it (compiled once; with a
+/// memory.grow in its code: WAMR turns the memory of a module without one
+/// into a single page).
+struct Maker<S: Store> {
+    spec: MemorySpec,
+    module: Option<S::Module>,
+}
+
+impl<S: Store> Maker<S> {
+    fn new(spec: MemorySpec) -> Self {
+        Maker { spec, module: None }
+    }
+
+    fn make(&mut self, s: &mut S) -> Result<S::Memory, String> {
+        if self.module.is_none() {
+            match s.new_memory(&self.spec) {
+                Err(Fault::Unsupported(_)) => {}
+                other => return other.map_err(fault_text),
+            }
+            let spec = &self.spec;
             let max = spec.maximum.map(|m| format!(" {m}")).unwrap_or_default();
             let (index, at) = if spec.address == AddressType::I64 { (" i64", "i64") } else { ("", "i32") };
             let shared = if spec.shared { " shared" } else { "" };
             let text = format!("(module (memory (export \"m\"){index} {}{max}{shared}) (func (drop (memory.grow ({at}.const 0)))))", spec.initial);
-            let module = s.compile(&wat(&text)).map_err(fault_text)?;
-            let inst = s.instantiate(&module, &[]).map_err(fault_text)?;
-            s.exported_memory(&inst, "m").ok_or_else(|| "no exported memory".to_string())
+            self.module = Some(s.compile(&wat(&text)).map_err(fault_text)?);
         }
-        other => other.map_err(fault_text),
+        let module = self.module.as_ref().expect("compiled above");
+        let inst = s.instantiate(module, &[]).map_err(fault_text)?;
+        s.exported_memory(&inst, "m").ok_or_else(|| "no exported memory".to_string())
     }
+}
+
+/// One memory of this type (see [`Maker`]).
+fn made<S: Store>(s: &mut S, spec: &MemorySpec) -> Result<S::Memory, String> {
+    Maker::new(*spec).make(s)
 }
 
 /// How much memory a probe may grow to without leaving the budget: none
@@ -430,9 +450,10 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                 let spec = kind.host_spec(1).ok_or("no host memories of this kind")?;
                 let mut s = any(false, &features)?;
                 let (_, before, _) = own_memory();
+                let mut maker = Maker::new(spec);
                 let mut live = Vec::new();
                 for _ in 0..K {
-                    live.push(made(&mut s, &spec)?);
+                    live.push(maker.make(&mut s)?);
                 }
                 let (_, after, _) = own_memory();
                 Measure::of(after.saturating_sub(before) as f64 / K as f64, "bytes").with_note(format!("VmSize growth over {K} live 1-page memories"))
@@ -448,10 +469,11 @@ pub fn measure<S: Store>(name: &str, store: &mut dyn FnMut(bool, &[Feature]) -> 
                     let bytes = base_vm + AS_BEYOND_BASELINE;
                     crate::budget::rlimit_as(0, Some((bytes, bytes))).map_err(|e| format!("cannot limit the address space: {e}"))?;
                 }
+                let mut maker = Maker::new(spec);
                 let mut live = Vec::new();
                 let mut why = None;
                 while live.len() < STOP {
-                    match made(&mut s, &spec) {
+                    match maker.make(&mut s) {
                         Ok(m) => live.push(m),
                         Err(f) => {
                             why = Some(f);

@@ -17,6 +17,7 @@
 use super::backend::{cstring, interned, read_raw, type_letter, write_raw};
 use super::session::{Backend, Fault, MemorySpec, Result};
 use crate::case::{Feature, Host, Val, ValType};
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::rc::Rc;
 use std::sync::OnceLock;
@@ -296,7 +297,9 @@ impl super::session::Store for WamrStore {
     /// back: WAMR keeps what it resolved in the module. An import left
     /// unresolved is WAMR's own behaviour (it traps when called).
     fn instantiate(&mut self, module: &WModule, imports: &[(&str, &str, WExtern)]) -> Result<WInstance> {
-        let mut by_module: Vec<(CString, Vec<CString>, Vec<sys::NativeSymbol>)> = Vec::new();
+        // Per module name: the field names (kept for the registration) and
+        // the symbols pointing at them.
+        let mut by_module: BTreeMap<CString, (Vec<CString>, Vec<sys::NativeSymbol>)> = BTreeMap::new();
         for (m, n, e) in imports {
             let (signature, trap) = match e {
                 WExtern::Func { signature, trap } => (signature, trap),
@@ -307,16 +310,10 @@ impl super::session::Store for WamrStore {
                 (Some(_), false) => raise::<false> as *mut c_void,
                 (Some(_), true) => raise::<true> as *mut c_void,
             };
-            let group = match by_module.iter().position(|(name, ..)| name.as_bytes() == m.as_bytes()) {
-                Some(i) => i,
-                None => {
-                    by_module.push((cstring(m), Vec::new(), Vec::new()));
-                    by_module.len() - 1
-                }
-            };
-            let (_, names, symbols) = &mut by_module[group];
+            let (names, symbols) = by_module.entry(cstring(m)).or_default();
             names.push(cstring(n));
             symbols.push(sys::NativeSymbol {
+                // A CString's bytes stay put when the Vec holding it grows.
                 symbol: names.last().expect("pushed").as_ptr(),
                 func_ptr,
                 signature: signature.map_or(std::ptr::null(), |s| s.as_ptr()),
@@ -326,11 +323,11 @@ impl super::session::Store for WamrStore {
         // SAFETY: each symbol array lives until it is unregistered; WAMR
         // keeps only the interned signature and attachment pointers.
         unsafe {
-            for (name, _, symbols) in &mut by_module {
+            for (name, (_, symbols)) in &mut by_module {
                 (self.api.wasm_runtime_register_natives_raw)(name.as_ptr(), symbols.as_mut_ptr(), symbols.len() as u32);
             }
             (self.api.wasm_runtime_resolve_symbols)(module.0.raw);
-            for (name, _, symbols) in &mut by_module {
+            for (name, (_, symbols)) in &mut by_module {
                 (self.api.wasm_runtime_unregister_natives)(name.as_ptr(), symbols.as_mut_ptr());
             }
             let mut args = std::ptr::null_mut();

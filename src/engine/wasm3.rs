@@ -82,8 +82,8 @@ pub struct ModuleInfo {
 struct RuntimeInner {
     raw: sys::IM3Runtime,
     module: sys::IM3Module,
-    /// wasm3 keeps pointers into the bytes.
-    _bytes: Rc<[u8]>,
+    /// The module's bytes (wasm3 keeps pointers into them) and what the
+    /// tool read from them.
     info: W3Module,
 }
 
@@ -216,8 +216,7 @@ impl super::session::Store for Wasm3Store {
     }
 
     fn instantiate(&mut self, module: &W3Module, imports: &[(&str, &str, W3Extern)]) -> Result<W3Instance> {
-        let bytes = module.0.bytes.clone();
-        let parsed = self.parse(&bytes).map_err(|message| Fault::Error { message })?;
+        let parsed = self.parse(&module.0.bytes).map_err(|message| Fault::Error { message })?;
         // SAFETY: a runtime per instance; the parsed module is handed to it
         // (freed here only if loading fails); the names linked live for the
         // call (wasm3 compares them only), the signatures and stub messages
@@ -233,7 +232,7 @@ impl super::session::Store for Wasm3Store {
                 sys::m3_FreeRuntime(raw);
                 return Err(Fault::Error { message });
             }
-            let instance = W3Instance(Rc::new(RuntimeInner { raw, module: parsed, _bytes: bytes, info: module.clone() }));
+            let instance = W3Instance(Rc::new(RuntimeInner { raw, module: parsed, info: module.clone() }));
             for (m, n, e) in imports {
                 let (mc, nc) = (cstring(m), cstring(n));
                 let linked = match e {
