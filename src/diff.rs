@@ -28,6 +28,10 @@ pub enum Verdict {
     /// (extension; written `over_budget`).
     #[serde(rename = "over_budget")]
     OverBudget,
+    /// Not run: the case is not for this column (a testharness file whose
+    /// `// META: global=` does not name where the column runs; extension).
+    #[serde(rename = "unsupported")]
+    Unsupported,
 }
 
 impl Verdict {
@@ -39,12 +43,13 @@ impl Verdict {
             Verdict::Fixed => "fixed",
             Verdict::Unavailable => "unavailable",
             Verdict::OverBudget => "over_budget",
+            Verdict::Unsupported => "unsupported",
         }
     }
 
-    /// Whether the cell ran (neither unavailable nor over the budget).
+    /// Whether the cell ran (not unavailable, over the budget or unsupported).
     pub fn ran(self) -> bool {
-        !matches!(self, Verdict::Unavailable | Verdict::OverBudget)
+        !matches!(self, Verdict::Unavailable | Verdict::OverBudget | Verdict::Unsupported)
     }
 
     /// Whether the verdict makes a run fail.

@@ -174,6 +174,7 @@ fn bad_command_lines_are_exit_2_with_what_was_expected() {
         (vec!["run", zero, "--timeout", "nan"], "--timeout must be a positive number"),
         (vec!["run", zero, "--timeout=-1"], "--timeout must be a positive number"),
         (vec!["run", zero, "--timeout", "soon"], "invalid float"),
+        (vec!["run", zero, "--timeout-multiplier", "0"], "--timeout-multiplier must be a positive number"),
         (vec!["run", zero, "--memory-budget", "lots"], "is not a size"),
         (vec!["run", zero, "--memory-budget", "6 parsecs"], "unknown unit"),
         (vec!["run", zero, "--memory-budget", "1MiB"], "below 64 MiB"),

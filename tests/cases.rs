@@ -79,7 +79,7 @@ fn main() {
             let required = required.contains(&spec.id);
             // A cell over the memory budget is not run on this machine: it is
             // shown as ignored, with the reason, never as passed.
-            let ignored = cell.as_ref().is_some_and(|c| (c.verdict == Verdict::Unavailable && !required) || c.verdict == Verdict::OverBudget);
+            let ignored = cell.as_ref().is_some_and(|c| (c.verdict == Verdict::Unavailable && !required) || matches!(c.verdict, Verdict::OverBudget | Verdict::Unsupported));
             if let Some(c) = cell.as_ref().filter(|_| ignored) {
                 eprintln!("{}::{} ignored: {}", case.id, spec.id, explain(c));
             }

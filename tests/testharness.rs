@@ -75,12 +75,12 @@ fn the_projects_testharness_files_run_on_every_js_column() {
             assert_eq!(hang.steps[0].ok, Some(true), "{hang:?}");
             assert_eq!(hang.steps[1].kind(), "timeout", "{hang:?}");
         } else {
-            assert_eq!(hang.verdict, Verdict::Unavailable, "{hang:?}");
+            assert_eq!(hang.verdict, Verdict::Unsupported, "{hang:?}");
             assert!(hang.reason.as_deref().unwrap().contains("does not name `window`"), "{hang:?}");
         }
     }
     let wasmi = cell("memory.any.js", "wasmi");
-    assert_eq!(wasmi.verdict, Verdict::Unavailable);
+    assert_eq!(wasmi.verdict, Verdict::Unsupported);
     assert!(wasmi.reason.as_deref().unwrap().contains("JS columns only"), "{wasmi:?}");
     // Counts in the terminal and one JUnit test case per subtest.
     assert!(stdout.contains("passed/total") && stdout.contains("1/2"), "{stdout}");

@@ -355,6 +355,19 @@ impl Case {
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t == tag)
     }
+
+    /// Stretches the case's own time limits by `factor` (`--timeout-multiplier`,
+    /// as wptrunner's): its `timeout` and a testharness file's own seconds.
+    pub fn scale_time(&mut self, factor: f64) {
+        self.timeout = self.timeout.map(|t| t * factor);
+        let scale = |a: &mut Action| {
+            if let Action::Testharness { seconds, .. } = a {
+                *seconds *= factor;
+            }
+        };
+        self.steps.iter_mut().for_each(|s| scale(&mut s.action));
+        Arc::make_mut(&mut self.plan).actions.iter_mut().for_each(scale);
+    }
 }
 
 

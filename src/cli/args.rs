@@ -122,7 +122,7 @@ pub(super) struct BenchArgs {
 
 #[derive(Args)]
 pub(super) struct RunArgs {
-    /// Case files (.yaml) and .wast scripts, or directories of them (searched recursively)
+    /// Case files (.yaml), .wast scripts and testharness .any.js files, or directories of them (searched recursively)
     #[arg(default_value = "cases")]
     pub(super) paths: Vec<PathBuf>,
     #[arg(long, default_value = "all", value_name = "LIST", help = engine::engines_help())]
@@ -155,6 +155,12 @@ pub(super) struct RunArgs {
     /// `timeout` key may raise it)
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub(super) timeout: f64,
+    /// Stretch every time limit by this factor: --timeout, each case's own
+    /// `timeout` and a testharness file's own timeout (10 s, or 60 s for
+    /// `timeout=long`), as wptrunner's option of that name (for a slow or
+    /// loaded machine)
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub(super) timeout_multiplier: f64,
     /// Results file (JSON lines while running, the final JSON document at the end)
     /// [default: results.json, or the --resume file]
     #[arg(long, value_name = "FILE")]
@@ -163,7 +169,7 @@ pub(super) struct RunArgs {
     /// lines or a final document) already has, run the rest of the selection
     #[arg(long, value_name = "FILE")]
     pub(super) resume: Option<PathBuf>,
-    /// Also write JUnit XML (one test case per cell)
+    /// Also write JUnit XML (one test case per cell; a .wast script's or testharness file's cell is one per assertion or subtest)
     #[arg(long, value_name = "FILE")]
     pub(super) junit: Option<PathBuf>,
     /// Show each engine's verbatim message under every row of the table

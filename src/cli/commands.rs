@@ -11,7 +11,7 @@ use crate::report;
 use crate::results::limits::Limits;
 use crate::results::ResultsDoc;
 use crate::runner::{self, RunOptions};
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -37,11 +37,11 @@ impl ReportPlan {
                 extras.modules.extend(records);
                 continue;
             }
-            inputs.push((path.clone(), ResultsDoc::read(path).map_err(anyhow::Error::msg)?));
+            inputs.push((path.clone(), ResultsDoc::read(path)?));
         }
-        let doc = crate::results::merge(inputs).map_err(anyhow::Error::msg)?;
+        let doc = crate::results::merge(inputs)?;
         extras.baseline = match &args.baseline {
-            Some(p) => Some(ResultsDoc::read(p).map_err(|e| anyhow!("--baseline: {e}"))?),
+            Some(p) => Some(ResultsDoc::read(p).context("--baseline")?),
             None => None,
         };
         Ok(ReportPlan { args, doc, extras })
@@ -71,8 +71,8 @@ pub struct DiffPlan {
 
 impl DiffPlan {
     pub fn new(args: DiffArgs) -> anyhow::Result<DiffPlan> {
-        let old = ResultsDoc::read(&args.old).map_err(anyhow::Error::msg)?;
-        let new = ResultsDoc::read(&args.new).map_err(anyhow::Error::msg)?;
+        let old = ResultsDoc::read(&args.old)?;
+        let new = ResultsDoc::read(&args.new)?;
         Ok(DiffPlan { out: args.out, old, new })
     }
 

@@ -44,6 +44,9 @@ impl RunPlan {
         if !(args.timeout > 0.0 && args.timeout.is_finite()) {
             bail!("--timeout must be a positive number of seconds");
         }
+        if !(args.timeout_multiplier > 0.0 && args.timeout_multiplier.is_finite()) {
+            bail!("--timeout-multiplier must be a positive number");
+        }
         if args.jobs == Some(0) {
             bail!("--jobs must be at least 1");
         }
@@ -53,6 +56,9 @@ impl RunPlan {
             for case in &mut cases {
                 switches.apply(Arc::make_mut(&mut case.plan));
             }
+        }
+        if args.timeout_multiplier != 1.0 {
+            cases.iter_mut().for_each(|c| c.scale_time(args.timeout_multiplier));
         }
         let known = known_for(&args.paths, args.known.as_ref())?;
         let loaded = cases.len();
@@ -75,7 +81,7 @@ impl RunPlan {
         // What an interrupted run already has: read before the results file
         // is written again (it may be the same file).
         let resumed = match &args.resume {
-            Some(path) => Some(ResultsDoc::read(path).map_err(|e| anyhow!("--resume: {e}"))?),
+            Some(path) => Some(ResultsDoc::read(path).context("--resume")?),
             None => None,
         };
         let out_path = args.out.clone().or_else(|| args.resume.clone()).unwrap_or_else(|| PathBuf::from("results.json"));
@@ -88,7 +94,7 @@ impl RunPlan {
         if let Some(Budget(b)) = args.memory_budget {
             opts.memory_budget = b;
         }
-        opts.timeout = Duration::from_secs_f64(args.timeout);
+        opts.timeout = Duration::from_secs_f64(args.timeout * args.timeout_multiplier);
         Ok(RunPlan { args, engines, required, cases: Arc::new(cases), selected, load_errors, known, resumed, out_path, opts })
     }
 

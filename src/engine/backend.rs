@@ -149,7 +149,7 @@ pub fn type_letter(t: &ValType) -> Option<char> {
 /// # Safety
 /// `base` points at `size` bytes that nothing else touches meanwhile.
 pub unsafe fn read_raw(base: *const u8, size: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
-    let r = super::session::range(offset, len, size).ok_or_else(|| Fault::error("out of bounds memory access"))?;
+    let r = range(offset, len, size).ok_or_else(|| Fault::error("out of bounds memory access"))?;
     // SAFETY: `r` lies inside the `size` bytes at `base`.
     Ok(unsafe { std::slice::from_raw_parts(base.add(r.start), r.len()) }.to_vec())
 }
@@ -159,8 +159,14 @@ pub unsafe fn read_raw(base: *const u8, size: usize, offset: u64, len: u64) -> R
 /// # Safety
 /// As for [`read_raw`].
 pub unsafe fn write_raw(base: *mut u8, size: usize, offset: u64, data: &[u8]) -> Result<()> {
-    let r = super::session::range(offset, data.len() as u64, size).ok_or_else(|| Fault::error("out of bounds memory access"))?;
+    let r = range(offset, data.len() as u64, size).ok_or_else(|| Fault::error("out of bounds memory access"))?;
     // SAFETY: as above.
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(r.start), r.len()) };
     Ok(())
+}
+
+/// `offset..offset+len` if it lies within `size` bytes.
+pub fn range(offset: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+    let end = offset.checked_add(len)?;
+    (end <= size as u64).then(|| offset as usize..end as usize)
 }

@@ -10,7 +10,7 @@
 //! The shape follows wasmtime's differential oracles (`DiffEngine` /
 //! `DiffInstance`) and its `wast` crate: one context owns a script's state.
 
-pub use super::backend::{Backend, Fault, MemorySpec, Result, Store};
+pub use super::backend::{range, Backend, Fault, MemorySpec, Result, Store};
 use super::imports::{SpectestItem, SPECTEST};
 use super::Engine;
 use crate::case::{Action, AddressType, Feature, Host, Plan, RefType, Val, ValType};
@@ -470,12 +470,6 @@ impl<'p, S: Store> Session<'p, S> {
             Err(f) => f.outcome(Stage::Call, &format!("global `{global}`")),
         }
     }
-}
-
-/// `offset..offset+len` if it lies within `size` bytes.
-pub fn range(offset: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
-    let end = offset.checked_add(len)?;
-    (end <= size as u64).then(|| offset as usize..end as usize)
 }
 
 /// A value's type.

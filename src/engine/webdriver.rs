@@ -10,6 +10,7 @@
 //! fresh session, so that only the case that caused it is blamed.
 
 use super::js::which;
+use anyhow::{anyhow, bail, Context};
 use super::protocol::Event;
 use super::server::HarnessServer;
 use crate::outcome::Outcome;
@@ -194,25 +195,25 @@ const SESSION_LIMIT: Duration = Duration::from_secs(90);
 /// How long a started driver gets to listen on its port.
 const DRIVER_LISTEN: Duration = Duration::from_secs(45);
 
-async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> Result<Driver, String> {
+async fn start_driver(browser: &Browser, setup: &Setup, budget: Option<u64>) -> anyhow::Result<Driver> {
     let (binary_driver, address_space) = match setup {
         Setup::Remote { url } => return Ok(Driver { url: url.clone(), _child: None, _display: None, watch: None, group: None }),
         Setup::Local { driver, address_space, .. } => (driver.clone(), *address_space),
     };
-    let mut why = String::new();
+    let mut why = anyhow!("no attempt");
     for _ in 0..DRIVER_ATTEMPTS {
         match start_local_driver(browser, &binary_driver, budget, address_space).await {
             Ok(d) => return Ok(d),
             Err(e) => why = e,
         }
     }
-    Err(format!("{} did not start in {DRIVER_ATTEMPTS} attempts, each on a fresh port; the last time {why}", binary_driver.display()))
+    Err(why.context(format!("{} did not start in {DRIVER_ATTEMPTS} attempts, each on a fresh port; the last time", binary_driver.display())))
 }
 
 /// One attempt: the driver on a fresh port, its output kept in a file so
 /// that a failed start can say what the driver said.
-async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Option<u64>, address_space: Option<u64>) -> Result<Driver, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Option<u64>, address_space: Option<u64>) -> anyhow::Result<Driver> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).context("no free loopback port for the driver")?.port();
     let mut cmd = Command::new(binary_driver);
     super::worker::die_with_parent(&mut cmd);
     if let Some(bytes) = address_space {
@@ -227,8 +228,8 @@ async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Opt
         display = Some(x);
     }
     cmd.args(browser.driver_args(port));
-    let log = tempfile::tempfile().map_err(|e| format!("cannot make a log file for {}: {e}", binary_driver.display()))?;
-    let clone = || log.try_clone().map(std::process::Stdio::from).map_err(|e| format!("cannot share the log file of {}: {e}", binary_driver.display()));
+    let log = tempfile::tempfile().with_context(|| format!("cannot make a log file for {}", binary_driver.display()))?;
+    let clone = || log.try_clone().map(std::process::Stdio::from).with_context(|| format!("cannot share the log file of {}", binary_driver.display()));
     let (out, err) = (clone()?, clone()?);
     let mut child = cmd
         .stdin(std::process::Stdio::null())
@@ -237,15 +238,15 @@ async fn start_local_driver(browser: &Browser, binary_driver: &Path, budget: Opt
         .kill_on_drop(true)
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary_driver.display()))?;
+        .with_context(|| format!("cannot start {}", binary_driver.display()))?;
     let start = Instant::now();
     while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("it exited ({status}) before listening on port {port}{}", said(log)));
+            bail!("it exited ({status}) before listening on port {port}{}", said(log));
         }
         if start.elapsed() > DRIVER_LISTEN {
             let _ = child.start_kill();
-            return Err(format!("it did not listen on port {port} within {} s{}", DRIVER_LISTEN.as_secs(), said(log)));
+            bail!("it did not listen on port {port} within {} s{}", DRIVER_LISTEN.as_secs(), said(log));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -275,8 +276,8 @@ struct Xvfb {
 }
 
 impl Xvfb {
-    async fn start() -> Result<Xvfb, String> {
-        let xvfb = which("Xvfb").ok_or("Xvfb not found on PATH: WebKitGTK needs an X display (set DISPLAY, or run drivers/install.sh)")?;
+    async fn start() -> anyhow::Result<Xvfb> {
+        let xvfb = which("Xvfb").context("Xvfb not found on PATH: WebKitGTK needs an X display (set DISPLAY, or run drivers/install.sh)")?;
         // Display numbers from one per process upwards, so that parallel
         // runs and sessions rarely try the same one; a taken one is skipped.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -296,7 +297,7 @@ impl Xvfb {
                 .stderr(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", xvfb.display()))?;
+                .with_context(|| format!("cannot start {}", xvfb.display()))?;
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(10) {
                 if socket.exists() {
@@ -309,7 +310,7 @@ impl Xvfb {
             }
             let _ = child.start_kill();
         }
-        Err("Xvfb did not start on any of 32 display numbers".into())
+        bail!("Xvfb did not start on any of 32 display numbers")
     }
 }
 
@@ -331,33 +332,33 @@ struct Session {
 /// A session on a local driver is tried twice (a fresh driver each time):
 /// a browser can fail to come up once on a loaded machine. A driver that
 /// does not start at all has had its attempts in `start_driver`.
-async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> Result<(Session, String), String> {
+async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> anyhow::Result<(Session, String)> {
     let tries = if matches!(setup, Setup::Local { .. }) { 2 } else { 1 };
     let mut why = Vec::new();
     for _ in 0..tries {
         let driver = start_driver(&browser, setup, budget).await?;
         match open_session_on(browser, setup, driver).await {
             Ok(s) => return Ok(s),
-            Err(e) => why.push(e),
+            Err(e) => why.push(format!("{e:#}")),
         }
     }
-    Err(why.join("; then "))
+    bail!("{}", why.join("; then "))
 }
 
-async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> Result<(Session, String), String> {
+async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> anyhow::Result<(Session, String)> {
     let profile = match (browser.profile_arg, setup) {
-        (Some(_), Setup::Local { .. }) => Some(tempfile::tempdir().map_err(|e| e.to_string())?),
+        (Some(_), Setup::Local { .. }) => Some(tempfile::tempdir().context("cannot make a browser profile folder")?),
         _ => None,
     };
     let caps = browser.capabilities(setup, profile.as_ref().map(|p| p.path()));
     // A browser that never comes up (one under an address-space limit it
     // cannot live in) must not hold the run: the session gets a time limit.
-    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().map_err(|e| e.to_string())?.https_or_http().enable_http1().build();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().context("no TLS root certificates for the WebDriver connection")?.https_or_http().enable_http1().build();
     let mut builder = ClientBuilder::new(connector);
     let client = tokio::time::timeout(SESSION_LIMIT, builder.capabilities(caps).connect(&driver.url))
         .await
-        .map_err(|_| format!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, SESSION_LIMIT.as_secs()))?
-        .map_err(|e| format!("cannot open a {} session at {}: {e}", browser.id, driver.url))?;
+        .map_err(|_| anyhow!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, SESSION_LIMIT.as_secs()))?
+        .with_context(|| format!("cannot open a {} session at {}", browser.id, driver.url))?;
     let version = client
         .capabilities()
         .and_then(|c| c.get("browserVersion").and_then(|v| v.as_str()).map(str::to_string))
@@ -372,8 +373,8 @@ pub struct PlainSession {
 }
 
 impl PlainSession {
-    pub async fn open(browser: Browser) -> Result<(PlainSession, String), String> {
-        let setup = browser.setup(None)?;
+    pub async fn open(browser: Browser) -> anyhow::Result<(PlainSession, String)> {
+        let setup = browser.setup(None).map_err(anyhow::Error::msg)?;
         let (session, version) = open_session(browser, &setup, None).await?;
         Ok((PlainSession { session }, version))
     }
@@ -466,7 +467,7 @@ impl BrowserConn {
         server: Arc<HarnessServer>,
         per_case: Duration,
         budget: Option<u64>,
-    ) -> Result<BrowserConn, String> {
+    ) -> anyhow::Result<BrowserConn> {
         let (session, version) = open_session(browser, &setup, budget).await?;
         let (req_tx, req_rx) = mpsc::unbounded_channel::<Arc<str>>();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -585,7 +586,7 @@ async fn serve(
                 if blamed.is_none() {
                     match open_session(browser, &setup, budget).await {
                         Ok((s, _)) => session = s,
-                        Err(e) => blamed = Some(Outcome::Crash(e)),
+                        Err(e) => blamed = Some(Outcome::Crash(format!("{e:#}"))),
                     }
                 }
                 if blamed.is_none() {

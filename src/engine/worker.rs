@@ -3,6 +3,7 @@
 //! side: it starts a child, sends requests, reads events, and when the child
 //! dies says how (exit code or signal, and the last lines of its stderr).
 
+use anyhow::{bail, Context};
 use super::protocol::{Event, Request};
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
@@ -342,7 +343,7 @@ impl Proc {
     /// `own`: the program is this binary's `__worker` (it then arranges its
     /// own death with the runner, see [`own_child`]).
     /// `address_space`: an RLIMIT_AS for the whole process.
-    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>, own: bool, address_space: Option<u64>) -> Result<Proc, String> {
+    pub async fn spawn(program: &Path, args: &[String], ready_within: Duration, budget: Option<u64>, own: bool, address_space: Option<u64>) -> anyhow::Result<Proc> {
         let mut cmd = Command::new(program);
         if own {
             own_child(cmd.as_std_mut());
@@ -364,7 +365,7 @@ impl Proc {
             // kill the engines mid-case (the runner stops them itself).
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+            .with_context(|| format!("cannot start {}", program.display()))?;
         let mut raw_stdin = child.stdin.take().expect("piped");
         let lines = BufReader::new(child.stdout.take().expect("piped")).lines();
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
@@ -400,12 +401,12 @@ impl Proc {
                 }
                 Ok(proc)
             }
-            Ok(Some(Ok(other))) => Err(format!("{} said {other:?} before `ready`", program.display())),
-            Ok(Some(Err(e))) => Err(e),
-            Ok(None) => Err(proc.death().await),
+            Ok(Some(Ok(other))) => bail!("{} said {other:?} before `ready`", program.display()),
+            Ok(Some(Err(e))) => Err(anyhow::Error::msg(e).context(format!("{} did not start", program.display()))),
+            Ok(None) => Err(anyhow::Error::msg(proc.death().await).context(format!("{} did not start", program.display()))),
             Err(_) => {
                 proc.kill().await;
-                Err(format!("{} did not say `ready` within {} s", program.display(), ready_within.as_secs()))
+                bail!("{} did not say `ready` within {} s", program.display(), ready_within.as_secs())
             }
         }
     }

@@ -45,7 +45,7 @@ pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
                     // A listed divergence does not fail the build; it stays visible.
                     TestCaseStatus::success()
                 }
-                Verdict::Unavailable | Verdict::OverBudget => {
+                Verdict::Unavailable | Verdict::OverBudget | Verdict::Unsupported => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(explain(cell));
                     s

@@ -16,6 +16,9 @@ pub fn explain(cell: &CellEntry) -> String {
         Verdict::Unavailable => {
             let _ = write!(out, "{} is unavailable: {}", cell.engine, cell.reason.as_deref().unwrap_or("no reason given"));
         }
+        Verdict::Unsupported => {
+            let _ = write!(out, "not for {}: {}", cell.engine, cell.reason.as_deref().unwrap_or("the case is not for this column"));
+        }
         Verdict::OverBudget => {
             let _ = write!(out, "not run on {}: {}", cell.engine, cell.reason.as_deref().unwrap_or("the case needs more memory than the budget"));
         }

@@ -37,6 +37,7 @@ pub fn mark(v: Verdict) -> &'static str {
         Verdict::Fixed => "!",
         Verdict::Unavailable => "–",
         Verdict::OverBudget => "⊘",
+        Verdict::Unsupported => "·",
     }
 }
 
@@ -47,7 +48,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Fail => "v-fail",
         Verdict::Known => "v-known",
         Verdict::Fixed => "v-fixed",
-        Verdict::Unavailable | Verdict::OverBudget => "v-unavailable",
+        Verdict::Unavailable | Verdict::OverBudget | Verdict::Unsupported => "v-unavailable",
     }
 }
 

@@ -91,6 +91,7 @@ pub fn divergence_table(doc: &ResultsDoc, messages: bool) -> String {
                 .map(|e| match cells.iter().find(|c| c.engine == *e) {
                     Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
                     Some(c) if c.verdict == Verdict::OverBudget => "over budget".into(),
+                    Some(c) if c.verdict == Verdict::Unsupported => "not for it".into(),
                     Some(c) => c.steps.get(i).map(|s| format!("{}{}", marker(c, s), short(s))).unwrap_or_default(),
                     None => String::new(),
                 })

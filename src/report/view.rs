@@ -43,6 +43,7 @@ impl Row<'_> {
             None => String::new(),
             Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
             Some(c) if c.verdict == Verdict::OverBudget => "over budget".into(),
+            Some(c) if c.verdict == Verdict::Unsupported => "not for it".into(),
             Some(c) if self.case.is_some_and(|k| crate::results::counted(&k.file)) => crate::results::count_text(c.passed()),
             Some(c) => self.step.and_then(|i| c.steps.get(i)).map(short).unwrap_or_else(|| c.verdict.name().into()),
         }
@@ -65,6 +66,7 @@ pub struct Conformance {
     pub fixed: usize,
     pub unavailable: usize,
     pub over_budget: usize,
+    pub unsupported: usize,
     /// Steps with a verdict (`expect` other than `any`), and those that met
     /// it: for .wast scripts, the assertions.
     pub steps_judged: usize,
@@ -364,7 +366,7 @@ impl<'a> View<'a> {
 
         let conformance = (0..n)
             .map(|e| {
-                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, over_budget: 0, steps_judged: 0, steps_ok: 0 };
+                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, over_budget: 0, unsupported: 0, steps_judged: 0, steps_ok: 0 };
                 for cell in rows.iter().filter_map(|r| r.cells[e]) {
                     if cell.verdict.ran() {
                         c.steps_judged += cell.steps.iter().filter(|s| s.ok.is_some()).count();
@@ -377,6 +379,7 @@ impl<'a> View<'a> {
                         Verdict::Fixed => c.fixed += 1,
                         Verdict::Unavailable => c.unavailable += 1,
                         Verdict::OverBudget => c.over_budget += 1,
+                        Verdict::Unsupported => c.unsupported += 1,
                     }
                 }
                 c

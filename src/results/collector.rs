@@ -134,7 +134,7 @@ impl<'a> Collector<'a> {
         self.push(entry)
     }
 
-    /// Records a cell that was not run (`Unavailable` or `OverBudget`).
+    /// Records a cell that was not run (`Unavailable`, `OverBudget` or `Unsupported`).
     pub fn add_not_run(&mut self, case: usize, engine: &str, verdict: Verdict, reason: &str) -> &CellEntry {
         let entry = CellEntry {
             case: self.cases[case].id.clone(),

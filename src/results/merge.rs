@@ -1,6 +1,7 @@
 //! Merging results files: shards of one run, or runs of different engines.
 
 use super::{CellEntry, ResultsDoc, Summary};
+use anyhow::bail;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 /// everything but timings; an engine's versions must agree; a case defined
 /// differently in two files is an error. The summary is recomputed; its
 /// `seconds` is the longest input's (shards run side by side).
-pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
+pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> anyhow::Result<ResultsDoc> {
     let mut out = ResultsDoc::default();
     let mut cell_from: BTreeMap<(String, String), (usize, PathBuf)> = BTreeMap::new();
     let mut case_from: BTreeMap<String, (usize, PathBuf)> = BTreeMap::new();
@@ -22,14 +23,14 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
         } else if doc.tool != out.tool {
             // Outcomes, ids and normalization change between versions of
             // the tool: a merged report would compare unlike things.
-            return Err(format!(
+            bail!(
                 "{}: written by {} {}, the others by {} {} (merge results of one tool version: the tool version differs)",
                 path.display(),
                 doc.tool.name,
                 doc.tool.version,
                 out.tool.name,
                 out.tool.version
-            ));
+            );
         }
         for e in doc.engines {
             match out.engines.iter_mut().find(|x| x.id == e.id) {
@@ -40,12 +41,12 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
                 Some(x) => {
                     if let (Some(a), Some(b)) = (&x.version, &e.version) {
                         if a != b {
-                            return Err(format!(
+                            bail!(
                                 "engine {}: version {a} in {} but {b} in {} (merge results of one engine version)",
                                 e.id,
                                 engine_from[&e.id].display(),
                                 path.display()
-                            ));
+                            );
                         }
                     }
                     if e.available && !x.available {
@@ -65,12 +66,12 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
                 }
                 Some((at, first)) => {
                     if out.cases[*at] != c {
-                        return Err(format!(
+                        bail!(
                             "case {} differs between {} and {} (results of different corpora?)",
                             c.id,
                             first.display(),
                             path.display()
-                        ));
+                        );
                     }
                 }
             }
@@ -85,13 +86,13 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> Result<ResultsDoc, String> {
                 Some((at, first)) => {
                     let untimed = |c: &CellEntry| CellEntry { ms: 0.0, engine_ms: None, ..c.clone() };
                     if untimed(&out.cells[*at]) != untimed(&c) {
-                        return Err(format!(
+                        bail!(
                             "cell {}::{} is in {} and in {} with different results",
                             c.case,
                             c.engine,
                             first.display(),
                             path.display()
-                        ));
+                        );
                     }
                 }
             }

@@ -18,6 +18,7 @@ pub use collector::{write_json_atomically, Collector};
 pub use merge::merge;
 pub use step::{StepEntry, StepOutcome};
 
+use anyhow::{anyhow, Context};
 use crate::case::{Case, Expect};
 use crate::diff::Verdict;
 use serde::{Deserialize, Serialize};
@@ -149,6 +150,9 @@ pub struct Summary {
     /// (extension).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub over_budget: usize,
+    /// Cells not run because the case is not for the column (extension).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsupported: usize,
     pub seconds: f64,
     /// Steps reported `unsupported`: commands the tool cannot express, or
     /// that an engine cannot run (extension).
@@ -170,6 +174,7 @@ impl Summary {
             Verdict::Fixed => self.fixed += 1,
             Verdict::Unavailable => self.unavailable += 1,
             Verdict::OverBudget => self.over_budget += 1,
+            Verdict::Unsupported => self.unsupported += 1,
         }
     }
 
@@ -191,10 +196,13 @@ impl Summary {
         if self.over_budget > 0 {
             s += &format!(", {} over the memory budget", self.over_budget);
         }
+        if self.unsupported > 0 {
+            s += &format!(", {} not for their column", self.unsupported);
+        }
         if self.unsupported_steps > 0 {
             s += &format!(" ({} steps unsupported)", self.unsupported_steps);
         }
-        let ran = self.cells - self.unavailable - self.over_budget;
+        let ran = self.cells - self.unavailable - self.over_budget - self.unsupported;
         let rate = if self.seconds > 0.0 { ran as f64 / self.seconds } else { 0.0 };
         s + &format!(" in {:.2} s ({:.0} cells/s)", self.seconds, rate)
     }
@@ -250,21 +258,21 @@ impl Corpus {
 
 impl ResultsDoc {
     /// Reads a final document or a JSON-lines file left by an interrupted run.
-    pub fn read(path: &Path) -> Result<ResultsDoc, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    pub fn read(path: &Path) -> anyhow::Result<ResultsDoc> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         if let Ok(doc) = serde_json::from_str::<ResultsDoc>(&text) {
             return Ok(doc);
         }
         let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let (_, head) = lines.next().ok_or_else(|| format!("{}: empty results file", path.display()))?;
+        let (_, head) = lines.next().ok_or_else(|| anyhow!("{}: empty results file", path.display()))?;
         let mut doc: ResultsDoc = serde_json::from_str(head)
-            .map_err(|e| format!("{}:1: expected a results document or its JSON-lines header: {e}", path.display()))?;
+            .with_context(|| format!("{}:1: expected a results document or its JSON-lines header", path.display()))?;
         for (i, line) in lines {
             match serde_json::from_str::<CellEntry>(line) {
                 Ok(c) => doc.cells.push(c),
                 // The last line of a killed run may be cut off: keep what is whole.
                 Err(_) if text.lines().skip(i + 1).all(|l| l.trim().is_empty()) => break,
-                Err(e) => return Err(format!("{}:{}: expected a cell: {e}", path.display(), i + 1)),
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("{}:{}: expected a cell", path.display(), i + 1))),
             }
         }
         doc.partial = true;

@@ -1,6 +1,7 @@
 //! A connection to one engine: a process speaking the line protocol, or a
 //! browser session that looks like one.
 
+use anyhow::Context;
 use super::RunOptions;
 use crate::engine::protocol::Event;
 use crate::engine::server::HarnessServer;
@@ -30,25 +31,25 @@ pub(super) enum Conn {
 }
 
 impl Conn {
-    pub(super) async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer) -> Result<Conn, String> {
+    pub(super) async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer) -> anyhow::Result<Conn> {
         match spec.launch {
             Launch::Browser(b) => {
                 let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
-                let mut setup = b.setup(remote)?;
+                let mut setup = b.setup(remote).map_err(anyhow::Error::msg)?;
                 if let crate::engine::webdriver::Setup::Local { address_space, .. } = &mut setup {
                     *address_space = opts.address_space;
                 }
                 let bind = opts.serve_addr;
                 let server = server
                     .get_or_try_init(|| async move {
-                        HarnessServer::start(bind).await.map(Arc::new).map_err(|e| format!("cannot start the harness server on {bind}: {e}"))
+                        HarnessServer::start(bind).await.map(Arc::new).with_context(|| format!("cannot start the harness server on {bind}"))
                     })
                     .await?
                     .clone();
                 Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout, opts.memory_budget).await?))
             }
             _ => {
-                let (program, args) = spec.command(&opts.worker_exe)?;
+                let (program, args) = spec.command(&opts.worker_exe).map_err(anyhow::Error::msg)?;
                 let own = matches!(spec.launch, Launch::Worker(_));
                 let mut proc = Proc::spawn(&program, &args, Duration::from_secs(60), opts.memory_budget, own, opts.address_space).await?;
                 if let Launch::Js(shell) = spec.launch {

@@ -100,9 +100,9 @@ pub enum RunEvent {
     /// An engine could not be started at all; its cells are not run.
     Unavailable { engine: &'static str, reason: String },
     Cell(CellRun),
-    /// A cell not run: its engine is unavailable or cannot take the case
-    /// (`Verdict::Unavailable`), or the case needs more memory than the
-    /// budget holds (`Verdict::OverBudget`).
+    /// A cell not run: the case is not for its column (`Verdict::Unsupported`),
+    /// or the case needs more memory than the budget holds
+    /// (`Verdict::OverBudget`).
     NotRun { case: usize, engine: &'static str, verdict: crate::diff::Verdict, reason: String },
 }
 
@@ -149,7 +149,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
         if let Err(reason) = runs_on(&cases[case], spec) {
-            let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, verdict: crate::diff::Verdict::Unavailable, reason });
+            let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, verdict: crate::diff::Verdict::Unsupported, reason });
             continue;
         }
         if let Some(reason) = over_budget(&cases[case], spec, opts.memory_budget) {

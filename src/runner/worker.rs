@@ -129,6 +129,8 @@ impl Worker {
                         proc = Some(p);
                     }
                     Err(reason) => {
+                        // The whole chain: what failed and why, in one line.
+                        let reason = format!("{reason:#}");
                         failed_starts += 1;
                         let never_started = {
                             let mut state = self.announced.lock().unwrap();
