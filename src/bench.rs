@@ -1,13 +1,21 @@
-//! `wasm-matrix bench`: what the tool costs on top of the engines. Generates
-//! tiny cases (compile + instantiate + two calls each), times loading them,
-//! runs each embedded engine plainly in this process (the engine's own work,
-//! through its backend's primitives, no session, protocol or runner) and
-//! through the tool (`run --jobs 1` as a whole process), and prints the ratios.
+//! `wasm-matrix bench`: what the tool costs on top of the engines, and what
+//! a user waits for. Generates tiny cases (compile + instantiate + two calls
+//! each) and times:
+//! - loading them;
+//! - each embedded engine plainly in this process (the engine's own work,
+//!   through its backend's primitives, no session, protocol or runner) and
+//!   through the tool (`run --jobs 1` as a whole process): the ratios;
+//! - each JS shell and browser through the tool (`--jobs 1`): cells/s over
+//!   the whole run and marginal (between a third of the cases and all of
+//!   them, so the start-up drops out), and where a cell's time goes (inside
+//!   the engine, `engine_ms`, or outside: protocol, WebDriver, the page);
+//! - the main command, `run cases` on every column: its time and the peak
+//!   resident memory of the tool and all its processes together.
 
 use crate::engine::{Column, Launch};
 use anyhow::{bail, Context};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The module of tiny case `i`: a memory, a grow export and a constant, so
@@ -44,23 +52,74 @@ fn secs(d: Duration) -> f64 {
 
 /// Runs `wasm-matrix run DIR --engines IDS` with `extra` arguments; its wall time.
 fn through_tool(exe: &Path, dir: &Path, ids: &str, extra: &[&str]) -> anyhow::Result<Duration> {
-    let start = Instant::now();
-    let out = Command::new(exe)
-        .args(["run"])
-        .arg(dir)
-        .args(["--engines", ids, "--no-progress"])
-        .args(extra)
-        .output()
-        .with_context(|| format!("cannot run {}", exe.display()))?;
-    let took = start.elapsed();
-    if !out.status.success() {
-        bail!("`run --engines {ids}` on the tiny cases exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(took)
+    Ok(run_watched(exe, &[dir], ids, extra)?.0)
 }
 
-/// Runs the bench and prints its table; `engines` are embedded columns.
-pub fn run(count: usize, engines: &[&'static Column]) -> anyhow::Result<()> {
+/// Runs `wasm-matrix run PATHS --engines IDS` with `extra` arguments, and
+/// samples the resident memory of it and every process it starts: its wall
+/// time and that peak. It must pass.
+fn run_watched(exe: &Path, paths: &[&Path], ids: &str, extra: &[&str]) -> anyhow::Result<(Duration, u64)> {
+    let start = Instant::now();
+    let mut child = Command::new(exe)
+        .args(["run"])
+        .args(paths)
+        .args(["--engines", ids, "--no-progress"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let said = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        peak = peak.max(crate::budget::tree_rss(child.id()));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = start.elapsed();
+    if !status.success() {
+        let text = said.join().unwrap_or_default();
+        bail!("`run --engines {ids}` exited with {status}: {}", text.trim());
+    }
+    Ok((took, peak))
+}
+
+/// A JS column through the tool: whole-run and marginal rates, and the
+/// split of a cell's time from the results.
+struct JsRow {
+    id: &'static str,
+    whole: f64,
+    marginal: f64,
+    cell_ms: f64,
+    engine_ms: f64,
+}
+
+fn js_row(exe: &Path, small: &Path, big: &Path, count: usize, column: &'static Column) -> anyhow::Result<JsRow> {
+    let third = count / 3;
+    let out = tempfile::NamedTempFile::new().context("cannot make a results file")?;
+    let out_arg = out.path().to_str().context("a temporary path that is not UTF-8")?;
+    let a = through_tool(exe, small, column.id, &["--jobs", "1", "--out", out_arg])?;
+    let b = through_tool(exe, big, column.id, &["--jobs", "1", "--out", out_arg])?;
+    let doc = crate::results::ResultsDoc::read(out.path())?;
+    let n = doc.cells.len().max(1) as f64;
+    let cell_ms = doc.cells.iter().map(|c| c.ms).sum::<f64>() / n;
+    let engine_ms = doc.cells.iter().filter_map(|c| c.engine_ms).sum::<f64>() / n;
+    let extra = secs(b) - secs(a);
+    let marginal = if extra > 0.0 { (count - third) as f64 / extra } else { f64::INFINITY };
+    Ok(JsRow { id: column.id, whole: count as f64 / secs(b), marginal, cell_ms, engine_ms })
+}
+
+/// Runs the bench and prints its tables: `engines` (embedded columns
+/// against their plain loops, JS columns' rates), then, with `main`, the
+/// main command on every column.
+pub fn run(count: usize, engines: &[&'static Column], main: Option<&Path>) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find this binary")?;
     let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
     write_cases(dir.path(), count).context("cannot write the tiny cases")?;
@@ -79,8 +138,10 @@ pub fn run(count: usize, engines: &[&'static Column]) -> anyhow::Result<()> {
         secs(load) * 1e6 / count as f64
     );
 
+    let embedded: Vec<&'static Column> = engines.iter().copied().filter(|c| matches!(c.launch, Launch::Worker(_))).collect();
+    let js: Vec<&'static Column> = engines.iter().copied().filter(|c| !matches!(c.launch, Launch::Worker(_))).collect();
     let mut rows = Vec::new();
-    for column in engines {
+    for column in &embedded {
         let Launch::Worker(make) = column.launch else { continue };
         let mut engine = make();
         let start = Instant::now();
@@ -105,6 +166,46 @@ pub fn run(count: usize, engines: &[&'static Column]) -> anyhow::Result<()> {
             secs(all),
             ideal,
             secs(all) / ideal
+        );
+    }
+
+    if !js.is_empty() {
+        let small = tempfile::tempdir().context("cannot make a temporary directory")?;
+        write_cases(small.path(), count / 3).context("cannot write the tiny cases")?;
+        println!(
+            "{:<20} {:>9} {:>11} {:>9} {:>10} {:>11}",
+            "JS column (--jobs 1)", "cells/s", "marginal/s", "ms/cell", "in engine", "outside"
+        );
+        for column in &js {
+            if let Err(why) = column.availability() {
+                println!("{:<20} unavailable: {why}", column.id);
+                continue;
+            }
+            let r = js_row(&exe, small.path(), dir.path(), count, column)?;
+            println!(
+                "{:<20} {:>9.0} {:>11.0} {:>9.3} {:>10.3} {:>11.3}",
+                r.id,
+                r.whole,
+                r.marginal,
+                r.cell_ms,
+                r.engine_ms,
+                r.cell_ms - r.engine_ms
+            );
+        }
+        println!("(marginal: the cells between {} and {count} cases over the extra time, start-up left out)", count / 3);
+    }
+
+    if let Some(corpus) = main {
+        let out = tempfile::NamedTempFile::new().context("cannot make a results file")?;
+        let out_arg = out.path().to_str().context("a temporary path that is not UTF-8")?;
+        let (took, peak) = run_watched(&exe, &[corpus], "all", &["--out", out_arg])?;
+        let doc = crate::results::ResultsDoc::read(out.path())?;
+        println!(
+            "main command (run {} on every column): {} cells in {:.1} s, peak resident {} (the tool and all its processes together)",
+            corpus.display(),
+            doc.cells.len(),
+            secs(took),
+            crate::budget::show(peak)
         );
     }
     Ok(())

@@ -27,8 +27,11 @@ pub(super) enum Command {
     Report(ReportArgs),
     /// List cases and engines (with availability and versions)
     List(ListArgs),
-    /// Measure what the tool costs on top of the embedded engines (tiny generated
-    /// cases: loading, each engine plainly in-process and through `run --jobs 1`)
+    /// Measure what the tool costs and what a user waits for: tiny generated cases
+    /// (loading; each embedded engine plainly in-process and through `run --jobs 1`;
+    /// each JS shell and browser's cells/s, whole and marginal, and where a cell's
+    /// time goes), then the main command (`run cases` on every column, its time and
+    /// peak memory)
     Bench(BenchArgs),
     /// Measure each engine's memory limits, reservations and costs (writes limits.json)
     Probe(ProbeArgs),
@@ -115,9 +118,16 @@ pub(super) struct BenchArgs {
     /// How many tiny cases to generate
     #[arg(long, default_value_t = 3000, value_name = "N")]
     pub(super) count: usize,
-    /// Embedded engines to measure, comma-separated [default: every embedded engine]
+    /// Columns to measure, comma-separated [default: every column; unavailable ones
+    /// are said so]
     #[arg(long, value_name = "LIST")]
     pub(super) engines: Option<String>,
+    /// The corpus the main command runs
+    #[arg(long, default_value = "cases", value_name = "DIR")]
+    pub(super) main_cases: PathBuf,
+    /// Leave the main command out
+    #[arg(long)]
+    pub(super) no_main: bool,
 }
 
 #[derive(Args)]

@@ -114,26 +114,32 @@ fn engines_or_embedded(list: Option<&str>) -> anyhow::Result<Vec<&'static Column
     }
 }
 
-/// `wasm-matrix bench`: embedded engines only.
+/// `wasm-matrix bench`: the embedded engines against their plain loops, the
+/// JS columns' rates, the main command.
 pub struct BenchPlan {
     count: usize,
     engines: Vec<&'static Column>,
+    main: Option<PathBuf>,
 }
 
 impl BenchPlan {
     pub fn new(args: BenchArgs) -> anyhow::Result<BenchPlan> {
-        let engines = engines_or_embedded(args.engines.as_deref())?;
-        if let Some(c) = engines.iter().find(|c| !matches!(c.launch, Launch::Worker(_))) {
-            bail!("bench measures embedded engines; `{}` is not one", c.id);
+        let engines = match args.engines.as_deref() {
+            Some(list) => engine::parse_list(list).map_err(anyhow::Error::msg)?,
+            None => ENGINES.iter().collect(),
+        };
+        if args.count < 3 {
+            bail!("--count must be at least 3");
         }
-        if args.count == 0 {
-            bail!("--count must be at least 1");
+        let main = if args.no_main { None } else { Some(args.main_cases) };
+        if let Some(dir) = main.as_ref().filter(|d| !d.exists()) {
+            bail!("{}: no such corpus for the main command (--main-cases)", dir.display());
         }
-        Ok(BenchPlan { count: args.count, engines })
+        Ok(BenchPlan { count: args.count, engines, main })
     }
 
     pub fn execute(self) -> anyhow::Result<Finished> {
-        let failed = match crate::bench::run(self.count, &self.engines) {
+        let failed = match crate::bench::run(self.count, &self.engines, self.main.as_deref()) {
             Ok(()) => false,
             Err(e) => {
                 eprintln!("error: {e:#}");
