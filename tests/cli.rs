@@ -864,3 +864,33 @@ fn probe_never_tries_sizes_over_the_budget_on_an_engine_that_commits() {
     assert!(m("wasmtime", "grow_cost.4gib")["value"].is_number(), "{}", m("wasmtime", "grow_cost.4gib"));
     assert_eq!(m("wasmtime", "grow_reach_pages.i32")["value"], 65536.0);
 }
+
+/// `bench` prints every table it promises: an embedded column against its
+/// plain loop, a JS column's rates and split, and the main command's time
+/// and peaks (here on a small corpus and the same two columns).
+#[test]
+fn bench_prints_embedded_js_and_main_command_figures() {
+    if !common::available_or_skip("node") {
+        return;
+    }
+    let o = run(&["bench", "--count", "60", "--engines", "wasmi,node", "--main-cases", "cases/grow"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    let row = |id: &str| out.lines().find(|l| l.split_whitespace().next() == Some(id)).unwrap_or_else(|| panic!("no {id} row: {out}")).to_string();
+    // wasmi: plain s, tool s, ratio, harness us/cell.
+    let wasmi = row("wasmi");
+    assert!(wasmi.split_whitespace().nth(3).is_some_and(|r| r.ends_with('x')), "{wasmi}");
+    // node: cells/s, marginal/s (or `-` where 60 cases leave no extra
+    // time), ms/cell, in engine, outside.
+    let node = row("node");
+    let words: Vec<&str> = node.split_whitespace().skip(1).collect();
+    assert_eq!(words.len(), 5, "{node}");
+    let figure = |i: usize| words[i].parse::<f64>().unwrap_or_else(|_| panic!("{node}"));
+    assert!(figure(0) > 0.0 && figure(2) > 0.0 && figure(3) > 0.0, "{node}");
+    let main = out.lines().find(|l| l.starts_with("main command (run cases/grow on node,wasmi)")).unwrap_or_else(|| panic!("{out}"));
+    assert!(main.contains("largest process") && main.contains("all its processes together"), "{main}");
+    // Bad input is refused before any work.
+    let o = run(&["bench", "--count", "2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--count must be at least 3"), "{}", stderr(&o));
+}

@@ -104,7 +104,7 @@ pub(super) struct ProbeArgs {
     /// Only these measures (comma-separated names or families: `grow_cost`, `reserved_bytes.i64`)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub(super) measures: Vec<String>,
-    /// Skip the 16 GiB grow (about 35 s on each interpreter, 17 GB resident)
+    /// Skip the 16 GiB grow (about 22 s on wasmi here, 17 GB resident)
     #[arg(long)]
     pub(super) light: bool,
     /// Memory each probe process may keep resident (as for `run`); a size
@@ -122,7 +122,7 @@ pub(super) struct BenchArgs {
     /// are said so]
     #[arg(long, value_name = "LIST")]
     pub(super) engines: Option<String>,
-    /// The corpus the main command runs
+    /// The corpus the main command runs (on the columns measured)
     #[arg(long, default_value = "cases", value_name = "DIR")]
     pub(super) main_cases: PathBuf,
     /// Leave the main command out
