@@ -54,23 +54,24 @@ fn secs(d: Duration) -> f64 {
 
 /// Runs `wasm-matrix run DIR --engines IDS` with `extra` arguments; its wall time.
 fn through_tool(exe: &Path, dir: &Path, ids: &str, extra: &[&str]) -> anyhow::Result<Duration> {
-    Ok(run_watched(exe, &[dir], ids, extra)?.took)
+    Ok(run_watched(exe, &[dir], ids, extra, false)?.took)
 }
 
 /// What a watched run took: wall time, the peak of the resident memory of
-/// the tool and every process it started together (sampled every 50 ms;
-/// shared pages count once per process), and the largest single process's
-/// peak (the kernel's maxrss over it and the processes it waited for, as
-/// `/usr/bin/time` reports it).
+/// the tool and every process it started together (sampled every 50 ms,
+/// when asked; shared pages count once per process), and the largest
+/// single process's peak (the kernel's maxrss over it and the processes it
+/// waited for, as `/usr/bin/time` reports it).
 struct Watched {
     took: Duration,
     tree_peak: u64,
     largest: u64,
 }
 
-/// Runs `wasm-matrix run PATHS --engines IDS` with `extra` arguments and
-/// watches its memory. It must pass.
-fn run_watched(exe: &Path, paths: &[&Path], ids: &str, extra: &[&str]) -> anyhow::Result<Watched> {
+/// Runs `wasm-matrix run PATHS --engines IDS` with `extra` arguments. It
+/// must pass. The wait blocks, so the time is the process's own; a
+/// sampler thread (with `sample`) reads the tree's memory beside it.
+fn run_watched(exe: &Path, paths: &[&Path], ids: &str, extra: &[&str], sample: bool) -> anyhow::Result<Watched> {
     let start = Instant::now();
     let mut child = Command::new(exe)
         .args(["run"])
@@ -87,25 +88,32 @@ fn run_watched(exe: &Path, paths: &[&Path], ids: &str, extra: &[&str]) -> anyhow
         let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
         text
     });
-    let mut tree_peak = 0;
-    let pid = child.id() as libc::pid_t;
-    let (status, usage) = loop {
-        let mut status = 0;
-        // SAFETY: a zeroed rusage is a valid one to fill.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waits for our own child without blocking; both pointers
-        // are to locals. (wait4, not try_wait: its rusage is the child's own.)
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break (std::process::ExitStatus::from_raw(status), usage);
-        }
-        if r < 0 {
-            bail!("cannot wait for `run --engines {ids}`: {}", std::io::Error::last_os_error());
-        }
-        tree_peak = tree_peak.max(crate::budget::tree_rss(child.id()));
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample.then(|| {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(crate::budget::tree_rss(pid));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid one to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; both pointers are to locals.
+    // (wait4, not Child::wait: its rusage is the child's own.)
+    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
     let took = start.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let tree_peak = sampler.map(|t| t.join().unwrap_or(0)).unwrap_or(0);
+    if r < 0 {
+        bail!("cannot wait for `run --engines {ids}`: {}", std::io::Error::last_os_error());
+    }
+    let status = std::process::ExitStatus::from_raw(status);
     if !status.success() {
         let text = said.join().unwrap_or_default();
         bail!("`run --engines {ids}` exited with {status}: {}", text.trim());
@@ -224,7 +232,7 @@ pub fn run(count: usize, engines: &[&'static Column], main: Option<&Path>) -> an
         let out_arg = out.path().to_str().context("a temporary path that is not UTF-8")?;
         let ids: Vec<&str> = engines.iter().map(|c| c.id).collect();
         let every = ids.len() == crate::engine::ENGINES.len();
-        let w = run_watched(&exe, &[corpus], &ids.join(","), &["--out", out_arg])?;
+        let w = run_watched(&exe, &[corpus], &ids.join(","), &["--out", out_arg], true)?;
         let doc = crate::results::ResultsDoc::read(out.path())?;
         println!(
             "main command (run {} on {}): {} cells in {:.1} s; peak resident: largest process {}, the tool and all its processes together {}",
