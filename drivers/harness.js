@@ -2,7 +2,7 @@
 // serves the JS shells (Node, Deno, Bun: `node harness.cjs`, the worker line
 // protocol on stdin/stdout)
 // and the browsers (harness.html loads it; the tool calls
-// `wasmMatrix.runBatch(requests)` through WebDriver's execute_async).
+// `wasmMatrix.pipe(requests, keep)` through WebDriver's execute_async).
 //
 // It reports what the engine did and said, verbatim; it never classifies.
 // Which error kind a text means is decided in Rust (src/outcome.rs).
@@ -882,10 +882,16 @@ const IN_PAGE = {
   },
 };
 
-// Runs requests one after another; returns the protocol events.
-async function runBatch(requests) {
+// Runs requests one after another; returns the protocol events. With
+// `yieldMs`, the event loop gets a turn between cases that often.
+async function runBatch(requests, yieldMs = Infinity) {
   const events = [];
+  let since = performance.now();
   for (const req of requests) {
+    if (performance.now() - since > yieldMs) {
+      await macrotask();
+      since = performance.now();
+    }
     const t0 = performance.now();
     try {
       await runCase(req.plan, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }), req.from || 0);
@@ -899,9 +905,44 @@ async function runBatch(requests) {
   return events;
 }
 
+// A turn of the page's event loop (a message to itself: no timer clamping).
+// One channel for all (a channel per turn piled up in WebKit and slowed
+// every later case), made on first use (an open port keeps Node alive).
+let tick = null;
+const ticks = [];
+const macrotask = () => new Promise((resolve) => {
+  if (!tick) {
+    tick = new MessageChannel();
+    tick.port1.onmessage = () => ticks.shift()();
+  }
+  ticks.push(resolve);
+  tick.port2.postMessage(null);
+});
+
+// Batches in a pipeline (the browsers' side of the tool): `pipe(requests,
+// keep)` queues a batch behind the ones still running, then answers with
+// the events of the oldest batch not yet answered once that one is done,
+// or with null at once while no more than `keep` batches are unanswered.
+// The tool hands the page its next batch while the last one runs. A batch
+// gives the event loop a turn every 4 ms: only then do the driver's answer
+// and its next command get through (Chrome sent the answer to a call only
+// when the page went idle, so the page waited for the round trip anyway).
+const unanswered = [];
+let tail = Promise.resolve();
+function pipe(requests, keep) {
+  if (requests) {
+    const run = tail.then(() => runBatch(requests, 4));
+    tail = run.catch(() => {});
+    unanswered.push(run);
+  }
+  if (unanswered.length <= keep) return Promise.resolve(null);
+  return unanswered.shift();
+}
+
 if (typeof window !== 'undefined') {
   window.wasmMatrix = {
     runBatch,
+    pipe,
     info: () => ({ crossOriginIsolated: self.crossOriginIsolated === true, userAgent: navigator.userAgent }),
   };
 } else if (typeof process !== 'undefined' && process.stdin && process.stdout) {

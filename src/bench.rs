@@ -61,11 +61,14 @@ fn through_tool(exe: &Path, dir: &Path, ids: &str, extra: &[&str]) -> anyhow::Re
 /// the tool and every process it started together (sampled every 50 ms,
 /// when asked; shared pages count once per process), and the largest
 /// single process's peak (the kernel's maxrss over it and the processes it
-/// waited for, as `/usr/bin/time` reports it).
+/// waited for, as `/usr/bin/time` reports it), and the CPU time of it and
+/// the processes it waited for, in user space and in the kernel.
 struct Watched {
     took: Duration,
     tree_peak: u64,
     largest: u64,
+    user: Duration,
+    system: Duration,
 }
 
 /// Runs `wasm-matrix run PATHS --engines IDS` with `extra` arguments. It
@@ -118,7 +121,8 @@ fn run_watched(exe: &Path, paths: &[&Path], ids: &str, extra: &[&str], sample: b
         let text = said.join().unwrap_or_default();
         bail!("`run --engines {ids}` exited with {status}: {}", text.trim());
     }
-    Ok(Watched { took, tree_peak, largest: usage.ru_maxrss.max(0) as u64 * 1024 })
+    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64);
+    Ok(Watched { took, tree_peak, largest: usage.ru_maxrss.max(0) as u64 * 1024, user: time(usage.ru_utime), system: time(usage.ru_stime) })
 }
 
 /// A JS column through the tool: whole-run and marginal rates, and the
@@ -235,11 +239,13 @@ pub fn run(count: usize, engines: &[&'static Column], main: Option<&Path>) -> an
         let w = run_watched(&exe, &[corpus], &ids.join(","), &["--out", out_arg], true)?;
         let doc = crate::results::ResultsDoc::read(out.path())?;
         println!(
-            "main command (run {} on {}): {} cells in {:.1} s; peak resident: largest process {}, the tool and all its processes together {}",
+            "main command (run {} on {}): {} cells in {:.1} s; CPU {:.1} s in user space, {:.1} s in the kernel; peak resident: largest process {}, the tool and all its processes together {}",
             corpus.display(),
             if every { "every column".to_string() } else { ids.join(",") },
             doc.cells.len(),
             secs(w.took),
+            secs(w.user),
+            secs(w.system),
             crate::budget::show(w.largest),
             crate::budget::show(w.tree_peak)
         );

@@ -889,6 +889,9 @@ fn bench_prints_embedded_js_and_main_command_figures() {
     assert!(figure(0) > 0.0 && figure(2) > 0.0 && figure(3) > 0.0, "{node}");
     let main = out.lines().find(|l| l.starts_with("main command (run cases/grow on node,wasmi)")).unwrap_or_else(|| panic!("{out}"));
     assert!(main.contains("largest process") && main.contains("all its processes together"), "{main}");
+    // The CPU split: a run that did work spent some CPU time.
+    let cpu = main.split("CPU ").nth(1).and_then(|t| t.split(" s in user space, ").next()).and_then(|t| t.parse::<f64>().ok());
+    assert!(cpu.is_some_and(|t| t > 0.0) && main.contains(" s in the kernel"), "{main}");
     // Bad input is refused before any work.
     let o = run(&["bench", "--count", "2"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -30,8 +30,8 @@ pub(super) enum Command {
     /// Measure what the tool costs and what a user waits for: tiny generated cases
     /// (loading; each embedded engine plainly in-process and through `run --jobs 1`;
     /// each JS shell and browser's cells/s, whole and marginal, and where a cell's
-    /// time goes), then the main command (`run cases` on every column, its time and
-    /// peak memory)
+    /// time goes), then the main command (`run cases` on every column, its time, CPU
+    /// in user space and in the kernel, and peak memory)
     Bench(BenchArgs),
     /// Measure each engine's memory limits, reservations and costs (writes limits.json)
     Probe(ProbeArgs),

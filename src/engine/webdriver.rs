@@ -2,7 +2,9 @@
 //! chromedriver and Firefox through geckodriver. The tool starts the driver
 //! itself on a free loopback port (or uses `--webdriver NAME=URL`), serves
 //! the harness from its own loopback HTTP server, and sends cases in batches
-//! through `execute_async`.
+//! through `execute_async`, two at a time: each call hands the page its next
+//! batch and takes back the events of the one before, so the page runs while
+//! the answer and the next call travel (the harness's `pipe`).
 //!
 //! A [`BrowserConn`] looks to the runner like a worker process: requests in,
 //! protocol events out. When a batch fails (a crashed tab, a script timeout,
@@ -17,13 +19,15 @@ use crate::outcome::Outcome;
 use fantoccini::wd::{Capabilities, TimeoutConfiguration};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-/// Most cases in one `execute_async` call.
+/// Most cases in one `execute_async` call. The runner's window (512) holds
+/// two such batches, one running and one queued in the page.
 const MAX_BATCH: usize = 256;
 
 /// How one WebDriver browser is found, started and driven: a column's row
@@ -386,10 +390,11 @@ impl PlainSession {
 
 /// Requests go in and events come out as one JSON string each: drivers
 /// convert structured arguments value by value, which costs far more than
-/// the page's JSON.parse.
-const RUN_BATCH: &str = "const [requests, done] = arguments;\n\
+/// the page's JSON.parse. `keep`: how many batches may stay unanswered
+/// (the harness's `pipe`); null requests only collect.
+const PIPE: &str = "const [requests, keep, done] = arguments;\n\
     if (!window.wasmMatrix) { done({ harness_error: 'the harness page is not loaded' }); return; }\n\
-    window.wasmMatrix.runBatch(JSON.parse(requests)).then((ev) => done(JSON.stringify(ev)), (e) => done({ harness_error: String(e) }));";
+    window.wasmMatrix.pipe(requests === null ? null : JSON.parse(requests), keep).then((ev) => done(ev === null ? null : JSON.stringify(ev)), (e) => done({ harness_error: String(e) }));";
 
 struct Request {
     id: u64,
@@ -409,24 +414,57 @@ fn failure_outcome(err: &fantoccini::error::CmdError, timeout: Duration) -> Outc
     }
 }
 
+/// The time a batch may take: each case gets the run's limit, or its own
+/// when it has a longer one.
+fn batch_limit(batch: &[Request], per_case: Duration) -> Duration {
+    batch.iter().map(|r| r.timeout.map_or(per_case, |t| t.max(per_case))).sum()
+}
+
 impl Session {
+    /// Runs one batch alone and waits for its events.
     async fn run(&mut self, server: &HarnessServer, batch: &[Request], per_case: Duration) -> Result<Vec<Event>, Outcome> {
-        let isolated = batch[0].isolated;
-        if self.page != Some(isolated) {
-            self.client.goto(&server.url(isolated)).await.map_err(|e| Outcome::Crash(format!("cannot load the harness page: {e}")))?;
-            self.page = Some(isolated);
+        match self.pipe(server, Some(batch), None, 0, per_case).await? {
+            Some(events) => Ok(events),
+            None => Err(Outcome::Crash("the harness page answered a batch with nothing".into())),
         }
-        // Each case gets the run's limit, or its own when it has a longer one.
-        let total: Duration = batch.iter().map(|r| r.timeout.map_or(per_case, |t| t.max(per_case))).sum();
+    }
+
+    /// One call of the harness's `pipe`: queues `batch` (if any) behind the
+    /// page's unanswered batches and, when more than `keep` are then
+    /// unanswered, waits for the oldest (`oldest`, or `batch` when none is
+    /// older) and returns its events. A page is loaded only with nothing
+    /// unanswered (`oldest` is None).
+    async fn pipe(
+        &mut self,
+        server: &HarnessServer,
+        batch: Option<&[Request]>,
+        oldest: Option<&[Request]>,
+        keep: u32,
+        per_case: Duration,
+    ) -> Result<Option<Vec<Event>>, Outcome> {
+        if let (Some(batch), None) = (batch, oldest) {
+            let isolated = batch[0].isolated;
+            if self.page != Some(isolated) {
+                self.client.goto(&server.url(isolated)).await.map_err(|e| Outcome::Crash(format!("cannot load the harness page: {e}")))?;
+                self.page = Some(isolated);
+            }
+        }
+        // The call waits for the oldest batch at most, which started no
+        // earlier than the last call returned.
+        let waited = oldest.or(batch).unwrap_or(&[]);
+        let total = batch_limit(waited, per_case).max(per_case);
         self.client
             .update_timeouts(TimeoutConfiguration::new(Some(total), None, None))
             .await
             .map_err(|e| Outcome::Crash(format!("cannot set the script timeout: {e}")))?;
-        let requests: Vec<Value> = batch.iter().map(|r| json!({ "id": r.id, "plan": r.plan })).collect();
+        let requests = match batch {
+            Some(b) => Value::String(Value::Array(b.iter().map(|r| json!({ "id": r.id, "plan": r.plan })).collect()).to_string()),
+            None => Value::Null,
+        };
         // A page stuck in an endless loop can keep the driver from ever
         // answering, whatever the script timeout says: wait a little longer
         // than it ourselves, then give the session up.
-        let call = self.client.execute_async(RUN_BATCH, vec![Value::String(Value::Array(requests).to_string())]);
+        let call = self.client.execute_async(PIPE, vec![requests, json!(keep)]);
         let result = match tokio::time::timeout(total + Duration::from_secs(2), call).await {
             Ok(r) => r,
             Err(_) => {
@@ -435,7 +473,9 @@ impl Session {
             }
         };
         match result {
+            Ok(Value::Null) => Ok(None),
             Ok(Value::String(events)) => serde_json::from_str::<Vec<Event>>(&events)
+                .map(Some)
                 .map_err(|e| Outcome::Crash(format!("unreadable events from the page: {e}"))),
             Ok(other) => Err(Outcome::Crash(format!("the harness failed: {other}"))),
             Err(e) => {
@@ -520,51 +560,71 @@ async fn serve(
     events: mpsc::UnboundedSender<Result<Event, Outcome>>,
 ) {
     let mut pending: Option<Request> = None;
+    // Batches the page has and has not answered yet, oldest first: the
+    // next batch goes to the page while the last one runs.
+    let mut unanswered: VecDeque<Vec<Request>> = VecDeque::new();
     loop {
-        // A batch: everything queued, up to MAX_BATCH, of one page kind.
-        let first = match pending.take() {
-            Some(r) => r,
-            None => match requests.recv().await {
-                Some(line) => match parse(&line) {
-                    Some(r) => r,
-                    None => continue,
-                },
-                None => break,
-            },
-        };
-        let mut batch = vec![first];
-        // The runner refills its window one request per finished case, so
-        // give the refills of the last batch a moment to arrive.
-        let mut gathered = 0;
-        loop {
-            let before = batch.len();
-            while batch.len() < MAX_BATCH && pending.is_none() {
-                match requests.try_recv() {
-                    Ok(line) => {
-                        if let Some(r) = parse(&line) {
-                            if r.isolated != batch[0].isolated {
-                                pending = Some(r);
-                            } else {
-                                batch.push(r);
-                            }
-                        }
-                    }
-                    Err(_) => break,
+        // A new page is loaded only with nothing unanswered: a request for
+        // the other page kind first collects what the page has.
+        let page_kind = unanswered.front().map(|b| b[0].isolated);
+        let mut batch = Vec::new();
+        if pending.as_ref().is_none_or(|p| Some(p.isolated) == page_kind || page_kind.is_none()) {
+            batch.extend(pending.take());
+            if batch.is_empty() && unanswered.is_empty() {
+                match next_request(&mut requests).await {
+                    Some(r) => batch.push(r),
+                    None => break,
                 }
             }
-            gathered += 1;
-            if batch.len() >= MAX_BATCH || pending.is_some() || gathered > 3 || (gathered > 1 && batch.len() == before) {
-                break;
+            // The next batch: everything queued, up to MAX_BATCH, of one
+            // page kind. The runner refills its window one request per
+            // finished case, so give the refills of the last batch a moment
+            // to arrive.
+            let kind = batch.first().map(|r| r.isolated).or(page_kind);
+            let mut gathered = 0;
+            loop {
+                let before = batch.len();
+                while batch.len() < MAX_BATCH && pending.is_none() {
+                    match requests.try_recv() {
+                        Ok(line) => {
+                            if let Some(r) = parse(&line) {
+                                if kind.is_some_and(|k| k != r.isolated) {
+                                    pending = Some(r);
+                                } else {
+                                    batch.push(r);
+                                }
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                gathered += 1;
+                if batch.len() >= MAX_BATCH || pending.is_some() || gathered > 3 || (gathered > 1 && batch.len() == before) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        match session.run(&server, &batch, per_case).await {
-            Ok(evs) => {
+        // With a new batch, one older batch may stay unanswered; without,
+        // the call collects the oldest.
+        let keep = u32::from(!batch.is_empty());
+        let sent = (!batch.is_empty()).then_some(&batch[..]);
+        let result = session.pipe(&server, sent, unanswered.front().map(|b| &b[..]), keep, per_case).await;
+        if !batch.is_empty() {
+            unanswered.push_back(batch);
+        }
+        match result {
+            Ok(Some(evs)) => {
+                unanswered.pop_front();
                 for ev in evs {
                     let _ = events.send(Ok(ev));
                 }
             }
+            Ok(None) => {}
             Err(first_failure) => {
+                // Every unanswered case is run again below: which of them
+                // broke the page is not known.
+                let lost: Vec<Request> = unanswered.drain(..).flatten().collect();
                 // The driver (or its display) died: no case broke the batch,
                 // and the cells in flight are lost with the session.
                 // (A driver told to stop may answer its last command before it
@@ -582,7 +642,7 @@ async fn serve(
                     return;
                 }
                 // Find the case that broke the batch: one at a time, fresh session.
-                let mut blamed = if batch.len() == 1 { Some(first_failure) } else { None };
+                let mut blamed = if lost.len() == 1 { Some(first_failure) } else { None };
                 if blamed.is_none() {
                     match open_session(browser, &setup, budget).await {
                         Ok((s, _)) => session = s,
@@ -590,7 +650,7 @@ async fn serve(
                     }
                 }
                 if blamed.is_none() {
-                    for req in &batch {
+                    for req in &lost {
                         match session.run(&server, std::slice::from_ref(req), per_case).await {
                             Ok(evs) => {
                                 for ev in evs {
@@ -616,6 +676,15 @@ async fn serve(
 
 /// The start of the crash message of cells lost because the driver died.
 pub const DRIVER_DIED: &str = "driver died: ";
+
+/// The next readable request, waiting for it; None when the runner is done.
+async fn next_request(requests: &mut mpsc::UnboundedReceiver<Arc<str>>) -> Option<Request> {
+    loop {
+        if let Some(r) = parse(&requests.recv().await?) {
+            return Some(r);
+        }
+    }
+}
 
 fn parse(line: &str) -> Option<Request> {
     let v: Value = serde_json::from_str(line).ok()?;
