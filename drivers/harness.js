@@ -882,10 +882,10 @@ const IN_PAGE = {
   },
 };
 
-// Runs requests one after another; returns the protocol events. With
-// `yieldMs`, the event loop gets a turn between cases that often.
-async function runBatch(requests, yieldMs = Infinity) {
-  const events = [];
+// Runs requests one after another; returns the protocol events (pushed
+// into `events` as they come). With `yieldMs`, the event loop gets a turn
+// between cases that often.
+async function runBatch(requests, yieldMs = Infinity, events = []) {
   let since = performance.now();
   for (const req of requests) {
     if (performance.now() - since > yieldMs) {
@@ -920,23 +920,34 @@ const macrotask = () => new Promise((resolve) => {
 });
 
 // Batches in a pipeline (the browsers' side of the tool): `pipe(requests,
-// keep)` queues a batch behind the ones still running, then answers with
-// the events of the oldest batch not yet answered once that one is done,
-// or with null at once while no more than `keep` batches are unanswered.
-// The tool hands the page its next batch while the last one runs. A batch
-// gives the event loop a turn every 4 ms: only then do the driver's answer
-// and its next command get through (Chrome sent the answer to a call only
-// when the page went idle, so the page waited for the round trip anyway).
+// keep, waitMs)` queues a batch behind the ones still running; then, while
+// no more than `keep` batches are unanswered, it answers null at once, and
+// else with `{ events, done }` for the oldest unanswered batch: its events
+// since the last answer, when the batch is done or after `waitMs`, whichever
+// comes first (so the tool sees a long batch's progress, and tells a case
+// that hangs from a batch that is slow). The tool hands the page its next
+// batch while the last one runs. A batch gives the event loop a turn every
+// 4 ms: only then do the driver's answer and its next command get through
+// (Chrome sent the answer to a call only when the page went idle, so the
+// page waited for the round trip anyway).
 const unanswered = [];
 let tail = Promise.resolve();
-function pipe(requests, keep) {
+function pipe(requests, keep, waitMs) {
   if (requests) {
-    const run = tail.then(() => runBatch(requests, 4));
-    tail = run.catch(() => {});
-    unanswered.push(run);
+    const batch = { events: [], done: false };
+    batch.run = tail.then(() => runBatch(requests, 4, batch.events)).then(() => { batch.done = true; });
+    tail = batch.run.catch(() => {});
+    unanswered.push(batch);
   }
   if (unanswered.length <= keep) return Promise.resolve(null);
-  return unanswered.shift();
+  const oldest = unanswered[0];
+  let timer;
+  const waited = new Promise((resolve) => { timer = setTimeout(resolve, waitMs); });
+  return Promise.race([oldest.run, waited]).then(() => {
+    clearTimeout(timer);
+    if (oldest.done) unanswered.shift();
+    return { events: oldest.events.splice(0), done: oldest.done };
+  });
 }
 
 if (typeof window !== 'undefined') {

@@ -391,11 +391,25 @@ impl PlainSession {
 /// Requests go in and events come out as one JSON string each: drivers
 /// convert structured arguments value by value, which costs far more than
 /// the page's JSON.parse. `keep`: how many batches may stay unanswered
-/// (the harness's `pipe`); null requests only collect.
-const PIPE: &str = "const [requests, keep, done] = arguments;\n\
+/// (the harness's `pipe`); null requests only collect; `waitMs`: when the
+/// page answers with the oldest batch's progress if it is not done.
+const PIPE: &str = "const [requests, keep, waitMs, done] = arguments;\n\
     if (!window.wasmMatrix) { done({ harness_error: 'the harness page is not loaded' }); return; }\n\
-    window.wasmMatrix.pipe(requests === null ? null : JSON.parse(requests), keep).then((ev) => done(ev === null ? null : JSON.stringify(ev)), (e) => done({ harness_error: String(e) }));";
+    window.wasmMatrix.pipe(requests === null ? null : JSON.parse(requests), keep, waitMs).then((a) => done(a === null ? null : JSON.stringify(a)), (e) => done({ harness_error: String(e) }));";
 
+/// How long the page may keep a call while its batch runs, before it
+/// answers with the batch's progress.
+const PROGRESS_AFTER: Duration = Duration::from_millis(500);
+
+/// A `pipe` call's answer: the oldest unanswered batch's events since the
+/// last answer, and whether that batch is done.
+#[derive(serde::Deserialize)]
+struct Answer {
+    events: Vec<Event>,
+    done: bool,
+}
+
+#[derive(Clone)]
 struct Request {
     id: u64,
     plan: Value,
@@ -414,45 +428,77 @@ fn failure_outcome(err: &fantoccini::error::CmdError, timeout: Duration) -> Outc
     }
 }
 
-/// The time a batch may take: each case gets the run's limit, or its own
-/// when it has a longer one.
-fn batch_limit(batch: &[Request], per_case: Duration) -> Duration {
-    batch.iter().map(|r| r.timeout.map_or(per_case, |t| t.max(per_case))).sum()
+/// The time a case may take: the run's limit, or its own when it has a
+/// longer one.
+fn case_limit(r: &Request, per_case: Duration) -> Duration {
+    r.timeout.map_or(per_case, |t| t.max(per_case))
+}
+
+/// The limit of the first case in `cases`, or the run's.
+fn first_limit<'a>(mut cases: impl Iterator<Item = &'a Request>, per_case: Duration) -> Duration {
+    cases.next().map_or(per_case, |r| case_limit(r, per_case))
+}
+
+/// Takes the events of an answer: each goes to `out`, and each `done`
+/// removes its case from `running` (cases finish in order). True when a
+/// case finished.
+fn take_events(events: Vec<Event>, running: &mut VecDeque<Request>, mut out: impl FnMut(Event)) -> bool {
+    let mut finished = false;
+    for ev in events {
+        if let Event::Done { id, .. } = &ev {
+            if let Some(pos) = running.iter().position(|r| r.id == *id) {
+                running.drain(..=pos);
+            }
+            finished = true;
+        }
+        out(ev);
+    }
+    finished
 }
 
 impl Session {
-    /// Runs one batch alone and waits for its events.
+    /// Runs one batch alone and waits for its events; a case that runs
+    /// past its limit is a timeout.
     async fn run(&mut self, server: &HarnessServer, batch: &[Request], per_case: Duration) -> Result<Vec<Event>, Outcome> {
-        match self.pipe(server, Some(batch), None, 0, per_case).await? {
-            Some(events) => Ok(events),
-            None => Err(Outcome::Crash("the harness page answered a batch with nothing".into())),
+        let mut running: VecDeque<Request> = batch.iter().map(Request::clone).collect();
+        let mut events = Vec::new();
+        let mut since = Instant::now();
+        let mut first = true;
+        loop {
+            let limit = first_limit(running.iter(), per_case);
+            let answer = self.pipe(server, first.then_some(batch), first, 0, limit).await?;
+            first = false;
+            let Some(answer) = answer else {
+                return Err(Outcome::Crash("the harness page answered a batch with nothing".into()));
+            };
+            if take_events(answer.events, &mut running, |ev| events.push(ev)) {
+                since = Instant::now();
+            }
+            if answer.done {
+                return Ok(events);
+            }
+            if since.elapsed() > limit {
+                self.page = None;
+                return Err(Outcome::Timeout(format!("no answer in {} s", limit.as_secs_f64())));
+            }
         }
     }
 
     /// One call of the harness's `pipe`: queues `batch` (if any) behind the
     /// page's unanswered batches and, when more than `keep` are then
-    /// unanswered, waits for the oldest (`oldest`, or `batch` when none is
-    /// older) and returns its events. A page is loaded only with nothing
-    /// unanswered (`oldest` is None).
-    async fn pipe(
-        &mut self,
-        server: &HarnessServer,
-        batch: Option<&[Request]>,
-        oldest: Option<&[Request]>,
-        keep: u32,
-        per_case: Duration,
-    ) -> Result<Option<Vec<Event>>, Outcome> {
-        if let (Some(batch), None) = (batch, oldest) {
+    /// unanswered, waits for the oldest one's progress. `fresh`: the page
+    /// has nothing unanswered (only then is a page loaded). `limit`: how
+    /// long the case running now may take, the page being unable to answer
+    /// while a case runs.
+    async fn pipe(&mut self, server: &HarnessServer, batch: Option<&[Request]>, fresh: bool, keep: u32, limit: Duration) -> Result<Option<Answer>, Outcome> {
+        if let (Some(batch), true) = (batch, fresh) {
             let isolated = batch[0].isolated;
             if self.page != Some(isolated) {
                 self.client.goto(&server.url(isolated)).await.map_err(|e| Outcome::Crash(format!("cannot load the harness page: {e}")))?;
                 self.page = Some(isolated);
             }
         }
-        // The call waits for the oldest batch at most, which started no
-        // earlier than the last call returned.
-        let waited = oldest.or(batch).unwrap_or(&[]);
-        let total = batch_limit(waited, per_case).max(per_case);
+        let total = limit + PROGRESS_AFTER;
         self.client
             .update_timeouts(TimeoutConfiguration::new(Some(total), None, None))
             .await
@@ -464,7 +510,7 @@ impl Session {
         // A page stuck in an endless loop can keep the driver from ever
         // answering, whatever the script timeout says: wait a little longer
         // than it ourselves, then give the session up.
-        let call = self.client.execute_async(PIPE, vec![requests, json!(keep)]);
+        let call = self.client.execute_async(PIPE, vec![requests, json!(keep), json!(PROGRESS_AFTER.as_millis() as u64)]);
         let result = match tokio::time::timeout(total + Duration::from_secs(2), call).await {
             Ok(r) => r,
             Err(_) => {
@@ -474,7 +520,7 @@ impl Session {
         };
         match result {
             Ok(Value::Null) => Ok(None),
-            Ok(Value::String(events)) => serde_json::from_str::<Vec<Event>>(&events)
+            Ok(Value::String(answer)) => serde_json::from_str::<Answer>(&answer)
                 .map(Some)
                 .map_err(|e| Outcome::Crash(format!("unreadable events from the page: {e}"))),
             Ok(other) => Err(Outcome::Crash(format!("the harness failed: {other}"))),
@@ -560,15 +606,20 @@ async fn serve(
     events: mpsc::UnboundedSender<Result<Event, Outcome>>,
 ) {
     let mut pending: Option<Request> = None;
-    // Batches the page has and has not answered yet, oldest first: the
-    // next batch goes to the page while the last one runs.
-    let mut unanswered: VecDeque<Vec<Request>> = VecDeque::new();
+    // Batches the page has and has not answered in full, oldest first, each
+    // with its page kind and the cases not done yet: the next batch goes to
+    // the page while the last one runs.
+    let mut unanswered: VecDeque<(bool, VecDeque<Request>)> = VecDeque::new();
+    // When the case running now started: the last case done, or the batch
+    // sent to an idle page.
+    let mut since = Instant::now();
     loop {
         // A new page is loaded only with nothing unanswered: a request for
-        // the other page kind first collects what the page has.
-        let page_kind = unanswered.front().map(|b| b[0].isolated);
+        // the other page kind first collects what the page has. Two batches
+        // at most are in the page.
+        let page_kind = unanswered.front().map(|b| b.0);
         let mut batch = Vec::new();
-        if pending.as_ref().is_none_or(|p| Some(p.isolated) == page_kind || page_kind.is_none()) {
+        if unanswered.len() < 2 && pending.as_ref().is_none_or(|p| Some(p.isolated) == page_kind || page_kind.is_none()) {
             batch.extend(pending.take());
             if batch.is_empty() && unanswered.is_empty() {
                 match next_request(&mut requests).await {
@@ -606,68 +657,87 @@ async fn serve(
             }
         }
         // With a new batch, one older batch may stay unanswered; without,
-        // the call collects the oldest.
-        let keep = u32::from(!batch.is_empty());
-        let sent = (!batch.is_empty()).then_some(&batch[..]);
-        let result = session.pipe(&server, sent, unanswered.front().map(|b| &b[..]), keep, per_case).await;
-        if !batch.is_empty() {
-            unanswered.push_back(batch);
+        // the call collects the oldest one's progress.
+        let fresh = unanswered.is_empty();
+        if fresh {
+            since = Instant::now();
         }
-        match result {
-            Ok(Some(evs)) => {
-                unanswered.pop_front();
-                for ev in evs {
+        let keep = u32::from(!batch.is_empty());
+        // The page may have run past the cases it answered for: the call
+        // waits as long as the longest limit of those not done.
+        let limit = unanswered.iter().flat_map(|b| b.1.iter()).chain(batch.iter()).map(|r| case_limit(r, per_case)).max().unwrap_or(per_case);
+        let result = session.pipe(&server, (!batch.is_empty()).then_some(&batch[..]), fresh, keep, limit).await;
+        if let Some(first) = batch.first() {
+            unanswered.push_back((first.isolated, batch.into()));
+        }
+        let failure = match result {
+            Ok(None) => None,
+            Ok(Some(answer)) => {
+                let mut none = VecDeque::new();
+                let oldest = unanswered.front_mut().map_or(&mut none, |b| &mut b.1);
+                if take_events(answer.events, oldest, |ev| {
                     let _ = events.send(Ok(ev));
+                }) {
+                    since = Instant::now();
+                }
+                if answer.done {
+                    unanswered.pop_front();
+                }
+                // The page answered with every case done so far: the first
+                // case not done, still running past its limit, hangs without
+                // blocking the page, and is known to be the one.
+                let limit = first_limit(unanswered.iter().flat_map(|b| b.1.iter()), per_case);
+                (!answer.done && since.elapsed() > limit).then(|| (Outcome::Timeout(format!("no case finished in {} s", limit.as_secs_f64())), true))
+            }
+            Err(o) => Some((o, false)),
+        };
+        if let Some((first_failure, known)) = failure {
+            // Every case not done yet is lost with the page. Unless the
+            // culprit is known, which of them broke the page is not: the
+            // page may have run past the last case it answered for.
+            let lost: Vec<Request> = unanswered.drain(..).flat_map(|b| b.1).collect();
+            // The driver (or its display) died: no case broke the batch,
+            // and the cells in flight are lost with the session.
+            // (A driver told to stop may answer its last command before it
+            // has exited: it gets a moment.)
+            let mut exited = None;
+            for _ in 0..10 {
+                exited = session.driver.exited();
+                if exited.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if let Some(how) = exited {
+                let _ = events.send(Err(Outcome::Crash(format!("{DRIVER_DIED}{how} during a batch"))));
+                return;
+            }
+            // Find the case that broke the batch: one at a time, fresh session.
+            let mut blamed = if lost.len() <= 1 || known { Some(first_failure) } else { None };
+            if blamed.is_none() {
+                match open_session(browser, &setup, budget).await {
+                    Ok((s, _)) => session = s,
+                    Err(e) => blamed = Some(Outcome::Crash(format!("{e:#}"))),
                 }
             }
-            Ok(None) => {}
-            Err(first_failure) => {
-                // Every unanswered case is run again below: which of them
-                // broke the page is not known.
-                let lost: Vec<Request> = unanswered.drain(..).flatten().collect();
-                // The driver (or its display) died: no case broke the batch,
-                // and the cells in flight are lost with the session.
-                // (A driver told to stop may answer its last command before it
-                // has exited: it gets a moment.)
-                let mut exited = None;
-                for _ in 0..10 {
-                    exited = session.driver.exited();
-                    if exited.is_some() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                if let Some(how) = exited {
-                    let _ = events.send(Err(Outcome::Crash(format!("{DRIVER_DIED}{how} during a batch"))));
-                    return;
-                }
-                // Find the case that broke the batch: one at a time, fresh session.
-                let mut blamed = if lost.len() == 1 { Some(first_failure) } else { None };
-                if blamed.is_none() {
-                    match open_session(browser, &setup, budget).await {
-                        Ok((s, _)) => session = s,
-                        Err(e) => blamed = Some(Outcome::Crash(format!("{e:#}"))),
-                    }
-                }
-                if blamed.is_none() {
-                    for req in &lost {
-                        match session.run(&server, std::slice::from_ref(req), per_case).await {
-                            Ok(evs) => {
-                                for ev in evs {
-                                    let _ = events.send(Ok(ev));
-                                }
+            if blamed.is_none() {
+                for req in &lost {
+                    match session.run(&server, std::slice::from_ref(req), per_case).await {
+                        Ok(evs) => {
+                            for ev in evs {
+                                let _ = events.send(Ok(ev));
                             }
-                            Err(o) => {
-                                blamed = Some(o);
-                                break;
-                            }
+                        }
+                        Err(o) => {
+                            blamed = Some(o);
+                            break;
                         }
                     }
                 }
-                if let Some(o) = blamed {
-                    let _ = events.send(Err(o));
-                    return; // the runner starts a new connection for the rest
-                }
+            }
+            if let Some(o) = blamed {
+                let _ = events.send(Err(o));
+                return; // the runner starts a new connection for the rest
             }
         }
     }
