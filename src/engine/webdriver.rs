@@ -440,20 +440,26 @@ fn first_limit<'a>(mut cases: impl Iterator<Item = &'a Request>, per_case: Durat
 }
 
 /// Takes the events of an answer: each goes to `out`, and each `done`
-/// removes its case from `running` (cases finish in order). True when a
-/// case finished.
-fn take_events(events: Vec<Event>, running: &mut VecDeque<Request>, mut out: impl FnMut(Event)) -> bool {
-    let mut finished = false;
+/// removes its case from `running` (cases finish in order) and restarts
+/// `since`, the time the case running now started.
+fn take_events(events: Vec<Event>, running: &mut VecDeque<Request>, since: &mut Instant, mut out: impl FnMut(Event)) {
     for ev in events {
         if let Event::Done { id, .. } = &ev {
             if let Some(pos) = running.iter().position(|r| r.id == *id) {
                 running.drain(..=pos);
             }
-            finished = true;
+            *since = Instant::now();
         }
         out(ev);
     }
-    finished
+}
+
+/// After an answer that left cases running: the page answered with every
+/// case done so far, so the first of `running`, if still going past its
+/// limit, hangs without blocking the page and is known to be the one.
+fn overdue<'a>(running: impl Iterator<Item = &'a Request>, since: Instant, per_case: Duration) -> Option<Outcome> {
+    let limit = first_limit(running, per_case);
+    (since.elapsed() > limit).then(|| Outcome::Timeout(format!("no case finished in {} s", limit.as_secs_f64())))
 }
 
 impl Session {
@@ -471,15 +477,13 @@ impl Session {
             let Some(answer) = answer else {
                 return Err(Outcome::Crash("the harness page answered a batch with nothing".into()));
             };
-            if take_events(answer.events, &mut running, |ev| events.push(ev)) {
-                since = Instant::now();
-            }
+            take_events(answer.events, &mut running, &mut since, |ev| events.push(ev));
             if answer.done {
                 return Ok(events);
             }
-            if since.elapsed() > limit {
+            if let Some(timeout) = overdue(running.iter(), since, per_case) {
                 self.page = None;
-                return Err(Outcome::Timeout(format!("no answer in {} s", limit.as_secs_f64())));
+                return Err(timeout);
             }
         }
     }
@@ -675,19 +679,15 @@ async fn serve(
             Ok(Some(answer)) => {
                 let mut none = VecDeque::new();
                 let oldest = unanswered.front_mut().map_or(&mut none, |b| &mut b.1);
-                if take_events(answer.events, oldest, |ev| {
+                take_events(answer.events, oldest, &mut since, |ev| {
                     let _ = events.send(Ok(ev));
-                }) {
-                    since = Instant::now();
-                }
+                });
                 if answer.done {
                     unanswered.pop_front();
+                    None
+                } else {
+                    overdue(unanswered.iter().flat_map(|b| b.1.iter()), since, per_case).map(|o| (o, true))
                 }
-                // The page answered with every case done so far: the first
-                // case not done, still running past its limit, hangs without
-                // blocking the page, and is known to be the one.
-                let limit = first_limit(unanswered.iter().flat_map(|b| b.1.iter()), per_case);
-                (!answer.done && since.elapsed() > limit).then(|| (Outcome::Timeout(format!("no case finished in {} s", limit.as_secs_f64())), true))
             }
             Err(o) => Some((o, false)),
         };

@@ -493,17 +493,10 @@ impl Proc {
 
 /// The environment of a process of this binary that runs engines (a worker,
 /// a probe). `WASM_MATRIX_PARENT`: this process, for [`die_with_runner`].
-/// `MIMALLOC_ALLOW_THP=0` (unless the user set it): the tool links mimalloc,
-/// which asks the kernel for transparent huge pages on its segments; an
-/// embedder on the system allocator does not, and under the usual
-/// `madvise` THP setting the huge pages are made by direct compaction: an
-/// interpreter's 4 GiB commit (wasmi's `Vec` resize) took 10 s instead of
-/// 2 s here, and each worker start zeroed 2 MiB pages it barely used.
+/// (Huge pages are left as an embedder has them: the tool's mimalloc is
+/// built with `no_thp`, so it does not madvise its segments for them.)
 pub fn own_child(cmd: &mut std::process::Command) {
     cmd.env("WASM_MATRIX_PARENT", std::process::id().to_string());
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-        cmd.env("MIMALLOC_ALLOW_THP", "0");
-    }
 }
 
 /// The worker's side of [`die_with_parent`]: it asks for SIGKILL when the
