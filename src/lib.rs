@@ -1,6 +1,9 @@
 //! wasm-matrix: runs WebAssembly linear-memory cases on many engines and
-//! shows where they diverge. See DESIGN in the README for the parts:
-//! `case` (load) -> `runner` + `engine` (run) -> `diff` (judge) -> `report`.
+//! shows where they diverge. The floors, from the ground up (README,
+//! "Layout"): `case` (load) -> `outcome` -> `engine` (what differs between
+//! engines) and `diff` (judge) -> `transport` (reaching an engine) ->
+//! `runner` (run) -> `results` -> `report`, `probe`, `fuzz`, `bench` ->
+//! `audit` -> `cli`.
 
 pub mod audit;
 pub mod bench;
@@ -16,3 +19,4 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod shard;
+pub mod transport;

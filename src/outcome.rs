@@ -37,8 +37,12 @@ pub enum RawOutcome {
     Bytes { #[serde(with = "hex_bytes")] hex: Vec<u8> },
     /// wasm execution trapped (in a call, or in instantiation's initializers).
     Trap {
+        /// A JS engine's exception name (`RuntimeError`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
+        /// An embedded engine's trap code, mapped by its backend.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trap: Option<TrapKind>,
         message: String,
     },
     /// The host API refused.
@@ -171,34 +175,6 @@ impl Expect {
 
 // ------------------------------------------------------------------ the table
 
-/// Engine trap codes (wasmtime `Trap`, wasmer `TrapCode`, wasmi `TrapCode`,
-/// tinywasm `Trap`,
-/// as their Debug names) -> trap kind.
-const TRAP_CODES: &[(&str, TrapKind)] = &[
-    ("MemoryOutOfBounds", TrapKind::OutOfBounds),
-    ("HeapAccessOutOfBounds", TrapKind::OutOfBounds),
-    ("HeapMisaligned", TrapKind::OutOfBounds),
-    ("TableOutOfBounds", TrapKind::OutOfBounds),
-    ("TableAccessOutOfBounds", TrapKind::OutOfBounds),
-    ("ArrayOutOfBounds", TrapKind::OutOfBounds),
-    ("StackOverflow", TrapKind::StackExhausted),
-    ("CallStackOverflow", TrapKind::StackExhausted),  // tinywasm
-    ("ValueStackOverflow", TrapKind::StackExhausted), // tinywasm
-    ("Unreachable", TrapKind::Unreachable),           // tinywasm
-    ("DivisionByZero", TrapKind::IntegerDivideByZero),
-    ("InvalidConversionToInt", TrapKind::IntegerOverflow),
-    ("UndefinedElement", TrapKind::OutOfBounds),
-    ("UninitializedElement", TrapKind::IndirectCall),
-    ("IndirectCallTypeMismatch", TrapKind::IndirectCall),
-    ("UnreachableCodeReached", TrapKind::Unreachable),
-    ("IntegerDivisionByZero", TrapKind::IntegerDivideByZero),
-    ("IntegerOverflow", TrapKind::IntegerOverflow),
-    ("BadConversionToInteger", TrapKind::IntegerOverflow),
-    ("IndirectCallToNull", TrapKind::IndirectCall),
-    ("BadSignature", TrapKind::IndirectCall),
-    ("GrowthOperationLimited", TrapKind::GrowLimited),
-];
-
 /// Verbatim text fragments (lower-cased) -> trap kind, for engines that give
 /// text only (JS engines) and for traps that reach the embedder as plain
 /// errors. First match wins.
@@ -284,13 +260,11 @@ fn contains_any(text: &str, fragments: &[&str]) -> bool {
 /// drivers/harness.js write it).
 pub const STUB_CALLED: &str = "called the stub of import";
 
-/// The trap kind for a code (if the engine gave one) and a text.
-pub fn trap_kind(code: Option<&str>, message: &str) -> TrapKind {
-    if let Some(code) = code {
-        if let Some((_, k)) = TRAP_CODES.iter().find(|(c, _)| *c == code) {
-            return *k;
-        }
-    }
+/// The trap kind of a trap's text (a JS engine's, or an embedded engine's
+/// whose backend has no code for it; the backends map their codes
+/// themselves). `_code`: a JS engine's exception name, which says only that
+/// it trapped.
+pub fn trap_kind(_code: Option<&str>, message: &str) -> TrapKind {
     let lower = message.to_lowercase();
     TRAP_TEXTS.iter().find(|(t, _)| lower.contains(t)).map(|(_, k)| *k).unwrap_or(TrapKind::Other)
 }
@@ -335,7 +309,7 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
         RawOutcome::Returns { values } => Outcome::Returns(values),
         RawOutcome::Pages { pages } => Outcome::Pages(pages),
         RawOutcome::Bytes { hex } => Outcome::Bytes(hex),
-        RawOutcome::Trap { code, message } => Outcome::Trap(trap_kind(code.as_deref(), &message), message),
+        RawOutcome::Trap { code, trap, message } => Outcome::Trap(trap.unwrap_or_else(|| trap_kind(code.as_deref(), &message)), message),
         // An import's stub failed inside wasm execution (`imports: stub`): the
         // call traps, whatever the embedder's API calls the host's error
         // (wasmtime and wasmer give it back as a plain error of the call).
@@ -362,13 +336,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trap_codes_win_over_text() {
-        // wasmtime wraps the trap in a backtrace; the code decides.
-        let msg = "error while executing at wasm backtrace:\n    0: 0x2a - <unknown>!<wasm function 0>\n\nCaused by:\n    wasm trap: call stack exhausted";
-        assert_eq!(trap_kind(Some("StackOverflow"), msg), TrapKind::StackExhausted);
-        assert_eq!(trap_kind(Some("HeapAccessOutOfBounds"), "x"), TrapKind::OutOfBounds);
-        assert_eq!(trap_kind(Some("GrowthOperationLimited"), "x"), TrapKind::GrowLimited);
-        assert_eq!(trap_kind(Some("NoSuchCode"), "integer divide by zero"), TrapKind::IntegerDivideByZero);
+    fn a_backends_trap_kind_wins_over_text() {
+        let raw = RawOutcome::Trap { code: None, trap: Some(TrapKind::StackExhausted), message: "out of bounds".into() };
+        assert!(matches!(normalize(raw), Outcome::Trap(TrapKind::StackExhausted, _)));
+        let raw = RawOutcome::Trap { code: None, trap: None, message: "integer divide by zero".into() };
+        assert!(matches!(normalize(raw), Outcome::Trap(TrapKind::IntegerDivideByZero, _)));
     }
 
     #[test]

@@ -457,8 +457,8 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn external_driver(browser: wasm_matrix::engine::webdriver::Browser) -> (ExternalDriver, String) {
-    use wasm_matrix::engine::webdriver::Setup;
+fn external_driver(browser: wasm_matrix::engine::browser::Browser) -> (ExternalDriver, String) {
+    use wasm_matrix::engine::browser::Setup;
     let Ok(Setup::Local { driver, .. }) = browser.setup(None) else { panic!("{browser:?} is available but has no local driver") };
     let port = free_port();
     let mut cmd = Command::new(driver);
@@ -474,7 +474,7 @@ fn external_driver(browser: wasm_matrix::engine::webdriver::Browser) -> (Externa
 
 #[test]
 fn existing_webdriver_endpoints_run_the_browser_columns() {
-    use wasm_matrix::engine::webdriver::browser;
+    use wasm_matrix::engine::browser::browser;
     if !common::available_or_skip("chrome") || !common::available_or_skip("firefox") {
         return;
     }

@@ -252,7 +252,7 @@ async fn the_page_filters_in_chromium() {
     let divergent = view.rows.iter().filter(|r| r.divergent()).count();
     assert!(divergent > 0 && divergent < view.rows.len());
 
-    let (session, version) = wasm_matrix::engine::webdriver::PlainSession::open(wasm_matrix::engine::webdriver::browser("chrome").unwrap()).await.unwrap();
+    let (session, version) = wasm_matrix::transport::browser::PlainSession::open(wasm_matrix::engine::browser::browser("chrome").unwrap()).await.unwrap();
     eprintln!("chromium {version}");
     let c = session.client();
     c.set_window_size(1400, 1000).await.unwrap();
@@ -347,4 +347,5 @@ async fn the_page_filters_in_chromium() {
     let filter = body_data(c, "filterMs").await;
     assert_eq!(visible_rows(c).await, (0..2000).filter(|i| i % 7 == 0).count());
     eprintln!("10,000 cells: report written in {write_ms:.0} ms; page parsed, laid out and painted {render:.0} ms after navigation start; divergence filter applied in {filter:.1} ms");
+    session.close().await;
 }

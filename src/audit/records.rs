@@ -2,10 +2,11 @@
 //! documented in the README — and the table and verdict it prints.
 
 pub use crate::results::audit::Record;
-use crate::results::audit::human;
+use crate::results::audit::{human, Unanswered, Why};
 use super::Module;
+use crate::diff::Verdict;
 use crate::report::terminal::short;
-use crate::results::{CellEntry, ResultsDoc, StepOutcome};
+use crate::results::{CellEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::fmt::Write;
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -13,106 +14,249 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The records of every module on every column of `doc`.
-pub fn records(modules: &[Module], doc: &ResultsDoc) -> Vec<Record> {
+/// What a step said to a question: yes, no (with the engine's whole text),
+/// or nothing, and why.
+enum Said {
+    Yes,
+    No(String),
+    NotAnswered(Unanswered),
+}
+
+/// Why a step that did not answer did not: its own outcome, or, for a step
+/// skipped after an earlier one ended the case, that one's (`fatal`).
+fn not_answered(o: &StepOutcome, fatal: Option<&Unanswered>, limit: f64) -> Option<Unanswered> {
+    Some(match o {
+        StepOutcome::Timeout { .. } => Unanswered::timed_out(limit),
+        StepOutcome::Crash { message } if message.starts_with(crate::budget::BUDGET_PREFIX) => Unanswered::new(Why::OverBudget, message.clone()),
+        StepOutcome::Crash { message } => Unanswered::new(Why::Crashed, message.clone()),
+        StepOutcome::Unsupported { message } => Unanswered::new(Why::Unsupported, message.clone()),
+        StepOutcome::Skipped { message } => match fatal {
+            Some(f) => f.clone(),
+            None => Unanswered::new(Why::NotRun, message.clone()),
+        },
+        _ => return None,
+    })
+}
+
+/// A cell's steps read as answers, each knowing why the case ended early.
+struct Steps<'a> {
+    cell: &'a CellEntry,
+    fatal: Option<Unanswered>,
+    limit: f64,
+}
+
+impl<'a> Steps<'a> {
+    fn new(cell: &'a CellEntry, limit: f64) -> Steps<'a> {
+        // The step that ended the case early, if one did.
+        let fatal = cell.steps.iter().find_map(|s| match s.outcome {
+            StepOutcome::Timeout { .. } | StepOutcome::Crash { .. } => not_answered(&s.outcome, None, limit),
+            _ => None,
+        });
+        Steps { cell, fatal, limit }
+    }
+
+    fn step(&self, i: usize) -> Option<&'a StepEntry> {
+        self.cell.steps.get(i)
+    }
+
+    /// Step `i` as an answer: `yes` decides between yes and no for an
+    /// outcome that is neither a refusal nor a failure to answer.
+    fn said(&self, i: usize, yes: impl Fn(&StepOutcome) -> bool) -> Said {
+        let Some(s) = self.step(i) else { return Said::NotAnswered(Unanswered::new(Why::NotRun, "the step has no outcome")) };
+        if let Some(why) = not_answered(&s.outcome, self.fatal.as_ref(), self.limit) {
+            return Said::NotAnswered(why);
+        }
+        match &s.outcome {
+            StepOutcome::Trap { message, .. } | StepOutcome::Error { message, .. } => Said::No(format!("{}: {message}", s.step)),
+            o if yes(o) => Said::Yes,
+            _ => Said::No(format!("{}: returned {}", s.step, short(s))),
+        }
+    }
+
+    /// Why the cell as a whole has no answer, if one of its steps did not.
+    fn unanswered(&self) -> Option<Unanswered> {
+        self.fatal.clone().or_else(|| self.cell.steps.iter().find_map(|s| not_answered(&s.outcome, None, self.limit)))
+    }
+}
+
+/// What a cell that was not run says: unavailable, over the budget,
+/// unsupported.
+fn not_run(c: &CellEntry) -> Unanswered {
+    let reason = c.reason.clone().unwrap_or_default();
+    match c.verdict {
+        Verdict::OverBudget => Unanswered::new(Why::OverBudget, reason),
+        Verdict::Unsupported => Unanswered::new(Why::Unsupported, reason),
+        _ => Unanswered::new(Why::Unavailable, reason),
+    }
+}
+
+impl Record {
+    fn new(m: &Module, column: &str) -> Record {
+        Record {
+            module: m.path.display().to_string(),
+            sha256: m.sha256.clone(),
+            bytes: m.bytes.len(),
+            memories: m.declared.memories.clone(),
+            column: column.to_string(),
+            available: true,
+            reason: None,
+            compiles: None,
+            compiled: None,
+            instantiates: None,
+            reached_pages: None,
+            one_page_past: None,
+            instantiate_ms: None,
+            compile_ms: None,
+            instances: None,
+            instances_limit: None,
+            instances_16gib: None,
+            messages: vec![],
+            unanswered: Default::default(),
+        }
+    }
+
+    /// Records a yes/no answer in `field`; a no's text goes to `messages`.
+    fn answer(&mut self, field: &str, said: Said) -> Option<bool> {
+        match said {
+            Said::Yes => Some(true),
+            Said::No(text) => {
+                self.messages.push(text);
+                Some(false)
+            }
+            Said::NotAnswered(why) => {
+                self.unanswered.insert(field.into(), why);
+                None
+            }
+        }
+    }
+
+    fn not_answered(&mut self, fields: &[&str], why: &Unanswered) {
+        for f in fields {
+            self.unanswered.insert(f.to_string(), why.clone());
+        }
+    }
+}
+
+/// The records of every module on every column of `doc`; `run_timeout`:
+/// the audit's `--timeout` (a module's cases have [`super::cases::limit`]).
+pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Record> {
     let cells: std::collections::HashMap<(&str, &str), &CellEntry> = doc.cells.iter().map(|c| ((c.case.as_str(), c.engine.as_str()), c)).collect();
-    let cell = |case: &str, column: &str| cells.get(&(case, column)).copied();
     let mut out = Vec::new();
     for m in modules {
+        let limit = super::cases::limit(m.bytes.len(), run_timeout);
         for e in &doc.engines {
-            let mut r = Record {
-                module: m.path.display().to_string(),
-                sha256: m.sha256.clone(),
-                bytes: m.bytes.len(),
-                memories: m.declared.memories.clone(),
-                column: e.id.clone(),
-                available: true,
-                reason: None,
-                compiles: None,
-                instantiates: None,
-                reached_pages: None,
-                one_page_past: None,
-                instantiate_ms: None,
-                compile_ms: None,
-                instances: None,
-                instances_limit: None,
-                instances_16gib: None,
-                messages: vec![],
-            };
-            let failed = |s: &crate::results::StepEntry, r: &mut Record| {
-                if let Some(t) = s.message() {
-                    r.messages.push(format!("{}: {}", s.step, t.lines().next().unwrap_or_default()));
+            let mut r = Record::new(m, &e.id);
+            // A case the audit wrote that has no cell: the run stopped first.
+            let cell = |name: &str, r: &mut Record, fields: &[&str]| -> Option<&CellEntry> {
+                let id = format!("{}/{name}", m.dir_name);
+                match cells.get(&(id.as_str(), e.id.as_str())) {
+                    Some(c) if c.verdict.ran() => Some(*c),
+                    Some(c) => {
+                        r.not_answered(fields, &not_run(c));
+                        None
+                    }
+                    None if doc.cases.iter().any(|c| c.id == id) => {
+                        r.not_answered(fields, &Unanswered::new(Why::NotRun, "the audit was interrupted before this case ran"));
+                        None
+                    }
+                    None => None,
                 }
             };
-            match cell(&format!("{}/instantiate", m.dir_name), &e.id) {
-                Some(c) if !c.verdict.ran() => {
-                    r.available = false;
-                    r.reason = c.reason.clone();
-                }
-                Some(c) => {
-                    r.instantiate_ms = c.engine_ms.or(Some(c.ms));
-                    if let Some(s) = c.steps.first() {
-                        r.compiles = match &s.outcome {
-                            StepOutcome::Returns { values } => Some(values.first().is_some_and(|v| v == 1)),
-                            _ => None,
-                        };
-                        if r.compiles != Some(true) {
-                            failed(s, &mut r);
-                        }
-                    }
-                    if let Some(s) = c.steps.get(1) {
-                        r.instantiates = Some(matches!(s.outcome, StepOutcome::Ok));
-                        if r.instantiates != Some(true) {
-                            failed(s, &mut r);
-                        }
-                    }
-                }
-                None => {}
+            let id = format!("{}/instantiate", m.dir_name);
+            if let Some(c) = cells.get(&(id.as_str(), e.id.as_str())).filter(|c| !c.verdict.ran() && c.verdict == Verdict::Unavailable) {
+                r.available = false;
+                r.reason = c.reason.clone();
+                out.push(r);
+                continue;
             }
-            if let Some(c) = cell(&format!("{}/compile", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
-                if c.steps.first().is_some_and(|s| matches!(s.outcome, StepOutcome::Ok)) {
-                    r.compile_ms = c.engine_ms.or(Some(c.ms));
+            if let Some(c) = cell("instantiate", &mut r, &["compiles", "instantiates", "instantiate_ms"]) {
+                let steps = Steps::new(c, limit);
+                r.compiles = r.answer("compiles", steps.said(0, |o| matches!(o, StepOutcome::Returns { values } if values.first().is_some_and(|v| v == 1))));
+                r.instantiates = r.answer("instantiates", steps.said(1, |o| matches!(o, StepOutcome::Ok)));
+                match steps.unanswered() {
+                    None => r.instantiate_ms = c.engine_ms.or(Some(c.ms)),
+                    Some(why) => r.not_answered(&["instantiate_ms"], &why),
                 }
             }
-            if let Some(c) = cell(&format!("{}/grow", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
-                let n = c.steps.len();
-                if n >= 3 {
-                    let (size, past) = (&c.steps[n - 2], &c.steps[n - 1]);
-                    if let StepOutcome::Pages { pages } = size.outcome {
-                        r.reached_pages = Some(pages);
-                    }
-                    // The first grow that did not succeed says why the memory
-                    // stopped where it did (after the instantiate step).
-                    let at_limit = m.declared.memories.first().is_some_and(|d| !d.memory64 && d.page_bytes == 65536 && r.reached_pages == Some(65536));
-                    if let Some(g) = c.steps[..n - 2].iter().filter(|s| s.step.starts_with("grow")).find(|s| !matches!(s.outcome, StepOutcome::Returns { .. })).filter(|_| !at_limit) {
-                        failed(g, &mut r);
-                    }
-                    r.one_page_past = Some(short(past));
+            if let Some(c) = cell("compile", &mut r, &["compiled", "compile_ms"]) {
+                let steps = Steps::new(c, limit);
+                r.compiled = r.answer("compiled", steps.said(0, |o| matches!(o, StepOutcome::Ok)));
+                match (r.compiled, steps.unanswered()) {
+                    (Some(true), _) => r.compile_ms = c.engine_ms.or(Some(c.ms)),
+                    (_, Some(why)) => r.not_answered(&["compile_ms"], &why),
+                    _ => {}
                 }
             }
-            if let Some(c) = cell(&format!("{}/instances-16gib", m.dir_name), &e.id) {
-                if let Some(StepOutcome::Returns { values }) = c.steps.iter().find(|s| s.step.starts_with("instances")).map(|s| &s.outcome) {
-                    r.instances_16gib = values.first().and_then(|v| v.as_u64());
+            if let Some(c) = cell("grow", &mut r, &["reached_pages", "one_page_past"]) {
+                grow(m, c, limit, &mut r);
+            }
+            if let Some(c) = cell("instances-16gib", &mut r, &["instances_16gib"]) {
+                let steps = Steps::new(c, limit);
+                match steps.said(0, |o| matches!(o, StepOutcome::Returns { .. })) {
+                    Said::Yes => r.instances_16gib = count(&c.steps[0].outcome),
+                    Said::No(text) => r.not_answered(&["instances_16gib"], &Unanswered::new(Why::Crashed, text)),
+                    Said::NotAnswered(why) => r.not_answered(&["instances_16gib"], &why),
                 }
             }
-            if let Some(c) = cell(&format!("{}/instances", m.dir_name), &e.id).filter(|c| c.verdict.ran()) {
-                if let Some(s) = c.steps.iter().find(|s| s.step.starts_with("instances")) {
-                    if let StepOutcome::Returns { values } = &s.outcome {
-                        r.instances = values.first().and_then(|v| v.as_u64());
+            if let Some(c) = cell("instances", &mut r, &["instances"]) {
+                let steps = Steps::new(c, limit);
+                match steps.said(0, |o| matches!(o, StepOutcome::Returns { .. })) {
+                    Said::Yes => {
+                        r.instances = count(&c.steps[0].outcome);
                         r.instances_limit = Some(super::cases::INSTANCES_LIMIT.into());
-                    } else {
-                        failed(s, &mut r);
                     }
+                    Said::No(text) => {
+                        r.messages.push(text.clone());
+                        r.not_answered(&["instances"], &Unanswered::new(Why::Crashed, text));
+                    }
+                    Said::NotAnswered(why) => r.not_answered(&["instances"], &why),
                 }
                 // One more, with the others alive: the engine's text when it fails.
-                if let Some(s) = c.steps.last().filter(|s| s.step.starts_with("instantiate") && !matches!(s.outcome, StepOutcome::Ok | StepOutcome::Skipped { .. })) {
-                    r.messages.push(format!("instance {}: {}", r.instances.map_or(0, |n| n + 1), s.message().unwrap_or_default().lines().next().unwrap_or_default()));
+                if let Said::No(text) = steps.said(1, |o| matches!(o, StepOutcome::Ok)) {
+                    r.messages.push(format!("instance {}: {text}", r.instances.map_or(0, |n| n + 1)));
                 }
             }
             out.push(r);
         }
     }
     out
+}
+
+/// The first value of a `returns` outcome, as a count.
+fn count(o: &StepOutcome) -> Option<u64> {
+    match o {
+        StepOutcome::Returns { values } => values.first().and_then(|v| v.as_u64()),
+        _ => None,
+    }
+}
+
+/// The grow case: the size reached and what one page past did; the first
+/// grow that did not succeed says why the memory stopped where it did.
+fn grow(m: &Module, c: &CellEntry, limit: f64, r: &mut Record) {
+    let n = c.steps.len();
+    if n < 3 {
+        return;
+    }
+    let steps = Steps::new(c, limit);
+    match steps.said(n - 2, |o| matches!(o, StepOutcome::Pages { .. })) {
+        Said::NotAnswered(why) => r.not_answered(&["reached_pages"], &why),
+        _ => {
+            if let StepOutcome::Pages { pages } = c.steps[n - 2].outcome {
+                r.reached_pages = Some(pages);
+            }
+        }
+    }
+    let at_limit = m.declared.memories.first().is_some_and(|d| !d.memory64 && d.page_bytes == 65536 && r.reached_pages == Some(65536));
+    if let Some(g) = c.steps[..n - 2].iter().filter(|s| s.step.starts_with("grow")).find(|s| matches!(s.outcome, StepOutcome::Trap { .. } | StepOutcome::Error { .. })).filter(|_| !at_limit) {
+        if let Some(t) = g.message() {
+            r.messages.push(format!("{}: {t}", g.step));
+        }
+    }
+    let past = &c.steps[n - 1];
+    match not_answered(&past.outcome, steps.fatal.as_ref(), limit) {
+        Some(why) => r.not_answered(&["one_page_past"], &why),
+        None => r.one_page_past = Some(short(past)),
+    }
 }
 
 /// A module's facts, its table (a row per column) and the verdict in words.
@@ -138,42 +282,79 @@ pub fn table(m: &Module, records: &[&Record]) -> String {
         .collect();
     let _ = writeln!(o, "  imports: {}", if imports.is_empty() { "none".into() } else { imports.join("; ") });
     let _ = writeln!(o, "  start function: {}", d.start.map(|s| format!("function {s}")).unwrap_or_else(|| "none".into()));
-    let _ = writeln!(
-        o,
-        "  {:<20} {:>9} {:>12} {:>13} {:<22} {:>9} {:>10} {:>12} {:>9}",
-        "column", "validates", "instantiates", "pages reached", "one page past", "inst. ms", "compile ms", "instances", "in 16 GiB"
-    );
-    let yes = |b: Option<bool>| match b {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "-",
+    let head = ["column", "validates", "compiles", "instantiates", "pages reached", "one page past", "inst. ms", "compile ms", "instances", "in 16 GiB"];
+    let rows: Vec<Vec<String>> = records.iter().filter(|r| r.available).map(|r| row(r)).collect();
+    // Each column as wide as its widest cell (a not-answered cell says why).
+    let widths: Vec<usize> = (0..head.len()).map(|k| rows.iter().map(|r| r[k].chars().count()).chain([head[k].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: &[String]| -> String {
+        let mut l = String::from(" ");
+        for (k, c) in cells.iter().enumerate() {
+            let pad = widths[k] - c.chars().count();
+            if k == 0 || k == 5 { l += &format!(" {c}{}", " ".repeat(pad)) } else { l += &format!(" {}{c}", " ".repeat(pad)) }
+        }
+        l.trim_end().to_string()
     };
+    let _ = writeln!(o, "{}", line(&head.map(String::from)));
     for r in records {
         if !r.available {
-            let _ = writeln!(o, "  {:<20} unavailable: {}", r.column, r.reason.as_deref().unwrap_or(""));
-            continue;
+            let _ = writeln!(o, "  {:<w$} unavailable: {}", r.column, r.reason.as_deref().unwrap_or(""), w = widths[0]);
         }
-        let _ = writeln!(
-            o,
-            "  {:<20} {:>9} {:>12} {:>13} {:<22} {:>9} {:>10} {:>12} {:>9}",
-            r.column,
-            yes(r.compiles),
-            yes(r.instantiates),
-            r.reached_pages.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            r.one_page_past.as_deref().unwrap_or("-"),
-            r.instantiate_ms.map(|ms| format!("{ms:.1}")).unwrap_or_default(),
-            r.compile_ms.map(|ms| format!("{ms:.1}")).unwrap_or_default(),
-            instances(r),
-            r.instances_16gib.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
-        );
     }
-    for r in records.iter().filter(|r| !r.messages.is_empty()) {
+    for row in &rows {
+        let _ = writeln!(o, "{}", line(row));
+    }
+    // The engines' whole texts, and why each unanswered cell is so.
+    for r in records.iter().filter(|r| r.available) {
         for msg in &r.messages {
-            let _ = writeln!(o, "    {}: {}", r.column, msg.chars().take(160).collect::<String>());
+            write_text(&mut o, &r.column, msg);
+        }
+        let mut seen: Vec<&Unanswered> = Vec::new();
+        for (field, why) in &r.unanswered {
+            if seen.contains(&why) {
+                continue;
+            }
+            seen.push(why);
+            let fields: Vec<&str> = r.unanswered.iter().filter(|(_, w)| *w == why).map(|(f, _)| f.as_str()).collect();
+            let _ = field;
+            write_text(&mut o, &r.column, &format!("not answered ({}): {}", fields.join(", "), why.text));
         }
     }
     let _ = writeln!(o, "  verdict: {}", verdict(m, records));
     o
+}
+
+/// A text under the table, every line of it, indented under its column.
+fn write_text(o: &mut String, column: &str, text: &str) {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    if let Some(first) = lines.next() {
+        let _ = writeln!(o, "    {column}: {first}");
+    }
+    for l in lines {
+        let _ = writeln!(o, "      {l}");
+    }
+}
+
+/// A column's row: every answer, yes / no / why not.
+fn row(r: &Record) -> Vec<String> {
+    let why = |field: &str| r.unanswered.get(field).map(|u| u.label());
+    let yes = |b: Option<bool>, field: &str| match b {
+        Some(true) => "yes".to_string(),
+        Some(false) => "no".to_string(),
+        None => why(field).unwrap_or_else(|| "-".into()),
+    };
+    let or_why = |v: Option<String>, field: &str| v.or_else(|| why(field)).unwrap_or_else(|| "-".into());
+    vec![
+        r.column.clone(),
+        yes(r.compiles, "compiles"),
+        yes(r.compiled, "compiled"),
+        yes(r.instantiates, "instantiates"),
+        or_why(r.reached_pages.map(|p| p.to_string()), "reached_pages"),
+        or_why(r.one_page_past.clone(), "one_page_past"),
+        or_why(r.instantiate_ms.map(|ms| format!("{ms:.1}")), "instantiate_ms"),
+        or_why(r.compile_ms.map(|ms| format!("{ms:.1}")), "compile_ms"),
+        or_why(r.instances.is_some().then(|| instances(r)), "instances"),
+        or_why(r.instances_16gib.map(|n| n.to_string()), "instances_16gib"),
+    ]
 }
 
 /// `12`, or `100 (limit)` when every instance the audit asked for came.
@@ -189,15 +370,21 @@ fn instances(r: &Record) -> String {
 /// declared 16384 pages on 15 columns".
 pub fn verdict(m: &Module, records: &[&Record]) -> String {
     let ran: Vec<&&Record> = records.iter().filter(|r| r.available).collect();
-    let ok: Vec<&&&Record> = ran.iter().filter(|r| r.instantiates == Some(true)).collect();
-    let mut s = format!("instantiates on {} of {} columns", ok.len(), ran.len());
-    let not: Vec<String> = ran
+    let answered: Vec<&&&Record> = ran.iter().filter(|r| r.instantiates.is_some()).collect();
+    let ok: Vec<&&&Record> = answered.iter().copied().filter(|r| r.instantiates == Some(true)).collect();
+    let mut s = format!("instantiates on {} of {} columns that answered", ok.len(), answered.len());
+    let not: Vec<String> = answered
         .iter()
-        .filter(|r| r.instantiates != Some(true))
-        .map(|r| format!("{}: {}", r.column, r.messages.first().map(|m| m.chars().take(80).collect::<String>()).unwrap_or_else(|| "no answer".into())))
+        .filter(|r| r.instantiates == Some(false))
+        .map(|r| format!("{}: {}", r.column, r.messages.first().and_then(|m| m.lines().filter(|l| !l.trim().is_empty()).last()).map(str::trim).unwrap_or("no text")))
         .collect();
     if !not.is_empty() {
         let _ = write!(s, " (not on {})", not.join("; "));
+    }
+    let _ = write!(s, "; answered on {} of {} columns", answered.len(), ran.len());
+    let silent: Vec<String> = ran.iter().filter_map(|r| r.unanswered.get("instantiates").map(|u| format!("{}: {}", r.column, u.label()))).collect();
+    if !silent.is_empty() {
+        let _ = write!(s, " (not answered on {})", silent.join(", "));
     }
     if let Some(mem) = m.declared.memories.first() {
         let target = mem.maximum;

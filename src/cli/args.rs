@@ -253,9 +253,15 @@ pub(super) struct AuditArgs {
     /// Memory each engine process may keep resident (as for `run`)
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     pub(super) memory_budget: Option<Budget>,
-    /// Seconds a case may take (a 30 MB module takes Cranelift tens of
-    /// seconds to compile on a busy machine)
+    /// Seconds a case may take; a module's cases get 3 s more per MiB of
+    /// it (a 30 MB module takes Cranelift tens of seconds to compile on a
+    /// busy machine)
     #[arg(long, default_value_t = 120.0, value_name = "SECS")]
     pub(super) timeout: f64,
+    /// Requirements the modules must meet (YAML: module glob, columns or
+    /// families, instantiates / reaches / instances / instances_16gib /
+    /// compile_ms): exit 1 naming each unmet one, 2 for a bad file
+    #[arg(long, value_name = "FILE")]
+    pub(super) expect: Option<PathBuf>,
 }
 

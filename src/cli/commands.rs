@@ -262,6 +262,8 @@ pub struct AuditPlan {
     engines: Vec<&'static Column>,
     out: Option<PathBuf>,
     opts: RunOptions,
+    /// `--expect`: the requirements, read before any work.
+    expect: Vec<crate::audit::expect::Requirement>,
 }
 
 impl AuditPlan {
@@ -274,22 +276,27 @@ impl AuditPlan {
             bail!("--timeout must be a positive number of seconds");
         }
         let modules = crate::audit::modules(&args.paths)?;
+        let expect = match &args.expect {
+            Some(path) => crate::audit::expect::read(path)?,
+            None => vec![],
+        };
         let mut opts = RunOptions::new(super::own_exe()?);
         opts.timeout = std::time::Duration::from_secs_f64(args.timeout);
         opts.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
         if let Some(Budget(b)) = args.memory_budget {
             opts.memory_budget = b;
         }
-        Ok(AuditPlan { modules, engines, out: args.out, opts })
+        Ok(AuditPlan { modules, engines, out: args.out, opts, expect })
     }
 
     pub fn execute(self) -> anyhow::Result<Finished> {
         let start = Instant::now();
         let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
         let dir = self.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-        crate::audit::write_cases(&self.modules, &dir)?;
+        let run_timeout = self.opts.timeout.as_secs_f64();
+        crate::audit::write_cases(&self.modules, &dir, run_timeout)?;
         let doc = crate::audit::run(&dir, &self.modules, &self.engines, self.opts)?;
-        let records = crate::audit::records::records(&self.modules, &doc);
+        let records = crate::audit::records::records(&self.modules, &doc, run_timeout);
         for m in &self.modules {
             let mine: Vec<&crate::audit::records::Record> = records.iter().filter(|r| r.module == m.path.display().to_string()).collect();
             print!("{}", crate::audit::records::table(m, &mine));
@@ -301,7 +308,19 @@ impl AuditPlan {
             println!("\nwrote {} (and results.json, the cases beside it)", path.display());
         }
         println!("{} module(s) on {} column(s) in {:.1} s", self.modules.len(), self.engines.len(), start.elapsed().as_secs_f64());
-        Ok(Finished::Audit)
+        if self.expect.is_empty() {
+            return Ok(Finished::Audit { unmet: 0 });
+        }
+        let unmet = crate::audit::expect::check(&self.expect, &records);
+        if unmet.is_empty() {
+            println!("expect: every requirement met ({} requirement(s))", self.expect.len());
+        } else {
+            println!("expect: {} requirement(s) unmet:", unmet.len());
+            for u in &unmet {
+                println!("  {u}");
+            }
+        }
+        Ok(Finished::Audit { unmet: unmet.len() })
     }
 }
 

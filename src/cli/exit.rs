@@ -28,8 +28,8 @@ pub enum Finished {
     Bench { failed: bool },
     Probe,
     Fuzz { findings: usize },
-    /// An audit observes: it fails only on bad input.
-    Audit,
+    /// An audit observes; with `--expect`, an unmet requirement fails it.
+    Audit { unmet: usize },
     /// The internal worker and probe commands, which say their own status.
     Internal(i32),
 }
@@ -48,7 +48,7 @@ impl Finished {
             Finished::Bench { failed: f } => failed(f),
             Finished::Probe => EXIT_PASS,
             Finished::Fuzz { findings } => failed(findings > 0),
-            Finished::Audit => EXIT_PASS,
+            Finished::Audit { unmet } => failed(unmet > 0),
             Finished::Internal(code) => u8::try_from(code).unwrap_or(EXIT_BAD_INPUT),
         }
     }

@@ -54,7 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<Finished> {
         Command::Probe(args) => commands::ProbePlan::new(args)?.execute(),
         Command::Fuzz(args) => commands::FuzzPlan::new(args)?.execute(),
         Command::Audit(args) => commands::AuditPlan::new(args)?.execute(),
-        Command::Worker { engine } => Ok(Finished::Internal(crate::engine::worker::serve(&engine))),
+        Command::Worker { engine } => Ok(Finished::Internal(crate::transport::child::serve(&engine))),
         Command::ProbeOne { engine, measure, budget } => Ok(Finished::Internal(crate::probe::serve(&engine, &measure, budget))),
     }
 }

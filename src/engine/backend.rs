@@ -2,18 +2,20 @@
 //! between engines, and nothing else: [`Backend`] builds an engine for a
 //! feature set, [`Store`] compiles, instantiates with imports, calls, reads
 //! globals and does the memory operations, each failure as the engine's
-//! own [`Fault`]. The session (`session.rs`), the import makers
-//! (`imports.rs`) and probe's measures (`measure.rs`) are written once on
-//! them.
+//! own [`Fault`]. The session (`session.rs`) and the import makers
+//! (`imports.rs`) are written once on them, and probe's measures on
+//! [`AnyStore`], the same primitives with their types erased.
 
-use crate::case::{AddressType, Feature, Host, Val, ValType};
+use crate::case::{AddressType, Feature, Host, TrapKind, Val, ValType};
 use crate::outcome::{RawOutcome, Stage};
 
 /// A failure as the engine reports it; the session adds the stage.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// wasm execution trapped; `code` is the engine's own trap code name.
-    Trap { code: Option<String>, message: String },
+    /// wasm execution trapped; `kind`: the engine's own trap code, mapped
+    /// by an exhaustive `match` in its backend (none where the engine gives
+    /// text only: the text is then read).
+    Trap { kind: Option<TrapKind>, message: String },
     /// The host API refused, with the engine's verbatim text.
     Error { message: String },
     /// Import resolution failed (for engines whose API tells it apart).
@@ -36,7 +38,7 @@ impl Fault {
 
     pub(super) fn outcome(self, stage: Stage, what: &str) -> RawOutcome {
         match self {
-            Fault::Trap { code, message } => RawOutcome::Trap { code, message },
+            Fault::Trap { kind, message } => RawOutcome::Trap { code: None, trap: kind, message },
             Fault::Error { message } => RawOutcome::Error { stage, code: None, message },
             Fault::Link { message } => RawOutcome::Error { stage: Stage::Link, code: None, message },
             Fault::Missing => RawOutcome::Error { stage: Stage::Call, code: None, message: format!("no exported {what}") },
@@ -60,7 +62,7 @@ pub struct MemorySpec {
 pub trait Backend: 'static {
     /// What is costly to build: kept per feature set and host cap.
     type Engine: Clone;
-    type Store: Store;
+    type Store: Store + 'static;
     /// An engine with proposals switched on or off as given (the engine's
     /// defaults for the rest) and the host's cap, if the engine takes it
     /// here; `Fault::Unsupported` for what the engine has no way to express
@@ -72,10 +74,10 @@ pub trait Backend: 'static {
 
 /// One case's store: the primitives.
 pub trait Store {
-    type Module: Clone;
-    type Instance: Clone;
+    type Module: Clone + 'static;
+    type Instance: Clone + 'static;
     type Extern: Clone;
-    type Memory: Clone;
+    type Memory: Clone + 'static;
 
     fn validate(&mut self, wasm: &[u8]) -> bool;
     fn compile(&mut self, wasm: &[u8]) -> Result<Self::Module>;
@@ -108,6 +110,63 @@ pub trait Store {
     fn stub_global(&mut self, ty: ValType, mutable: bool) -> Result<Self::Extern>;
     /// A null-filled table of `element` (funcref or externref).
     fn stub_table(&mut self, element: ValType, min: u64, max: Option<u64>) -> Result<Self::Extern>;
+}
+
+/// A store's module, instance or memory, its type erased.
+pub struct Handle(Box<dyn std::any::Any>);
+
+impl Handle {
+    fn of<T: 'static>(t: T) -> Handle {
+        Handle(Box::new(t))
+    }
+
+    fn get<T: 'static>(&self) -> &T {
+        self.0.downcast_ref().expect("a handle is used only with the store that made it")
+    }
+}
+
+/// The primitives probe's measures use, on any backend's store: written
+/// once, a measure runs on whatever store a column's engine hands out.
+pub trait AnyStore {
+    fn compile(&mut self, wasm: &[u8]) -> Result<Handle>;
+    /// Instantiates a module that imports nothing.
+    fn instantiate(&mut self, module: &Handle) -> Result<Handle>;
+    fn call(&mut self, instance: &Handle, name: &str, args: &[Val]) -> Result<Vec<Val>>;
+    fn exported_memory(&mut self, instance: &Handle, name: &str) -> Option<Handle>;
+    fn new_memory(&mut self, spec: &MemorySpec) -> Result<Handle>;
+    /// Grows by `delta` pages; the previous size.
+    fn grow(&mut self, memory: &Handle, delta: u64) -> Result<u64>;
+    fn size(&mut self, memory: &Handle) -> u64;
+}
+
+impl<S: Store> AnyStore for S {
+    fn compile(&mut self, wasm: &[u8]) -> Result<Handle> {
+        Store::compile(self, wasm).map(Handle::of)
+    }
+
+    fn instantiate(&mut self, module: &Handle) -> Result<Handle> {
+        Store::instantiate(self, module.get::<S::Module>(), &[]).map(Handle::of)
+    }
+
+    fn call(&mut self, instance: &Handle, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        Store::call(self, instance.get::<S::Instance>(), name, args)
+    }
+
+    fn exported_memory(&mut self, instance: &Handle, name: &str) -> Option<Handle> {
+        Store::exported_memory(self, instance.get::<S::Instance>(), name).map(Handle::of)
+    }
+
+    fn new_memory(&mut self, spec: &MemorySpec) -> Result<Handle> {
+        Store::new_memory(self, spec).map(Handle::of)
+    }
+
+    fn grow(&mut self, memory: &Handle, delta: u64) -> Result<u64> {
+        Store::grow(self, memory.get::<S::Memory>(), delta)
+    }
+
+    fn size(&mut self, memory: &Handle) -> u64 {
+        Store::size(self, memory.get::<S::Memory>())
+    }
 }
 
 /// A C string a C engine keeps a pointer to for as long as a module lives

@@ -49,11 +49,6 @@ pub fn pinned(folder: &str) -> Option<&'static str> {
         .map(|w| w[2])
 }
 
-/// Finds `name` on PATH.
-pub fn which(name: &str) -> Option<PathBuf> {
-    which::which(name).ok()
-}
-
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
@@ -79,7 +74,7 @@ impl Shell {
             looked.push(p.display().to_string());
         }
         for name in self.path {
-            if let Some(p) = which(name) {
+            if let Ok(p) = which::which(name) {
                 return Ok(p);
             }
             looked.push(format!("{name} on PATH"));

@@ -1,18 +1,17 @@
-//! Engines. The registry [`ENGINES`] is the one list of columns: each row
-//! says what the column is, how it runs and where its version comes from.
-//! An embedded engine is one backend file implementing the primitives of
-//! [`session::Backend`]; [`session`] runs every case on it the same way.
-//! Embedded engines run inside worker child processes (`worker.rs`); the
-//! runner talks to every kind of engine through the same line protocol
-//! (`protocol.rs`).
+//! Engines: what differs between them, and the one session. The registry
+//! [`ENGINES`] is the one list of columns: each row says what the column
+//! is, how it is found and started, and where its version comes from. An
+//! embedded engine is one backend file implementing the primitives of
+//! [`backend`]; [`session`] runs every case on it the same way. A JS shell
+//! ([`js::Shell`]) and a browser ([`browser::Browser`]) are data rows. How
+//! the runner reaches each (worker processes, shells, WebDriver) is
+//! `transport`'s.
 
 pub mod backend;
+pub mod browser;
 pub mod imports;
 pub mod js;
-pub mod measure;
 pub mod modcache;
-pub mod protocol;
-pub mod server;
 pub mod session;
 pub mod tinywasm;
 pub mod wamr;
@@ -20,8 +19,6 @@ pub mod wasm3;
 pub mod wasmer;
 pub mod wasmi;
 pub mod wasmtime;
-pub mod webdriver;
-pub mod worker;
 
 use crate::case::Plan;
 use crate::outcome::RawOutcome;
@@ -39,8 +36,9 @@ pub trait Engine {
     /// instantiated in a fresh store, then `k()` and `grow(1)` called,
     /// straight through the backend's primitives.
     fn plain(&mut self, modules: &[Vec<u8>]) -> Result<(), String>;
-    /// One measure of [`measure::measure`] (limits, reservations, costs).
-    fn measure(&mut self, name: &str, budget: Option<u64>) -> measure::Measure;
+    /// A fresh store for probe's measures: `capped`, a 1 MiB host cap;
+    /// `features` switched on (the engine's defaults for the rest).
+    fn store(&mut self, capped: bool, features: &[crate::case::Feature]) -> Result<Box<dyn backend::AnyStore>, backend::Fault>;
 }
 
 /// How an engine is run.
@@ -52,7 +50,7 @@ pub enum Launch {
     /// A JS shell running `drivers/harness.js` over the same line protocol.
     Js(js::Shell),
     /// A browser over WebDriver, the harness page served by the tool.
-    Browser(webdriver::Browser),
+    Browser(browser::Browser),
 }
 
 /// A column of the matrix.
@@ -104,14 +102,7 @@ impl Column {
         match self.launch {
             Launch::Worker(_) => Ok(self.version.to_string()),
             Launch::Js(shell) => shell.version(),
-            Launch::Browser(ref b) => match b.setup(None)? {
-                webdriver::Setup::Remote { url } => Ok(format!("remote {url}")),
-                webdriver::Setup::Local { binary, .. } => {
-                    let out = std::process::Command::new(&binary).arg("--version").output();
-                    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-                    Ok(text.split(' ').find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit())).unwrap_or("installed").to_string())
-                }
-            },
+            Launch::Browser(ref b) => b.version(),
         }
     }
 }
@@ -164,7 +155,7 @@ pub const ENGINES: &[Column] = &[
         version: "" },
     Column { id: "chrome", name: "chrome", family: "V8", what: "Chromium + chromedriver, headless", configuration: "defaults",
         grow_commits: false,
-        launch: Launch::Browser(webdriver::Browser {
+        launch: Launch::Browser(browser::Browser {
             id: "chrome", webdriver_env: "WASM_MATRIX_WEBDRIVER_CHROME",
             binary_env: "WASM_MATRIX_CHROME", binary_names: &["chromium", "chromium-browser", "google-chrome", "chrome"],
             driver_env: "WASM_MATRIX_CHROMEDRIVER", driver_name: "chromedriver", driver_args: &["--port={port}", "--allowed-ips=127.0.0.1"],
@@ -175,7 +166,7 @@ pub const ENGINES: &[Column] = &[
         version: "" },
     Column { id: "firefox", name: "firefox", family: "SpiderMonkey", what: "Firefox ESR + geckodriver, headless", configuration: "defaults",
         grow_commits: false,
-        launch: Launch::Browser(webdriver::Browser {
+        launch: Launch::Browser(browser::Browser {
             id: "firefox", webdriver_env: "WASM_MATRIX_WEBDRIVER_FIREFOX",
             binary_env: "WASM_MATRIX_FIREFOX", binary_names: &["firefox-esr", "firefox"],
             driver_env: "WASM_MATRIX_GECKODRIVER", driver_name: "geckodriver", driver_args: &["--port", "{port}", "--host", "127.0.0.1", "--log", "fatal"],
@@ -184,7 +175,7 @@ pub const ENGINES: &[Column] = &[
         version: "" },
     Column { id: "webkit", name: "WebKit (WebKitGTK)", family: "JavaScriptCore", what: "WebKit (WebKitGTK): MiniBrowser + WebKitWebDriver, under Xvfb", configuration: "defaults",
         grow_commits: false,
-        launch: Launch::Browser(webdriver::Browser {
+        launch: Launch::Browser(browser::Browser {
             id: "webkit", webdriver_env: "WASM_MATRIX_WEBDRIVER_WEBKIT",
             // Not on PATH: where libwebkit2gtk installs it.
             binary_env: "WASM_MATRIX_MINIBROWSER", binary_names: &["/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",

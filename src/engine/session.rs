@@ -78,17 +78,13 @@ impl<B: Backend> Engine for Embedded<B> {
         }
     }
 
-    fn measure(&mut self, name: &str, budget: Option<u64>) -> super::measure::Measure {
+    fn store(&mut self, capped: bool, features: &[Feature]) -> Result<Box<dyn super::backend::AnyStore>> {
+        let host = Host { max_memory_bytes: capped.then_some(1 << 20), ..Host::default() };
+        let switches: Vec<(Feature, bool)> = features.iter().map(|f| (*f, true)).collect();
+        let key = (crate::case::switches_key(features, &[]), host.max_memory_bytes);
         let backend = &self.backend;
-        let engines = &mut self.engines;
-        let mut fresh = |capped: bool, features: &[Feature]| -> Result<B::Store> {
-            let host = Host { max_memory_bytes: capped.then_some(1 << 20), ..Host::default() };
-            let switches: Vec<(Feature, bool)> = features.iter().map(|f| (*f, true)).collect();
-            let key = (crate::case::switches_key(features, &[]), host.max_memory_bytes);
-            let engine = engines.entry(key).or_insert_with(|| backend.engine(&switches, &host)).clone()?;
-            Ok(backend.store(&engine, &host))
-        };
-        super::measure::measure(name, &mut fresh, budget)
+        let engine = self.engines.entry(key).or_insert_with(|| backend.engine(&switches, &host)).clone()?;
+        Ok(Box::new(backend.store(&engine, &host)))
     }
 
     fn plain(&mut self, modules: &[Vec<u8>]) -> std::result::Result<(), String> {

@@ -26,14 +26,27 @@ impl Backend for Tinywasm {
 
 fn fault(e: Error) -> Fault {
     match e {
-        Error::Trap(t) => {
-            let code = format!("{t:?}");
-            let code = code.split([' ', '(', '{']).next().unwrap_or_default().to_string();
-            Fault::Trap { code: Some(code), message: t.to_string() }
-        }
+        Error::Trap(t) => Fault::Trap { kind: trap_kind(&t), message: t.to_string() },
         Error::Linker(e) => Fault::Link { message: e.to_string() },
         e => Fault::error(e),
     }
+}
+
+/// tinywasm's traps. Its `Trap` is `#[non_exhaustive]`, so a trap added
+/// upstream lands in the last arm: it is then read from its text.
+fn trap_kind(t: &tinywasm::Trap) -> Option<crate::case::TrapKind> {
+    use crate::case::TrapKind as K;
+    use tinywasm::Trap as T;
+    Some(match t {
+        T::Unreachable => K::Unreachable,
+        T::MemoryOutOfBounds { .. } | T::TableOutOfBounds { .. } | T::UndefinedElement { .. } => K::OutOfBounds,
+        T::DivisionByZero => K::IntegerDivideByZero,
+        T::InvalidConversionToInt | T::IntegerOverflow => K::IntegerOverflow,
+        T::CallStackOverflow | T::ValueStackOverflow => K::StackExhausted,
+        T::UninitializedElement { .. } | T::IndirectCallTypeMismatch { .. } => K::IndirectCall,
+        T::HostFunction(_) | T::InvalidStore | T::OutOfMemory | T::Other(_) => return None,
+        _ => return None,
+    })
 }
 
 fn to_val(v: &WasmValue) -> Val {

@@ -229,7 +229,7 @@ impl WamrStore {
             (self.api.wasm_runtime_clear_exception)(inst);
             t
         };
-        Fault::Trap { code: None, message }
+        Fault::Trap { kind: None, message }
     }
 }
 

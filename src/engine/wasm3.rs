@@ -121,7 +121,7 @@ fn check(r: sys::M3Result) -> std::result::Result<(), String> {
 
 /// A failure while running wasm: a trap, in wasm3's words.
 fn trap(message: String) -> Fault {
-    Fault::Trap { code: None, message }
+    Fault::Trap { kind: None, message }
 }
 
 /// wasm3's signature for a raw function (`i(iI)`: results, then params),

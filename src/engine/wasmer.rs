@@ -152,9 +152,24 @@ fn val_type(t: ValType) -> Type {
 
 fn runtime_fault(e: &RuntimeError) -> Fault {
     match e.clone().to_trap() {
-        Some(code) => Fault::Trap { code: Some(format!("{code:?}")), message: e.to_string() },
+        Some(code) => Fault::Trap { kind: trap_kind(code), message: e.to_string() },
         None => Fault::error(e),
     }
+}
+
+/// wasmer's trap codes, every one: a code added upstream fails to compile here.
+fn trap_kind(code: wasmer::sys::vm::TrapCode) -> Option<crate::case::TrapKind> {
+    use crate::case::TrapKind as K;
+    use wasmer::sys::vm::TrapCode as C;
+    Some(match code {
+        C::StackOverflow => K::StackExhausted,
+        C::HeapAccessOutOfBounds | C::HeapMisaligned | C::TableAccessOutOfBounds => K::OutOfBounds,
+        C::IndirectCallToNull | C::BadSignature => K::IndirectCall,
+        C::IntegerOverflow | C::BadConversionToInteger => K::IntegerOverflow,
+        C::IntegerDivisionByZero => K::IntegerDivideByZero,
+        C::UnreachableCodeReached => K::Unreachable,
+        C::UnalignedAtomic | C::UncaughtException | C::UninitializedExnRef | C::YieldOutsideAsyncContext | C::HostInterrupt | C::ReadonlyTableModified => return None,
+    })
 }
 
 impl super::session::Store for Store {

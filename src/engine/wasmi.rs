@@ -46,9 +46,25 @@ pub struct WasmiStore {
 
 fn fault(e: wasmi::Error) -> Fault {
     match e.as_trap_code() {
-        Some(code) => Fault::Trap { code: Some(format!("{code:?}")), message: e.to_string() },
+        Some(code) => Fault::Trap { kind: trap_kind(code), message: e.to_string() },
         None => Fault::error(e),
     }
+}
+
+/// wasmi's trap codes, every one: a code added upstream fails to compile here.
+fn trap_kind(code: wasmi::TrapCode) -> Option<crate::case::TrapKind> {
+    use crate::case::TrapKind as K;
+    use wasmi::TrapCode as C;
+    Some(match code {
+        C::UnreachableCodeReached => K::Unreachable,
+        C::MemoryOutOfBounds | C::TableOutOfBounds => K::OutOfBounds,
+        C::IndirectCallToNull | C::BadSignature => K::IndirectCall,
+        C::IntegerDivisionByZero => K::IntegerDivideByZero,
+        C::IntegerOverflow | C::BadConversionToInteger => K::IntegerOverflow,
+        C::StackOverflow => K::StackExhausted,
+        C::GrowthOperationLimited => K::GrowLimited,
+        C::OutOfFuel | C::OutOfSystemMemory => return None,
+    })
 }
 
 fn to_val(store: &Store<StoreLimits>, v: &wasmi::Val) -> Option<Val> {

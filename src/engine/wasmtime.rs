@@ -79,9 +79,24 @@ pub enum Mem {
 /// wasmtime's full error text: the message and its causes, as `{:?}` prints it.
 fn fault(e: wasmtime::Error) -> Fault {
     match e.downcast_ref::<Trap>() {
-        Some(trap) => Fault::Trap { code: Some(format!("{trap:?}")), message: format!("{e:?}") },
+        Some(trap) => Fault::Trap { kind: trap_kind(*trap), message: format!("{e:?}") },
         None => Fault::Error { message: format!("{e:?}") },
     }
+}
+
+/// wasmtime's trap codes. Its `Trap` is `#[non_exhaustive]`, so a code added
+/// upstream lands in the last arm: it is then read from its text.
+fn trap_kind(trap: Trap) -> Option<crate::case::TrapKind> {
+    use crate::case::TrapKind;
+    Some(match trap {
+        Trap::StackOverflow => TrapKind::StackExhausted,
+        Trap::MemoryOutOfBounds | Trap::HeapMisaligned | Trap::TableOutOfBounds | Trap::ArrayOutOfBounds => TrapKind::OutOfBounds,
+        Trap::IndirectCallToNull | Trap::BadSignature => TrapKind::IndirectCall,
+        Trap::IntegerOverflow | Trap::BadConversionToInteger => TrapKind::IntegerOverflow,
+        Trap::IntegerDivisionByZero => TrapKind::IntegerDivideByZero,
+        Trap::UnreachableCodeReached => TrapKind::Unreachable,
+        _ => return None,
+    })
 }
 
 fn to_val(store: &Store<StoreLimits>, v: &wasmtime::Val) -> Option<Val> {

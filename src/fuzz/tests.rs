@@ -32,8 +32,8 @@ impl Engine for Liar {
     fn plain(&mut self, _: &[Vec<u8>]) -> Result<(), String> {
         Ok(())
     }
-    fn measure(&mut self, m: &str, budget: Option<u64>) -> crate::engine::measure::Measure {
-        self.0.measure(m, budget)
+    fn store(&mut self, capped: bool, features: &[crate::case::Feature]) -> Result<Box<dyn crate::engine::backend::AnyStore>, crate::engine::backend::Fault> {
+        self.0.store(capped, features)
     }
 }
 

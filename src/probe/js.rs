@@ -1,41 +1,40 @@
 //! The JS columns' harness measures: ordinary cases through the runner.
 
+use super::measure::{gib, wat};
 use crate::case::Val;
-use crate::engine::measure::{wat, Kind, Measure};
 use crate::engine::Column;
+use crate::results::measures::{Kind, Measure, MeasureSpec, Unit, What};
 use std::collections::BTreeMap;
 
-
-/// The measure families a JS column is probed for through the harness, as
-/// ordinary cases: each round runs 8 points per (column, measure) between
-/// its known good and bad bounds, every measure and column at once (a
-/// round starts the browsers once), so a 2^63 range takes about 21 rounds.
-pub(super) const JS_FAMILIES: &[&str] = &["declared_max_pages", "initial_pages", "grow_reach_pages", "host_grow_reach_pages"];
+// The measures a JS column is probed for through the harness as ordinary
+// cases (`What::js_search`): each round runs 8 points per (column,
+// measure) between its known good and bad bounds, every measure and column
+// at once (a round starts the browsers once), so a 2^63 range takes about
+// 21 rounds.
 
 /// The points a JS measure searches: 0..=hi (sizes, or grow deltas).
-fn js_hi(measure: &str) -> u64 {
-    let kind = Kind::of(measure);
-    match measure.split('.').next() {
-        Some("declared_max_pages") => kind.encoding_bound(),
-        Some("initial_pages") => kind.size_bound(),
+fn js_hi(spec: &MeasureSpec) -> u64 {
+    let kind = spec.kind;
+    match spec.what {
+        What::DeclaredMax => kind.encoding_bound(),
+        What::InitialPages => kind.size_bound(),
         _ if kind == Kind::Page1 => 1 << 32,
         _ => kind.size_bound() - 1,
     }
 }
 
-fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
+fn js_case(spec: &MeasureSpec, n: u64, id: String) -> crate::case::Case {
     use crate::case::{Action, ValType};
-    let kind = Kind::of(measure);
-    let base = measure.split('.').next().unwrap_or(measure);
+    let kind = spec.kind;
     let ty = if kind == Kind::I64 { ValType::I64 } else { ValType::I32 };
     let invoke = |name: &str, args: Vec<Val>| Action::Invoke { name: name.into(), args, results: vec![ty], instance: None };
-    let (wasm, actions) = match (base, kind.host_spec(1)) {
-        ("declared_max_pages", _) => (Some(wat(&format!("(module (memory {}))", kind.memtype(0, Some(n))))), vec![Action::Instantiate]),
-        ("initial_pages", _) => {
+    let (wasm, actions) = match (spec.what, kind.host_spec(1)) {
+        (What::DeclaredMax, _) => (Some(wat(&format!("(module (memory {}))", kind.memtype(0, Some(n))))), vec![Action::Instantiate]),
+        (What::InitialPages, _) => {
             let max = (kind == Kind::Shared).then_some(n.max(1));
             (Some(wat(&format!("(module (memory (export \"m\") {}))", kind.memtype(n, max)))), vec![Action::Instantiate])
         }
-        ("host_grow_reach_pages", Some(spec)) => (
+        (What::HostGrowReach, Some(spec)) => (
             None,
             vec![
                 Action::NewMemory { name: "m".into(), initial: 1, maximum: spec.maximum, shared: spec.shared, address: spec.address, js_form: None },
@@ -45,7 +44,7 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
                 Action::Size { memory: "m".into() },
             ],
         ),
-        ("host_grow_reach_pages", None) => (
+        (What::HostGrowReach, None) => (
             Some(wat(&kind.grow_module(1))),
             vec![Action::Instantiate, Action::Grow { memory: "m".into(), delta: n, js_form: None, address: kind.address() }, invoke("s", vec![])],
         ),
@@ -55,59 +54,54 @@ fn js_case(measure: &str, n: u64, id: String) -> crate::case::Case {
     // which makes the runner run it alone (`memory_heavy`): engines that
     // commit what they allocate (WebKit does) then never hold several such
     // memories at once.
-    let timeout = (base != "declared_max_pages" && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0);
-    probe_case(id, format!("probe {measure} at {n}"), wasm, kind.features(), crate::case::Host::default(), actions, timeout)
+    let timeout = (spec.what != What::DeclaredMax && n.saturating_mul(kind.page_bytes()) >= 1 << 30).then_some(60.0);
+    probe_case(id, format!("probe {} at {n}", spec.name), wasm, kind.features(), crate::case::Host::default(), actions, timeout)
 }
-
-/// The measures a JS column takes inside its page or isolate (the harness's
-/// `measure` step): one case each, run once.
-pub(super) const IN_PAGE: &[&str] = &["coexisting_memories_in_page", "workers_with_memory", "grow_cost_in_page", "shared_without_isolation", "coexisting_memories_under_as"];
 
 /// The address-space limit a measure runs its engine under: the whole
 /// shell process, or the browser's driver and all it starts.
-fn address_space(measure: &str) -> Option<u64> {
-    match measure {
-        "coexisting_memories_under_as.16gib" => Some(16 << 30),
-        "coexisting_memories_under_as.8gib" => Some(8 << 30),
-        _ => None,
-    }
+fn address_space(spec: &MeasureSpec) -> Option<u64> {
+    (spec.what == What::CoexistingUnderAs).then(|| spec.bytes())
 }
 
-fn in_page_case(measure: &str, id: String) -> crate::case::Case {
+/// An in-page measure's case (the harness's `measure` step, by the
+/// measure's name): one case each, run once.
+fn in_page_case(spec: &MeasureSpec, id: String) -> crate::case::Case {
     use crate::case::Action;
     // Under a limit: the count of live i32 memories, in a page of the limited engine.
-    let asked = if address_space(measure).is_some() { "coexisting_memories_in_page.i32" } else { measure };
+    let asked = if address_space(spec).is_some() { "coexisting_memories_in_page.i32" } else { spec.name };
     let actions = vec![Action::Measure { name: asked.into() }, Action::MeasureText];
     // A shared memory without isolation is asked on a page served without
     // COOP/COEP (the shells have no such thing).
-    let host = crate::case::Host { cross_origin_isolated: !measure.starts_with("shared_without_isolation"), ..Default::default() };
-    let features = if measure.ends_with(".i64") { vec![crate::case::Feature::Memory64] } else { vec![] };
+    let host = crate::case::Host { cross_origin_isolated: spec.what != What::SharedWithoutIsolation, ..Default::default() };
+    let features = if spec.kind == Kind::I64 { vec![crate::case::Feature::Memory64] } else { vec![] };
     // Counting memories stops after 60 s, each worker may take 60 s: a
     // time limit of its own makes the runner run it alone.
-    let timeout = Some(if measure.starts_with("workers_with_memory") { 600.0 } else { 180.0 });
-    probe_case(id, format!("probe {measure}"), None, features, host, actions, timeout)
+    let timeout = Some(if spec.what == What::WorkersWithMemory { 600.0 } else { 180.0 });
+    probe_case(id, format!("probe {}", spec.name), None, features, host, actions, timeout)
 }
 
 /// The in-page measures of the JS columns: one run per measure, every
 /// column at once, so that each measure has a fresh process or page (what
 /// one measure leaves for the garbage collector would count against the next).
-pub(super) fn run_in_page(columns: &[&'static Column], names: &[&'static str], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+pub(super) fn run_in_page(columns: &[&'static Column], specs: &[&'static MeasureSpec], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
     let mut out = BTreeMap::new();
-    for name in names {
-        out.extend(run_in_page_one(columns, name, opts));
+    for spec in specs {
+        out.extend(run_in_page_one(columns, spec, opts));
     }
     out
 }
 
-fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+fn run_in_page_one(columns: &[&'static Column], spec: &'static MeasureSpec, opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
     use crate::outcome::Outcome;
-    let cases: Vec<_> = columns.iter().map(|column| in_page_case(name, format!("probe-{name}-{}", column.id))).collect();
+    let name = spec.name;
+    let cases: Vec<_> = columns.iter().map(|column| in_page_case(spec, format!("probe-{name}-{}", column.id))).collect();
     let cells: Vec<_> = columns.iter().enumerate().map(|(c, column)| (c, *column)).collect();
     let mut results: BTreeMap<usize, Vec<Outcome>> = BTreeMap::new();
     let mut not_started: BTreeMap<&str, String> = BTreeMap::new();
     let started = std::time::Instant::now();
     let mut opts = opts.clone();
-    opts.address_space = address_space(name);
+    opts.address_space = address_space(spec);
     crate::runner::run_blocking(std::sync::Arc::new(cases), cells, opts, |ev| {
         match ev {
             crate::runner::RunEvent::Cell(c) => {
@@ -121,7 +115,7 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
         true
     });
     eprintln!("  {name}: {} columns in {:.1} s", columns.len(), started.elapsed().as_secs_f64());
-    let unit = crate::engine::measure::unit_of(name);
+    let unit = spec.unit();
     let mut out = BTreeMap::new();
     // Case `c` is column `c`'s.
     for (c, column) in columns.iter().enumerate() {
@@ -135,12 +129,12 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
                     Outcome::Error(_, m) => Some(m.clone()),
                     _ => None,
                 };
-                in_page_measure(name, unit, num(0), num(1), message)
+                in_page_measure(spec, num(0), num(1), message)
             }
             Some([other, ..]) => Measure::not_measured(unit, other.message().map(str::to_string).unwrap_or_else(|| other.kind().to_string())),
             // Under an address-space limit, an engine that cannot start is
             // the answer: no memory at all.
-            None if address_space(name).is_some() && not_started.contains_key(column.id) => {
+            None if address_space(spec).is_some() && not_started.contains_key(column.id) => {
                 Measure::of(0.0, unit).with_message(not_started.get(column.id).cloned()).with_note("the engine did not start under the limit")
             }
             _ => Measure::not_measured(unit, "the column did not run"),
@@ -151,32 +145,32 @@ fn run_in_page_one(columns: &[&'static Column], name: &'static str, opts: &crate
 }
 
 /// A measure from what the harness said: the value, the second number, the text.
-fn in_page_measure(name: &str, unit: &str, value: Option<f64>, extra: Option<f64>, message: Option<String>) -> Measure {
-    let base = name.split('.').next().unwrap_or(name);
-    match (base, value) {
-        ("grow_cost_in_page", Some(ms)) => Measure::of(ms / 1000.0, unit).with_note("wall time of Memory.grow inside the engine (performance.now())"),
-        ("grow_cost_in_page", None) => Measure::not_measured(unit, format!("the grow failed: {}", message.unwrap_or_default())),
-        ("coexisting_memories_in_page" | "coexisting_memories_under_as", Some(n)) => {
+fn in_page_measure(spec: &MeasureSpec, value: Option<f64>, extra: Option<f64>, message: Option<String>) -> Measure {
+    let unit = spec.unit();
+    match (spec.what, value) {
+        (What::GrowCostInPage, Some(ms)) => Measure::of(ms / 1000.0, unit).with_note("wall time of Memory.grow inside the engine (performance.now())"),
+        (What::GrowCostInPage, None) => Measure::not_measured(unit, format!("the grow failed: {}", message.unwrap_or_default())),
+        (What::CoexistingInPage | What::CoexistingUnderAs, Some(n)) => {
             let stopped = match (&message, extra) {
                 (None, Some(ms)) if ms > 60000.0 => Some("stopped after 60 s, none failed"),
                 (None, _) => Some("stopped at 20000"),
                 _ => None,
             };
-            let limit = address_space(name).map(|b| {
-                format!("live 1-page i32 memories in a page, the whole engine (a shell's process; a browser's driver and all it starts) under a {} RLIMIT_AS", crate::engine::measure::gib(b))
+            let limit = address_space(spec).map(|b| {
+                format!("live 1-page i32 memories in a page, the whole engine (a shell's process; a browser's driver and all it starts) under a {} RLIMIT_AS", gib(b))
             });
             let note: Vec<String> = [limit, stopped.map(str::to_string)].into_iter().flatten().collect();
             let m = Measure::of(n, unit).with_message(message);
             if note.is_empty() { m } else { m.with_note(note.join("; ")) }
         }
-        ("workers_with_memory", Some(n)) => {
+        (What::WorkersWithMemory, Some(n)) => {
             let m = Measure::of(n, unit).with_message(message.clone());
             let each = extra.map(|b| format!("each worker's memory grew to {}", crate::results::audit::human(b as u64)));
             let cap = if message.is_none() { Some("stopped at 16 workers".to_string()) } else { None };
             let note: Vec<String> = [each, cap].into_iter().flatten().collect();
             if note.is_empty() { m } else { m.with_note(note.join("; ")) }
         }
-        ("shared_without_isolation", Some(v)) => Measure::of(v, unit)
+        (What::SharedWithoutIsolation, Some(v)) => Measure::of(v, unit)
             .with_note(format!("a module's shared memory {}; {}", if extra == Some(1.0) { "instantiates" } else { "does not instantiate" }, message.unwrap_or_default())),
         (_, Some(v)) => Measure::of(v, unit).with_message(message),
         (_, None) => Measure::not_measured(unit, message.unwrap_or_default()),
@@ -239,16 +233,16 @@ fn js_ok(outcomes: &[crate::outcome::Outcome], grow: Option<u64>) -> Result<(), 
 }
 
 /// The JS columns' harness measures, by k-ary search in rounds through the runner.
-pub(super) fn run_js(columns: &[&'static Column], names: &[&'static str], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
+pub(super) fn run_js(columns: &[&'static Column], specs: &[&'static MeasureSpec], opts: &crate::runner::RunOptions) -> BTreeMap<(&'static str, &'static str), Measure> {
     struct Search {
         column: usize,
-        measure: &'static str,
+        measure: &'static MeasureSpec,
         good: u64,
         bad: u64,
         fail: Option<String>,
         alive: bool,
     }
-    let mut searches: Vec<Search> = names
+    let mut searches: Vec<Search> = specs
         .iter()
         .flat_map(|m| (0..columns.len()).map(move |c| Search { column: c, measure: m, good: 0, bad: js_hi(m) + 1, fail: None, alive: true }))
         .collect();
@@ -267,7 +261,7 @@ pub(super) fn run_js(columns: &[&'static Column], names: &[&'static str], opts: 
                 (1..=8).map(|k| s.good + k * step).filter(|p| *p < s.bad).collect()
             };
             for p in points {
-                cases.push(js_case(s.measure, p, format!("probe-{}-{}-{p}", s.measure, columns[s.column].id)));
+                cases.push(js_case(s.measure, p, format!("probe-{}-{}-{p}", s.measure.name, columns[s.column].id)));
                 cells.push((cases.len() - 1, columns[s.column]));
                 asked.push((si, p));
             }
@@ -288,7 +282,7 @@ pub(super) fn run_js(columns: &[&'static Column], names: &[&'static str], opts: 
         eprintln!("  JS round {}: {count} cases in {:.1} s", round + 1, started.elapsed().as_secs_f64());
         for (case, (si, p)) in asked.into_iter().enumerate() {
             let s = &mut searches[si];
-            let grow = s.measure.contains("grow_reach").then_some(p);
+            let grow = s.measure.what.reaches().then_some(p);
             let r = results.get(&case).map(|o| js_ok(o, grow)).unwrap_or_else(|| Err("the column did not run".into()));
             match r {
                 Ok(()) => s.good = s.good.max(p),
@@ -307,12 +301,12 @@ pub(super) fn run_js(columns: &[&'static Column], names: &[&'static str], opts: 
     let mut out = BTreeMap::new();
     for s in searches {
         let m = if !s.alive {
-            Measure::not_measured("pages", s.fail.unwrap_or_default())
+            Measure::not_measured(Unit::Pages, s.fail.unwrap_or_default())
         } else {
-            let value = if s.measure.contains("grow_reach") { s.good + 1 } else { s.good };
-            Measure::of(value as f64, "pages").with_message(if s.bad > js_hi(s.measure) { None } else { s.fail })
+            let value = if s.measure.what.reaches() { s.good + 1 } else { s.good };
+            Measure::of(value as f64, Unit::Pages).with_message(if s.bad > js_hi(s.measure) { None } else { s.fail })
         };
-        out.insert((columns[s.column].id, s.measure), m);
+        out.insert((columns[s.column].id, s.measure.name), m);
     }
     out
 }

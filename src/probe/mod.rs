@@ -1,5 +1,6 @@
 //! `wasm-matrix probe`: each column's memory limits, reservations and costs
-//! (the measures are in `engine/measure.rs`). Each measure of an embedded
+//! (what is measured: `results/measures.rs`; how, on an embedded column:
+//! `measure.rs`). Each measure of an embedded
 //! column runs in its own `wasm-matrix __probe COLUMN MEASURE` process (so
 //! that its address space, peak RSS and rlimits are its own), under the
 //! memory budget; the JS columns' measures run through the harness
@@ -7,14 +8,15 @@
 //! (`process.rs`). The results are `limits.json`.
 
 mod js;
+pub mod measure;
 mod process;
 
 pub use process::serve;
 
-use crate::engine::measure::{unit_of, Measure, MEASURES};
 use crate::engine::{Column, Launch};
+use crate::results::measures::{Measure, MeasureSpec, What, MEASURES};
 use crate::results::limits::{cell, EngineLimits, Host, Limits};
-use js::{run_in_page, run_js, IN_PAGE, JS_FAMILIES};
+use js::{run_in_page, run_js};
 use process::{run_one, run_shell};
 use std::collections::BTreeMap;
 
@@ -30,16 +32,16 @@ pub struct ProbeOptions {
 }
 
 impl ProbeOptions {
-    fn wants(&self, name: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|o| o == name || name.split('.').next() == Some(o.as_str()))
+    fn wants(&self, m: &MeasureSpec) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == m.name || o == m.family())
     }
 }
 
 /// Checks `--measures`: each a measure or a family of them.
 pub fn check_measures(list: &[String]) -> Result<(), String> {
     for m in list {
-        if !MEASURES.iter().any(|k| k == m || k.split('.').next() == Some(m.as_str())) {
-            let mut families: Vec<&str> = MEASURES.iter().map(|k| k.split('.').next().unwrap_or(k)).collect();
+        if !MEASURES.iter().any(|k| k.name == m || k.family() == m) {
+            let mut families: Vec<&str> = MEASURES.iter().map(|k| k.family()).collect();
             families.dedup();
             return Err(format!("unknown measure `{m}`: expected a measure (declared_max_pages.i64, ...) or one of {}", families.join(", ")));
         }
@@ -50,7 +52,7 @@ pub fn check_measures(list: &[String]) -> Result<(), String> {
 /// Measures every selected column.
 pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl FnMut(&str, &str, &Measure)) -> Limits {
     let exe = std::env::current_exe().unwrap_or_else(|_| "wasm-matrix".into());
-    let names: Vec<&'static str> = MEASURES.iter().copied().filter(|n| opts.wants(n)).collect();
+    let names: Vec<&'static MeasureSpec> = MEASURES.iter().filter(|m| opts.wants(m)).collect();
     // Asked once per column (for browsers it starts their `--version`).
     let available: Vec<Result<String, String>> = columns.iter().map(|c| c.availability()).collect();
     let js: Vec<&'static Column> = columns
@@ -61,9 +63,9 @@ pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl 
         .collect();
     let mut run_opts = crate::runner::RunOptions::new(exe.clone());
     run_opts.memory_budget = opts.budget;
-    let js_names: Vec<&'static str> = names.iter().copied().filter(|n| JS_FAMILIES.iter().any(|f| n.starts_with(f))).collect();
+    let js_names: Vec<&'static MeasureSpec> = names.iter().copied().filter(|m| m.what.js_search()).collect();
     let mut js_measures = if js.is_empty() || js_names.is_empty() { BTreeMap::new() } else { run_js(&js, &js_names, &run_opts) };
-    let page_names: Vec<&'static str> = names.iter().copied().filter(|n| IN_PAGE.iter().any(|f| n.split('.').next() == Some(f))).collect();
+    let page_names: Vec<&'static MeasureSpec> = names.iter().copied().filter(|m| m.what.in_page()).collect();
     if !js.is_empty() && !page_names.is_empty() {
         js_measures.extend(run_in_page(&js, &page_names, &run_opts));
     }
@@ -72,27 +74,27 @@ pub fn run(columns: &[&'static Column], opts: &ProbeOptions, mut progress: impl 
         let mut measures = BTreeMap::new();
         let unavailable = available.is_err();
         let version = available.unwrap_or_else(|why| format!("unavailable: {why}"));
-        for name in &names {
-            let unit = unit_of(name);
-            let m = if opts.light && *name == "grow_cost.16gib" {
+        for spec in &names {
+            let unit = spec.unit();
+            let m = if opts.light && spec.what == What::GrowCost && spec.gib == 16 {
                 Measure::not_measured(unit, "skipped (`probe --light`)")
             } else if unavailable {
                 Measure::not_measured(unit, "the column is unavailable here")
             } else {
                 match column.launch {
-                    Launch::Worker(_) if page_names.contains(name) => Measure::not_measured(unit, "an in-page measure: the JS columns' (an embedder has no page or isolate)"),
-                    Launch::Worker(_) => run_one(&exe, column, name, opts.budget),
-                    _ if js_names.contains(name) || page_names.contains(name) => js_measures.get(&(column.id, *name)).cloned().unwrap_or_else(|| Measure::not_measured(unit, "the column did not run")),
-                    _ if name.starts_with("host_cap") => Measure::not_measured(unit, "the JS API has no host memory cap to set"),
-                    Launch::Js(shell) => run_shell(&shell, name, opts.budget),
+                    Launch::Worker(_) if spec.what.in_page() => Measure::not_measured(unit, "an in-page measure: the JS columns' (an embedder has no page or isolate)"),
+                    Launch::Worker(_) => run_one(&exe, column, spec, opts.budget),
+                    _ if spec.what.js_search() || spec.what.in_page() => js_measures.get(&(column.id, spec.name)).cloned().unwrap_or_else(|| Measure::not_measured(unit, "the column did not run")),
+                    _ if spec.what == What::HostCap => Measure::not_measured(unit, "the JS API has no host memory cap to set"),
+                    Launch::Js(shell) => run_shell(&shell, spec, opts.budget),
                     _ => Measure::not_measured(
                         unit,
                         "a browser's content processes are started by its driver: the tool neither sets their rlimits nor reads their address space",
                     ),
                 }
             };
-            progress(column.id, name, &m);
-            measures.insert(name.to_string(), m);
+            progress(column.id, spec.name, &m);
+            measures.insert(spec.name.to_string(), m);
         }
         engines.insert(column.id.to_string(), EngineLimits { version, measures });
     }
@@ -105,7 +107,7 @@ pub fn tables(limits: &Limits) -> String {
     let mut out = String::new();
     let ids: Vec<&String> = limits.engines.keys().collect();
     let present = limits.present();
-    let mut families: Vec<&str> = present.iter().map(|m| m.split('.').next().unwrap_or(m)).collect();
+    let mut families: Vec<&str> = present.iter().map(|m| m.family()).collect();
     families.dedup();
     for fam in families {
         let _ = writeln!(out, "\n{fam}");
@@ -114,10 +116,10 @@ pub fn tables(limits: &Limits) -> String {
             let _ = write!(out, " {:>18}", id);
         }
         out.push('\n');
-        for name in present.iter().filter(|m| m.split('.').next() == Some(fam)) {
-            let _ = write!(out, "  {name:<34}");
+        for spec in present.iter().filter(|m| m.family() == fam) {
+            let _ = write!(out, "  {:<34}", spec.name);
             for id in &ids {
-                let m = limits.engines[*id].measures.get(*name);
+                let m = limits.engines[*id].measures.get(spec.name);
                 let _ = write!(out, " {:>18}", m.map(cell).unwrap_or_default());
             }
             out.push('\n');

@@ -3,8 +3,9 @@
 //! process group under a time limit, the memory budget and the measure's
 //! address-space limit.
 
-use crate::engine::measure::{beyond_note, gib, grow_cost_pages, process_memory, unit_of, Measure, AS_BEYOND_BASELINE};
+use super::measure::{beyond_note, gib, measure, process_memory, AS_BEYOND_BASELINE};
 use crate::engine::{js, Column, Launch};
+use crate::results::measures::{Measure, MeasureSpec, Unit, What};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,10 +19,15 @@ pub fn serve(column: &str, name: &str, budget: Option<u64>) -> i32 {
         eprintln!("wasm-matrix __probe: `{column}` is not an embedded engine");
         return 2;
     };
+    let Some(spec) = MeasureSpec::named(name) else {
+        eprintln!("wasm-matrix __probe: unknown measure `{name}`");
+        return 2;
+    };
     // The answer goes to the real stdout; what the engine prints by itself
     // goes to stderr.
-    let mut out = crate::engine::worker::protocol_stdout();
-    let m = make().measure(name, budget);
+    let mut out = crate::transport::process::protocol_stdout();
+    let mut engine = make();
+    let m = measure(spec, &mut |capped, features| engine.store(capped, features), budget);
     use std::io::Write;
     match writeln!(out, "{}", serde_json::to_string(&m).expect("measures serialize")) {
         Ok(()) => 0,
@@ -117,37 +123,38 @@ fn stopped(timed_out: &std::sync::atomic::AtomicBool, budget: &Option<crate::bud
 }
 
 /// One measure of an embedded column in its own process.
-pub(super) fn run_one(exe: &std::path::Path, column: &Column, name: &str, budget: Option<u64>) -> Measure {
+pub(super) fn run_one(exe: &std::path::Path, column: &Column, spec: &MeasureSpec, budget: Option<u64>) -> Measure {
     let mut cmd = Command::new(exe);
-    cmd.args(["__probe", column.id, name]).env("RUST_BACKTRACE", "0");
-    crate::engine::worker::own_child(&mut cmd);
+    cmd.args(["__probe", column.id, spec.name]).env("RUST_BACKTRACE", "0");
+    crate::transport::process::own_child(&mut cmd);
     if let Some(b) = budget {
         cmd.args(["--budget", &b.to_string()]);
     }
     let answer = Probe::start(cmd, budget).and_then(Probe::finish);
     match answer {
-        Ok(stdout) => serde_json::from_slice(&stdout).unwrap_or_else(|e| Measure::not_measured(unit_of(name), format!("unreadable probe output: {e}"))),
-        Err(why) => Measure::not_measured(unit_of(name), why),
+        Ok(stdout) => serde_json::from_slice(&stdout).unwrap_or_else(|e| Measure::not_measured(spec.unit(), format!("unreadable probe output: {e}"))),
+        Err(why) => Measure::not_measured(spec.unit(), why),
     }
 }
 
 /// The measures of a JS shell that need its process: `drivers/probe.js`
 /// in it, observed through /proc and run under the measure's rlimit.
-pub(super) fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> Measure {
+pub(super) fn run_shell(shell: &js::Shell, spec: &MeasureSpec, budget: Option<u64>) -> Measure {
     use std::io::{BufRead, Write};
-    let unit = unit_of(name);
-    let base = name.split('.').next().unwrap_or(name);
-    let tail = name.rsplit('.').next().unwrap_or("i32");
-    let words: [String; 3] = match base {
-        "coexisting_memories" | "coexisting_under_16gib_as" => ["coexist".into(), tail.into(), "-".into()],
-        "reserved_bytes" => ["reserve".into(), tail.into(), "256".into()],
-        _ => {
-            let pages = grow_cost_pages(name);
+    let unit = spec.unit();
+    let tail = spec.kind.suffix();
+    let under_as = spec.what == What::CoexistingUnder16GibAs;
+    let words: [String; 3] = match spec.what {
+        What::Coexisting | What::CoexistingUnder16GibAs => ["coexist".into(), tail.into(), "-".into()],
+        What::Reserved => ["reserve".into(), tail.into(), "256".into()],
+        What::GrowCost => {
+            let pages = spec.bytes() / 65536;
             if let Some(b) = budget.filter(|b| pages * 65536 + (512 << 20) > *b) {
                 return Measure::not_measured(unit, format!("over the {} memory budget: growing to {} could commit that much", gib(b), gib(pages * 65536)));
             }
             ["grow".into(), pages.to_string(), "-".into()]
         }
+        _ => return Measure::not_measured(unit, "not a measure of the shell's process"),
     };
     let result: Result<Measure, String> = (|| {
         let script = js::script_file("probe", js::PROBE_JS)?;
@@ -185,25 +192,25 @@ pub(super) fn run_shell(shell: &js::Shell, name: &str, budget: Option<u64>) -> M
             let _ = writeln!(stdin);
             Ok((before, v, after))
         };
-        let m = match base {
-            "reserved_bytes" => phase(&mut next, false).map(|((_, before, _), v, (_, after, _))| match said(&v, "error") {
+        let m = match spec.what {
+            What::Reserved => phase(&mut next, false).map(|((_, before, _), v, (_, after, _))| match said(&v, "error") {
                 Some(e) => Measure::not_measured(unit, format!("the 256 memories failed: {e}")),
-                None => Measure::of(after.saturating_sub(before) as f64 / 256.0, "bytes").with_note("VmSize growth of the shell's process over 256 live 1-page memories"),
+                None => Measure::of(after.saturating_sub(before) as f64 / 256.0, Unit::Bytes).with_note("VmSize growth of the shell's process over 256 live 1-page memories"),
             }),
-            "grow_cost" => phase(&mut next, false).map(|((rss, _, _), v, (_, _, peak))| match (said(&v, "error"), v.get("ms").and_then(|m| m.as_f64())) {
+            What::GrowCost => phase(&mut next, false).map(|((rss, _, _), v, (_, _, peak))| match (said(&v, "error"), v.get("ms").and_then(|m| m.as_f64())) {
                 (Some(e), _) => Measure::not_measured(unit, format!("the grow failed: {e}")),
-                (None, ms) => Measure::of(ms.unwrap_or(0.0) / 1000.0, "s")
+                (None, ms) => Measure::of(ms.unwrap_or(0.0) / 1000.0, Unit::Seconds)
                     .with_note(format!("peak RSS of the shell's process {:.0} MB ({:.0} MB before the grow)", peak as f64 / 1e6, rss as f64 / 1e6)),
             }),
             // The count: at "before" (the shell's own mappings made), the
             // address-space limit where the measure has one, then the count.
-            _ => phase(&mut next, base == "coexisting_under_16gib_as").map(|((_, vm, _), v, _)| {
-                let baseline = (base == "coexisting_under_16gib_as").then_some(vm);
+            _ => phase(&mut next, under_as).map(|((_, vm, _), v, _)| {
+                let baseline = under_as.then_some(vm);
                 let count = v.get("count").and_then(|c| c.as_f64()).unwrap_or(0.0);
                 if count == 0.0 {
                     return Measure::not_measured(unit, said(&v, "message").unwrap_or_default());
                 }
-                let mut m = Measure::of(count, "count").with_message(said(&v, "message"));
+                let mut m = Measure::of(count, Unit::Count).with_message(said(&v, "message"));
                 if let Some(vm) = baseline {
                     m = m.with_note(beyond_note(vm));
                 }

@@ -371,10 +371,10 @@ fn atlas(view: &View) -> Option<Section> {
     let mut head = vec![Cell::text("measure")];
     head.extend(cols.iter().map(|id| Cell::of(vec![Span::text(*id), Span::Aside(atlas.engines[*id].version.clone())])));
     let mut t = Table::new("atlas", head);
-    for name in &atlas.present() {
-        let mut row = vec![Cell::text(*name).header()];
+    for spec in atlas.present() {
+        let mut row = vec![Cell::text(spec.name).header()];
         for id in &cols {
-            row.push(match atlas.engines[*id].measures.get(*name) {
+            row.push(match atlas.engines[*id].measures.get(spec.name) {
                 Some(m) => {
                     let title: Vec<&str> = [m.message.as_deref(), m.note.as_deref()].into_iter().flatten().collect();
                     Cell::text(crate::results::limits::cell(m)).title(title.join(" · "))
@@ -489,7 +489,12 @@ fn modules(view: &View) -> Option<Section> {
                     let reached = r.reached_pages.map(|p| format!("{p} pages")).unwrap_or_else(|| "instantiates".into());
                     Cell::text(format!("✓ {reached}")).class("v-pass").title(format!("one page past: {}", r.one_page_past.as_deref().unwrap_or("-")))
                 }
-                Some(r) => Cell::text("✗ no").class("v-fail").title(r.messages.join(" · ")),
+                Some(r) if r.instantiates == Some(false) => Cell::text("✗ no").class("v-fail").title(r.messages.join("\n")),
+                // Not answered: why, never a "no".
+                Some(r) => match r.unanswered.get("instantiates") {
+                    Some(why) => Cell::text(format!("? {}", why.label())).class("v-unavailable").title(why.text.clone()),
+                    None => Cell::text("? not answered").class("v-unavailable"),
+                },
             });
         }
         t.rows.push(row);
@@ -498,7 +503,7 @@ fn modules(view: &View) -> Option<Section> {
         Span::text("Modules audited by "),
         Span::code("wasm-matrix audit"),
         Span::text(": whether each instantiates with every import stubbed, and the pages its memory reached growing to its maximum."),
-        Span::Hint(" Hover a cell for what one page more did, or why it did not instantiate.".into()),
+        Span::Hint(" Hover a cell for what one page more did, why it did not instantiate, or why the column gave no answer (timed out, over the memory budget, crashed).".into()),
     ];
     Some(Section { id: "modules", nav: "modules", title: "Modules".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
 }

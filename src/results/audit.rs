@@ -66,8 +66,12 @@ pub struct Record {
     pub available: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// `validate` said valid; `None` where the step did not answer.
+    /// `validate` said valid; `None` where the step did not answer (then
+    /// `unanswered` says why).
     pub compiles: Option<bool>,
+    /// The compile case compiled it (a fresh compile, alone) (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiled: Option<bool>,
     /// Instantiated with every import stubbed.
     pub instantiates: Option<bool>,
     /// The memory's size after the grow to its maximum (pages), and what a
@@ -94,7 +98,68 @@ pub struct Record {
     /// processes (the embedded ones); absent elsewhere (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances_16gib: Option<u64>,
-    /// The engine's own texts for what failed, `step: text`.
+    /// The engine's own texts for what failed, `step: text`, each whole
+    /// (every line of it: the cause chain included).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// Why an answer is `null` (extension): the field's name (`compiles`,
+    /// `compiled`, `instantiates`, `reached_pages`, `one_page_past`,
+    /// `compile_ms`, `instantiate_ms`, `instances`, `instances_16gib`) ->
+    /// "timed out after 120 s", "over the memory budget: ...", "crashed:
+    /// ...", "unsupported: ...", "not run: ...". A `false` is the engine's
+    /// answer, never this; a `null` without an entry here is a question that
+    /// does not apply to the module (no memory to grow, ...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unanswered: std::collections::BTreeMap<String, Unanswered>,
+}
+
+/// Why a question got no answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unanswered {
+    pub why: Why,
+    /// The whole text: the limit, the tool's or the engine's words.
+    pub text: String,
+    /// A timeout's limit, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    /// The case ran past its limit (`text` says how long it had).
+    TimedOut,
+    /// The memory budget stopped the engine, or kept the case from running.
+    OverBudget,
+    /// The engine process (or browser session) died.
+    Crashed,
+    /// The column cannot express what the case asks.
+    Unsupported,
+    /// The column is not installed here.
+    Unavailable,
+    /// The case did not run: an earlier step ended it, or the audit was
+    /// interrupted.
+    NotRun,
+}
+
+impl Unanswered {
+    pub fn new(why: Why, text: impl Into<String>) -> Unanswered {
+        Unanswered { why, text: text.into(), seconds: None }
+    }
+
+    pub fn timed_out(seconds: f64) -> Unanswered {
+        Unanswered { why: Why::TimedOut, text: format!("timed out after {seconds:.0} s"), seconds: Some(seconds) }
+    }
+
+    /// A table cell's words: `timed out (120 s)`, `over budget`, ...
+    pub fn label(&self) -> String {
+        match self.why {
+            Why::TimedOut => format!("timed out ({:.0} s)", self.seconds.unwrap_or_default()),
+            Why::OverBudget => "over budget".into(),
+            Why::Crashed => "crashed".into(),
+            Why::Unsupported => "unsupported".into(),
+            Why::Unavailable => "unavailable".into(),
+            Why::NotRun => "not run".into(),
+        }
+    }
 }

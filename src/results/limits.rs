@@ -1,8 +1,8 @@
 //! `limits.json`, the atlas `wasm-matrix probe` writes and `report` reads:
 //! a contract like results.json (documented in the README).
 
-use crate::engine::measure::{AT_LEAST, MEASURES};
-pub use crate::engine::measure::Measure;
+use super::measures::{MeasureSpec, AT_LEAST, MEASURES};
+pub use super::measures::Measure;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -70,8 +70,8 @@ pub struct Limits {
 impl Limits {
     /// The measures some column has, in table order (a file from an older
     /// tool, or from `probe --measures`, has fewer).
-    pub fn present(&self) -> Vec<&'static str> {
-        MEASURES.iter().copied().filter(|m| self.engines.values().any(|e| e.measures.contains_key(*m))).collect()
+    pub fn present(&self) -> Vec<&'static MeasureSpec> {
+        MEASURES.iter().filter(|m| self.engines.values().any(|e| e.measures.contains_key(m.name))).collect()
     }
 }
 

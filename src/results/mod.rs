@@ -1,4 +1,4 @@
-//! results.json: the shape other tools rely on (DESIGN.md), the collector
+//! results.json: the shape other tools rely on (README, "results.json"), the collector
 //! that turns runner events into it, and the writer that keeps the file
 //! current while a run goes on.
 //!
@@ -10,6 +10,7 @@
 mod collector;
 pub mod audit;
 pub mod limits;
+pub mod measures;
 mod merge;
 pub mod rundiff;
 mod step;

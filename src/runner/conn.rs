@@ -3,17 +3,17 @@
 
 use anyhow::Context;
 use super::RunOptions;
-use crate::engine::protocol::Event;
-use crate::engine::server::HarnessServer;
-use crate::engine::webdriver::BrowserConn;
-use crate::engine::worker::Proc;
+use crate::transport::protocol::Event;
+use crate::transport::server::HarnessServer;
+use crate::transport::browser::BrowserConn;
+use crate::transport::proc::Proc;
 use crate::engine::{Column, Launch};
 use crate::outcome::Outcome;
+use crate::transport::Death;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// browser session that looks like one.
 /// A JS shell's `--version`, asked once per column and run.
 pub(super) fn shell_version(id: &'static str, shell: &crate::engine::js::Shell) -> String {
     static SEEN: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
@@ -36,7 +36,7 @@ impl Conn {
             Launch::Browser(b) => {
                 let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
                 let mut setup = b.setup(remote).map_err(anyhow::Error::msg)?;
-                if let crate::engine::webdriver::Setup::Local { address_space, .. } = &mut setup {
+                if let crate::engine::browser::Setup::Local { address_space, .. } = &mut setup {
                     *address_space = opts.address_space;
                 }
                 let bind = opts.serve_addr;
@@ -106,13 +106,13 @@ impl Conn {
     pub(super) async fn kill(&mut self) {
         match self {
             Conn::Process(p) => p.kill().await,
-            Conn::Browser(b) => b.kill(),
+            Conn::Browser(b) => b.close().await,
         }
     }
 
-    pub(super) async fn death(&mut self) -> Outcome {
+    pub(super) async fn death(&mut self) -> Death {
         match self {
-            Conn::Process(p) => Outcome::Crash(p.death().await),
+            Conn::Process(p) => Death { outcome: Outcome::Crash(p.death().await), driver_died: false },
             Conn::Browser(b) => b.death(),
         }
     }
@@ -120,7 +120,7 @@ impl Conn {
     pub(super) async fn close(self) {
         match self {
             Conn::Process(p) => p.close().await,
-            Conn::Browser(mut b) => b.kill(),
+            Conn::Browser(mut b) => b.close().await,
         }
     }
 }

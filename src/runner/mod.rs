@@ -19,7 +19,7 @@ use weight::{heavy, heavy_weights, raised};
 use worker::{Availability, Worker};
 
 use crate::case::Case;
-use crate::engine::protocol::request_line_from;
+use crate::transport::protocol::request_line_from;
 use crate::engine::{Column, Launch};
 use crate::outcome::Outcome;
 use std::collections::{BTreeMap, VecDeque};

@@ -5,7 +5,7 @@ use super::conn::*;
 use super::weight::heavy;
 use super::*;
 use crate::case::{Action, Case};
-use crate::engine::protocol::{request_line_from, Event};
+use crate::transport::protocol::{request_line_from, Event};
 use crate::engine::Column;
 use crate::outcome::{normalize, Outcome};
 use std::collections::{BTreeMap, VecDeque};
@@ -260,9 +260,8 @@ impl Worker {
                         proc = None;
                     }
                     None => {
-                        let why = p.death().await;
+                        let crate::transport::Death { outcome: why, driver_died } = p.death().await;
                         front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
-                        let driver_died = matches!(&why, Outcome::Crash(m) if m.starts_with(crate::engine::webdriver::DRIVER_DIED));
                         if driver_died {
                             // Every cell in flight is lost with the session;
                             // the engine gets one restart, a second death
@@ -337,7 +336,7 @@ impl Worker {
     }
 
     /// After a worker died or was killed: the events it had buffered but not
-    /// written (its mirror, see [`crate::engine::worker`]), so that the step
+    /// written (its mirror, see [`crate::transport::mirror`]), so that the step
     /// that died is the one blamed. Returns the new `front_since`.
     async fn recover(&self, p: &mut Conn, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<InFlight>, mut front_since: Instant) -> Instant {
         if let Conn::Process(p) = p {

@@ -1,6 +1,7 @@
 //! The line protocol between the runner and an engine process: one JSON
 //! object per line each way. The same protocol serves embedded-engine
-//! workers and, later, the JS harness.
+//! workers, the JS harness in the shells, and (through `execute_async`
+//! batches) the harness page in the browsers.
 //!
 //! runner -> engine: `{"id": 7, "plan": {...}}` (a [`Request`]), several may
 //! be in flight; the engine answers them in order. `"from": 12` starts at

@@ -46,7 +46,7 @@ async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Res
 pub fn router() -> Router {
     const HTML: &str = "text/html; charset=utf-8";
     const JS: &str = "text/javascript; charset=utf-8";
-    let js = super::js::HARNESS_JS;
+    let js = crate::engine::js::HARNESS_JS;
     Router::new()
         .route("/isolated/harness.html", get(|| async { respond(HARNESS_HTML, HTML, true) }))
         .route("/isolated/harness.js", get(move || async move { respond(js, JS, true) }))
