@@ -82,3 +82,88 @@ fn bad_binaries_are_bad_input() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no .wasm files in this directory"), "{}", text(&o));
 }
+
+/// A module from WAT, written to `dir/name`.
+fn module_from(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, wasm_matrix::probe::measure::wat(wat)).unwrap();
+    path
+}
+
+fn audit_json(out: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(out.join("audit.json")).unwrap()).unwrap().as_array().unwrap().clone()
+}
+
+/// Three answers, never two: a case that runs past its limit, an engine
+/// that crashes and one the memory budget stops are not "no" but null, with
+/// why — in audit.json, the table and the verdict. And `--timeout` is the
+/// audit's limit: the spinning start function costs its limit per case.
+#[test]
+fn a_timeout_a_crash_and_a_budget_kill_are_not_answered_never_no() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spin = module_from(tmp.path(), "spin.wasm", "(module (func $s (loop (br 0))) (start $s))");
+    let out = tmp.path().join("spin");
+    let o = bin().args(["audit", spin.to_str().unwrap(), "--engines", "wasmtime,wasmi", "--timeout", "2", "--out", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for r in audit_json(&out) {
+        assert_eq!(r["compiles"], true, "{r}");
+        assert_eq!(r["instantiates"], serde_json::Value::Null, "a timeout is not a refusal: {r}");
+        assert_eq!(r["unanswered"]["instantiates"]["why"], "timed_out", "{r}");
+        assert_eq!(r["unanswered"]["instantiates"]["seconds"], 2.0, "{r}");
+        assert_eq!(r["unanswered"]["instances"]["why"], "timed_out", "{r}");
+    }
+    let t = text(&o);
+    assert!(t.contains("timed out (2 s)"), "{t}");
+    assert!(t.contains("instantiates on 0 of 0 columns that answered; answered on 0 of 2 columns"), "{t}");
+    assert!(!t.contains(" no "), "{t}");
+
+    // wasmer panics compiling a 64-bit memory: a crash, not a "no".
+    let mem64 = module_from(tmp.path(), "mem64.wasm", "(module (memory (export \"m\") i64 1 2))");
+    let out = tmp.path().join("mem64");
+    let o = bin().args(["audit", mem64.to_str().unwrap(), "--engines", "wasmer", "--out", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = &audit_json(&out)[0];
+    assert_eq!(r["compiled"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["unanswered"]["compiled"]["why"], "crashed", "{r}");
+    assert!(r["unanswered"]["compiled"]["text"].as_str().unwrap().contains("64bit memory not implemented yet"), "{r}");
+    assert!(text(&o).contains("crashed"), "{}", text(&o));
+
+    // wasmi commits what it grows: a 1 GiB grow under a 256 MiB budget is
+    // stopped by the budget.
+    let big = module_from(tmp.path(), "big.wasm", "(module (memory (export \"m\") 1 16384))");
+    let out = tmp.path().join("big");
+    let o = bin().args(["audit", big.to_str().unwrap(), "--engines", "wasmi", "--memory-budget", "256MiB", "--out", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = &audit_json(&out)[0];
+    assert_eq!(r["instantiates"], true, "{r}");
+    assert_eq!(r["reached_pages"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["unanswered"]["reached_pages"]["why"], "over_budget", "{r}");
+    assert!(text(&o).contains("over budget"), "{}", text(&o));
+}
+
+/// `--expect`: a met requirement is silent, an unmet one is named with its
+/// file:line, column and the column's answer, and fails the audit (exit 1);
+/// a bad expect file is bad input (exit 2, file:line) before any work.
+#[test]
+fn an_expect_file_gates_the_audit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let expect = tmp.path().join("expect.yaml");
+    std::fs::write(&expect, "- module: \"*.wasm\"\n  on: [wasmtime]\n  instantiates: true\n- module: grow-1-2.wasm\n  on: wasmi\n  reaches: 1GiB\n").unwrap();
+    let o = bin().args(["audit", module().to_str().unwrap(), "--engines", "wasmtime,wasmi", "--expect", expect.to_str().unwrap()]).output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("expect: 1 requirement(s) unmet:"), "{t}");
+    assert!(t.contains("expect.yaml:4: ") && t.contains("grow-1-2.wasm on wasmi: must reach 1.0 GiB; its memory reached 2 pages (128 KiB)"), "{t}");
+    assert!(!t.contains("expect.yaml:1: "), "the met requirement is not named: {t}");
+    // Met: exit 0.
+    std::fs::write(&expect, "- module: \"*.wasm\"\n  on: [wasmtime, wasmi]\n  instantiates: true\n  reaches: 2 pages\n").unwrap();
+    let o = bin().args(["audit", module().to_str().unwrap(), "--engines", "wasmtime,wasmi", "--expect", expect.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("expect: every requirement met"), "{}", text(&o));
+    // Bad: an unknown key, at its item's line.
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, "- module: a.wasm\n  instantiates: true\n- module: b.wasm\n  reach: 2GiB\n").unwrap();
+    let o = bin().args(["audit", module().to_str().unwrap(), "--engines", "wasmi", "--expect", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad.yaml:3: unknown field `reach`"), "{}", text(&o));
+}

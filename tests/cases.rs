@@ -13,7 +13,7 @@ use wasm_matrix::diff::{Known, Verdict};
 use wasm_matrix::engine::{self, ENGINES};
 use wasm_matrix::report::explain;
 use wasm_matrix::results::{CellEntry, Collector};
-use wasm_matrix::runner::{self, RunEvent, RunOptions};
+use wasm_matrix::runner::{self, RunOptions};
 
 fn main() {
     let args = Arguments::from_args();
@@ -55,15 +55,7 @@ fn main() {
         let cases_arc = Arc::new(cases.clone());
         let mut collector = Collector::new(&cases, &known, &ENGINES.iter().collect::<Vec<_>>(), None).expect("no file to open");
         runner::run_blocking(cases_arc, selected.clone(), opts, |ev| {
-            match ev {
-                RunEvent::Cell(c) => {
-                    collector.add(&c);
-                }
-                RunEvent::NotRun { case, engine, verdict, reason } => {
-                    collector.add_not_run(case, engine, verdict, &reason);
-                }
-                RunEvent::Unavailable { .. } | RunEvent::Started { .. } => {}
-            }
+            collector.record(&ev);
             true
         });
         for cell in collector.doc.cells.drain(..) {

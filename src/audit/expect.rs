@@ -4,7 +4,8 @@
 //!
 //! ```yaml
 //! - module: "dist/*.wasm"           # a glob on the module's path, or its file name
-//!   on: [chrome, firefox, webkit]   # columns, families (V8, SpiderMonkey, ...) or all
+//!   on: [chrome, firefox, webkit]   # columns, families (V8, SpiderMonkey, ...) or all (a
+//!                                   # column's id names the column, not its family)
 //!   instantiates: true
 //!   reaches: 2GiB                   # or `32768 pages`
 //!   instances: 4                    # live instances in one process, at least
@@ -138,10 +139,14 @@ fn item_lines(text: &str) -> Vec<usize> {
 fn columns(names: &[String]) -> Result<Vec<&'static str>, String> {
     let mut out = Vec::new();
     for n in names {
+        // A column's id names that column (`wasmtime` is the column, not
+        // its family); a family names its columns (`V8`).
         let found: Vec<&'static Column> = if n == "all" {
             ENGINES.iter().collect()
+        } else if let Some(c) = crate::engine::spec(n) {
+            vec![c]
         } else {
-            ENGINES.iter().filter(|c| c.id == n || c.family.eq_ignore_ascii_case(n)).collect()
+            ENGINES.iter().filter(|c| c.family.eq_ignore_ascii_case(n)).collect()
         };
         if found.is_empty() {
             let mut families: Vec<&str> = ENGINES.iter().map(|c| c.family).collect();

@@ -14,7 +14,7 @@ use crate::case::load_paths;
 use crate::diff::Known;
 use crate::engine::Column;
 use crate::results::{Collector, ResultsDoc};
-use crate::runner::{self, RunEvent, RunOptions};
+use crate::runner::{self, RunOptions};
 use anyhow::{bail, Context};
 use inspect::Declared;
 use std::path::{Path, PathBuf};
@@ -107,16 +107,7 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
     let cells: Vec<(usize, &'static Column)> = (0..cases.len()).flat_map(|c| columns.iter().map(move |e| (c, *e))).collect();
     let start = std::time::Instant::now();
     let interrupted = runner::run_blocking(shared, cells, opts, |ev| {
-        match ev {
-            RunEvent::Started { engine, version } => collector.engine_started(engine, &version),
-            RunEvent::Unavailable { engine, reason } => collector.engine_unavailable(engine, &reason),
-            RunEvent::NotRun { case, engine, verdict, reason } => {
-                collector.add_not_run(case, engine, verdict, &reason);
-            }
-            RunEvent::Cell(cell) => {
-                collector.add(&cell);
-            }
-        }
+        collector.record(&ev);
         true
     });
     collector.finish(start.elapsed().as_secs_f64(), vec![], interrupted).with_context(|| format!("{}: cannot write", out.display()))

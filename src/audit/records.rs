@@ -372,7 +372,10 @@ pub fn verdict(m: &Module, records: &[&Record]) -> String {
     let ran: Vec<&&Record> = records.iter().filter(|r| r.available).collect();
     let answered: Vec<&&&Record> = ran.iter().filter(|r| r.instantiates.is_some()).collect();
     let ok: Vec<&&&Record> = answered.iter().copied().filter(|r| r.instantiates == Some(true)).collect();
-    let mut s = format!("instantiates on {} of {} columns that answered", ok.len(), answered.len());
+    let mut s = format!("instantiates on {} of {} columns", ok.len(), answered.len());
+    if answered.len() < ran.len() {
+        s += " that answered";
+    }
     let not: Vec<String> = answered
         .iter()
         .filter(|r| r.instantiates == Some(false))
@@ -381,10 +384,9 @@ pub fn verdict(m: &Module, records: &[&Record]) -> String {
     if !not.is_empty() {
         let _ = write!(s, " (not on {})", not.join("; "));
     }
-    let _ = write!(s, "; answered on {} of {} columns", answered.len(), ran.len());
     let silent: Vec<String> = ran.iter().filter_map(|r| r.unanswered.get("instantiates").map(|u| format!("{}: {}", r.column, u.label()))).collect();
     if !silent.is_empty() {
-        let _ = write!(s, " (not answered on {})", silent.join(", "));
+        let _ = write!(s, "; answered on {} of {} columns (not answered on {})", answered.len(), ran.len(), silent.join(", "));
     }
     if let Some(mem) = m.declared.memories.first() {
         let target = mem.maximum;

@@ -128,23 +128,14 @@ impl RunPlan {
         let start = Instant::now();
         let mut unavailable: Vec<(&'static str, String)> = Vec::new();
         let interrupted = runner::run_blocking(cases.clone(), cells, opts, |ev| {
-            match ev {
-                RunEvent::Started { engine, version } => collector.engine_started(engine, &version),
-                RunEvent::Unavailable { engine, reason } => {
-                    collector.engine_unavailable(engine, &reason);
-                    unavailable.push((engine, reason));
+            if let RunEvent::Unavailable { engine, reason } = &ev {
+                unavailable.push((engine, reason.clone()));
+            }
+            if let Some(entry) = collector.record(&ev) {
+                if entry.verdict.is_failure() {
+                    progress.set_message(format!("last failure: {}::{}", entry.case, entry.engine));
                 }
-                RunEvent::NotRun { case, engine, verdict, reason } => {
-                    collector.add_not_run(case, engine, verdict, &reason);
-                    progress.inc(1);
-                }
-                RunEvent::Cell(cell) => {
-                    let entry = collector.add(&cell);
-                    if entry.verdict.is_failure() {
-                        progress.set_message(format!("last failure: {}::{}", entry.case, entry.engine));
-                    }
-                    progress.inc(1);
-                }
+                progress.inc(1);
             }
             true
         });

@@ -57,6 +57,20 @@ impl<'a> Collector<'a> {
         Ok(Collector { cases, known, doc, summary: Summary::default(), out })
     }
 
+    /// The one route from the runner's events into results: every command
+    /// that runs cells (`run`, `audit`, `cargo test`'s trials) hands each
+    /// event here. Returns the cell it recorded, if the event was one.
+    pub fn record(&mut self, ev: &crate::runner::RunEvent) -> Option<&CellEntry> {
+        use crate::runner::RunEvent;
+        match ev {
+            RunEvent::Started { engine, version } => self.engine_started(engine, version),
+            RunEvent::Unavailable { engine, reason } => self.engine_unavailable(engine, reason),
+            RunEvent::NotRun { case, engine, verdict, reason } => return Some(self.add_not_run(*case, engine, *verdict, reason)),
+            RunEvent::Cell(cell) => return Some(self.add(cell)),
+        }
+        None
+    }
+
     pub fn engine_started(&mut self, engine: &str, version: &str) {
         if let Some(e) = self.doc.engines.iter_mut().find(|e| e.id == engine) {
             e.version = Some(version.to_string());
