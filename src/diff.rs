@@ -1,6 +1,7 @@
 //! Verdicts (does a cell meet its case's expectations?), the known-divergence
 //! list, and the cross-engine diff (which engines agree on each step).
 
+use crate::outcome::Outcomes as _;
 use crate::case::load::KNOWN_FILE;
 use crate::case::LoadError;
 use crate::case::spans::Spans;

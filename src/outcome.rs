@@ -102,46 +102,86 @@ pub enum Outcome {
     Subtests(Subtests),
 }
 
-impl Outcome {
-    pub fn kind(&self) -> &'static str {
+/// What every form of a step's outcome is, whatever its values look like
+/// ([`Outcome`] here, `results::StepOutcome` in results.json): its kind and
+/// the engine's text. Each form says this once ([`Outcomes::parts`]);
+/// `kind`, `message` and `same` are written here, once, for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ok,
+    Returns,
+    Pages,
+    Bytes,
+    Trap(TrapKind),
+    Error(ErrorKind),
+    Crash,
+    Timeout,
+    Unsupported,
+    Skipped,
+    Subtests,
+}
+
+impl Kind {
+    /// The `kind` field: `ok`, `returns`, `trap`, ...
+    pub fn name(self) -> &'static str {
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Returns(_) => "returns",
-            Outcome::Pages(_) => "pages",
-            Outcome::Bytes(_) => "bytes",
-            Outcome::Trap(..) => "trap",
-            Outcome::Error(..) => "error",
-            Outcome::Crash(_) => "crash",
-            Outcome::Timeout(_) => "timeout",
-            Outcome::Unsupported(_) => "unsupported",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::Subtests(_) => "subtests",
+            Kind::Ok => "ok",
+            Kind::Returns => "returns",
+            Kind::Pages => "pages",
+            Kind::Bytes => "bytes",
+            Kind::Trap(_) => "trap",
+            Kind::Error(_) => "error",
+            Kind::Crash => "crash",
+            Kind::Timeout => "timeout",
+            Kind::Unsupported => "unsupported",
+            Kind::Skipped => "skipped",
+            Kind::Subtests => "subtests",
         }
+    }
+
+    /// Outcomes of this kind are the same whatever their text: a trap or
+    /// an error by its kind, the tool's own verdicts (crash, timeout, ...)
+    /// by being one; values are compared as values.
+    fn text_only(self) -> bool {
+        matches!(self, Kind::Trap(_) | Kind::Error(_) | Kind::Crash | Kind::Timeout | Kind::Unsupported | Kind::Skipped)
+    }
+}
+
+/// A form of a step's outcome.
+pub trait Outcomes: PartialEq {
+    /// Its kind, and the engine's verbatim text where it has one.
+    fn parts(&self) -> (Kind, Option<&str>);
+
+    fn kind(&self) -> &'static str {
+        self.parts().0.name()
     }
 
     /// The engine's verbatim text, for outcomes that have one.
-    pub fn message(&self) -> Option<&str> {
-        match self {
-            Outcome::Trap(_, m)
-            | Outcome::Error(_, m)
-            | Outcome::Crash(m)
-            | Outcome::Timeout(m)
-            | Outcome::Unsupported(m)
-            | Outcome::Skipped(m) => Some(m),
-            _ => None,
-        }
+    fn message(&self) -> Option<&str> {
+        self.parts().1
     }
 
     /// Equal as normalized outcomes: same kind and value, whatever the text.
-    pub fn same(&self, other: &Outcome) -> bool {
-        match (self, other) {
-            (Outcome::Trap(a, _), Outcome::Trap(b, _)) => a == b,
-            (Outcome::Error(a, _), Outcome::Error(b, _)) => a == b,
-            (Outcome::Crash(_), Outcome::Crash(_))
-            | (Outcome::Timeout(_), Outcome::Timeout(_))
-            | (Outcome::Unsupported(_), Outcome::Unsupported(_))
-            | (Outcome::Skipped(_), Outcome::Skipped(_)) => true,
-            (a, b) => a == b,
+    fn same(&self, other: &Self) -> bool {
+        let (a, b) = (self.parts().0, other.parts().0);
+        if a.text_only() { a == b } else { self == other }
+    }
+}
+
+impl Outcomes for Outcome {
+    fn parts(&self) -> (Kind, Option<&str>) {
+        match self {
+            Outcome::Ok => (Kind::Ok, None),
+            Outcome::Returns(_) => (Kind::Returns, None),
+            Outcome::Pages(_) => (Kind::Pages, None),
+            Outcome::Bytes(_) => (Kind::Bytes, None),
+            Outcome::Trap(k, m) => (Kind::Trap(*k), Some(m)),
+            Outcome::Error(k, m) => (Kind::Error(*k), Some(m)),
+            Outcome::Crash(m) => (Kind::Crash, Some(m)),
+            Outcome::Timeout(m) => (Kind::Timeout, Some(m)),
+            Outcome::Unsupported(m) => (Kind::Unsupported, Some(m)),
+            Outcome::Skipped(m) => (Kind::Skipped, Some(m)),
+            Outcome::Subtests(_) => (Kind::Subtests, None),
         }
     }
 }

@@ -315,6 +315,15 @@ pub struct Plan {
     pub actions: Vec<Action>,
 }
 
+impl Plan {
+    /// A plan around one module (or none) with these proposals: no imports,
+    /// stubs or further modules; its actions come from the case's steps
+    /// ([`Case::new`]).
+    pub fn of(wasm: Option<Vec<u8>>, features: Vec<Feature>) -> Plan {
+        Plan { wasm, features, without: vec![], host: Host::default(), imports: vec![], stubs: vec![], modules: vec![], actions: vec![] }
+    }
+}
+
 /// Module bytes, hex on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wasm(#[serde(with = "hex_bytes")] pub Vec<u8>);
@@ -352,6 +361,29 @@ pub struct Case {
 }
 
 impl Case {
+    /// A case of `steps`, run by `plan`: its actions are the steps' (set
+    /// here, the one place that does). Every maker of cases (the loader,
+    /// .wast scripts, testharness files, the fuzzer, probe) starts here and
+    /// sets the fields it knows: `Case { summary, ..Case::new(...) }`.
+    pub fn new(id: String, file: PathBuf, steps: Vec<Step>, mut plan: Plan) -> Case {
+        plan.actions = steps.iter().map(|s| s.action.clone()).collect();
+        Case {
+            id,
+            file,
+            summary: String::new(),
+            tags: vec![],
+            source: None,
+            wat: None,
+            steps,
+            plan: Arc::new(plan),
+            vary: BTreeMap::new(),
+            timeout: None,
+            commits_at_most: None,
+            needs_memory: None,
+            memory_budget: None,
+        }
+    }
+
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t == tag)
     }

@@ -9,9 +9,7 @@
 use super::error::LoadError;
 use super::{Action, Case, Expect, Plan, Step};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A script a testharness case runs, in order: the harness, the includes,
 /// the file.
@@ -124,23 +122,14 @@ pub fn parse_testharness(text: &str, file: &Path, id: &str) -> Result<Vec<Case>,
     scripts.push(Script { name: file_abs.display().to_string(), text: text.to_string() });
     let seconds = if long { LONG_SECONDS } else { NORMAL_SECONDS };
     let action = Action::Testharness { scripts, globals, seconds };
-    let plan = Plan { wasm: None, features: vec![], without: vec![], host: Default::default(), imports: vec![], stubs: vec![], modules: vec![], actions: vec![action.clone()] };
     let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     Ok(vec![Case {
-        id: id.to_string(),
-        file: file.to_path_buf(),
         summary: format!("the JS API's own tests in {name}"),
         tags: vec!["testharness".into()],
         source: Some(format!("testharness file {}", file.display())),
-        wat: None,
-        steps: vec![Step::new(action, Expect::Ok)],
-        plan: Arc::new(plan),
-        vary: BTreeMap::new(),
         // The harness times its subtests out first; the process gets more.
         timeout: Some(seconds + 10.0),
-        commits_at_most: None,
-        needs_memory: None,
-        memory_budget: None,
+        ..Case::new(id.to_string(), file.to_path_buf(), vec![Step::new(action, Expect::Ok)], Plan::of(None, vec![]))
     }])
 }
 

@@ -334,30 +334,14 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
     for d in script.directives {
         b.directive(d);
     }
-    let plan = Plan {
-        wasm: None,
-        features: FEATURES.to_vec(),
-        without: vec![],
-        host: Host::default(),
-        imports: vec![],
-        stubs: vec![],
-        modules: b.modules,
-        actions: b.steps.iter().map(|s| s.action.clone()).collect(),
-    };
+    let plan = Plan { modules: b.modules, ..Plan::of(None, FEATURES.to_vec()) };
     Ok(vec![Case {
-        id: id.to_string(),
-        file: file.to_path_buf(),
         summary: format!("{file_name}: {} commands", b.steps.len()),
         tags: vec!["wast".into()],
         source: Some(format!(".wast script {file_name}")),
         wat: Some(text.to_string()),
-        steps: b.steps,
-        plan: Arc::new(plan),
-        vary: Default::default(),
         timeout: Some(TIMEOUT),
-        commits_at_most: None,
-        needs_memory: None,
-        memory_budget: None,
+        ..Case::new(id.to_string(), file.to_path_buf(), b.steps, plan)
     }])
 }
 

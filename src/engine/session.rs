@@ -485,6 +485,7 @@ pub fn type_of(v: Val) -> ValType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Outcomes as _;
     use crate::case::load::parse_case;
     use crate::case::wast::parse_wast;
     use crate::case::Case;

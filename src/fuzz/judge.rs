@@ -1,6 +1,7 @@
 //! Judging: how each engine's run of a program meets the spec, and the
 //! class a finding belongs to.
 
+use crate::outcome::Outcomes as _;
 use crate::case::{Action, Case, ErrorKind, Expect, Step, Val};
 use crate::outcome::Outcome;
 use std::collections::BTreeMap;

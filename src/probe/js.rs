@@ -1,5 +1,6 @@
 //! The JS columns' harness measures: ordinary cases through the runner.
 
+use crate::outcome::Outcomes as _;
 use super::measure::{gib, wat};
 use crate::case::Val;
 use crate::engine::Column;
@@ -187,23 +188,10 @@ fn probe_case(
     actions: Vec<crate::case::Action>,
     timeout: Option<f64>,
 ) -> crate::case::Case {
-    use crate::case::{Expect, Step};
-    let plan = crate::case::Plan { wasm, features, without: vec![], host, imports: vec![], stubs: vec![], modules: vec![], actions: actions.clone() };
-    crate::case::Case {
-        file: format!("{id}.yaml").into(),
-        id,
-        summary,
-        tags: vec![],
-        source: None,
-        wat: None,
-        steps: actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect(),
-        plan: std::sync::Arc::new(plan),
-        vary: BTreeMap::new(),
-        timeout,
-        commits_at_most: None,
-        needs_memory: None,
-        memory_budget: None,
-    }
+    use crate::case::{Case, Expect, Plan, Step};
+    let steps = actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect();
+    let file = format!("{id}.yaml").into();
+    Case { summary, timeout, ..Case::new(id, file, steps, Plan { host, ..Plan::of(wasm, features) }) }
 }
 
 /// Whether a probe case went through — for a grow by `n`, that it

@@ -2,6 +2,7 @@
 //! cell fails its case, one column per engine, the observed value in each
 //! cell; verbatim messages below each row on demand.
 
+use crate::outcome::Outcomes as _;
 use crate::diff::Verdict;
 use crate::results::{CellEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::collections::BTreeMap;

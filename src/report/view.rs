@@ -2,6 +2,7 @@
 //! document: the matrix rows, per-engine conformance, pairwise agreement,
 //! the message matrix, the limits table and the seed claims.
 
+use crate::outcome::Outcomes as _;
 use super::terminal::{expect_text, same_outcome, short};
 use crate::diff::Verdict;
 use crate::results::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome};
@@ -291,211 +292,27 @@ impl<'a> View<'a> {
     }
 
     pub fn new(doc: &'a ResultsDoc) -> View<'a> {
-        // Columns by family, each family where its first column stands.
-        let mut engines: Vec<&EngineEntry> = doc.engines.iter().collect();
-        let families: Vec<String> = engines.iter().map(|e| family(e)).collect();
-        let rank = |f: &str| families.iter().position(|x| x == f).unwrap_or(0);
-        let mut order: Vec<usize> = (0..engines.len()).collect();
-        order.sort_by_key(|&i| (rank(&families[i]), i));
-        engines = order.iter().map(|&i| engines[i]).collect();
+        let engines = ordered_engines(doc);
         let n = engines.len();
-        let pos = |e: &str| engines.iter().position(|x| x.id == e);
-        let case_by_id: BTreeMap<&str, &CaseEntry> = doc.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-        let mut by_case: BTreeMap<&str, Vec<Option<&CellEntry>>> = BTreeMap::new();
-        for c in &doc.cells {
-            let slot = by_case.entry(c.case.as_str()).or_insert_with(|| vec![None; n]);
-            if let Some(i) = pos(&c.engine) {
-                slot[i] = Some(c);
-            }
-        }
-
-        let mut rows = Vec::new();
-        for (id, cells) in by_case {
-            let case = case_by_id.get(id).copied();
-            let ran: Vec<&CellEntry> = cells.iter().flatten().filter(|c| c.verdict.ran()).copied().collect();
-            let steps = ran.iter().map(|c| c.steps.len()).max().unwrap_or(0);
-            let mut step = None;
-            for i in 0..steps {
-                let here: Vec<(&CellEntry, &StepEntry)> = ran.iter().filter_map(|c| c.steps.get(i).map(|s| (*c, s))).collect();
-                let diverges = here.windows(2).any(|w| !same_outcome(w[0].1, w[1].1));
-                let fails = here.iter().any(|(c, s)| s.ok == Some(false) && c.verdict != Verdict::Pass);
-                if diverges || fails {
-                    step = Some(i);
-                    break;
-                }
-            }
-            let step = step.or(steps.checked_sub(1));
-            let first_step = step.and_then(|i| ran.iter().find_map(|c| c.steps.get(i)));
-            let step_label = step
-                .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| s.step.clone()))
-                .or_else(|| first_step.map(|s| s.step.clone()))
-                .unwrap_or_default();
-            let expected = step
-                .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| expect_text(&s.expect)))
-                .or_else(|| first_step.and_then(|s| s.expect.as_ref()).map(expect_text))
-                .unwrap_or_default();
-            let mut sigs: Vec<Vec<StepOutcome>> = Vec::new();
-            let agree = cells
-                .iter()
-                .map(|c| match c {
-                    Some(c) if c.verdict.ran() => {
-                        let s = signature(c);
-                        Some(sigs.iter().position(|x| *x == s).unwrap_or_else(|| {
-                            sigs.push(s);
-                            sigs.len() - 1
-                        }))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let tags: Vec<String> = case.map(|c| c.tags.clone()).unwrap_or_default();
-            let group = tags.first().cloned().unwrap_or_else(|| id.split('/').next().unwrap_or(id).to_string());
-            rows.push(Row { id, case, group, tags, step, step_label, expected, cells, agree });
-        }
-
-        // `vary` variants in the order of their values (8192 before 16384).
-        rows.sort_by(|a, b| {
-            let (ba, va) = split_variant(a.id);
-            let (bb, vb) = split_variant(b.id);
-            ba.cmp(bb).then_with(|| variant_key(va).cmp(&variant_key(vb)))
-        });
+        let rows = rows(doc, &engines);
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
             groups.entry(r.group.clone()).or_default().push(i);
         }
-
-        let conformance = (0..n)
-            .map(|e| {
-                let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, over_budget: 0, unsupported: 0, steps_judged: 0, steps_ok: 0 };
-                for cell in rows.iter().filter_map(|r| r.cells[e]) {
-                    if cell.verdict.ran() {
-                        c.steps_judged += cell.steps.iter().filter(|s| s.ok.is_some()).count();
-                        c.steps_ok += cell.steps.iter().filter(|s| s.ok == Some(true)).count();
-                    }
-                    match cell.verdict {
-                        Verdict::Pass => c.pass += 1,
-                        Verdict::Known => c.known += 1,
-                        Verdict::Fail => c.fail += 1,
-                        Verdict::Fixed => c.fixed += 1,
-                        Verdict::Unavailable => c.unavailable += 1,
-                        Verdict::OverBudget => c.over_budget += 1,
-                        Verdict::Unsupported => c.unsupported += 1,
-                    }
-                }
-                c
-            })
-            .collect();
-
-        let mut pairwise = vec![vec![(0, 0); n]; n];
-        for r in &rows {
-            for a in 0..n {
-                for b in 0..n {
-                    if let (Some(x), Some(y)) = (r.agree[a], r.agree[b]) {
-                        pairwise[a][b].1 += 1;
-                        if x == y {
-                            pairwise[a][b].0 += 1;
-                        }
-                    }
-                }
-            }
+        View {
+            doc,
+            engines,
+            conformance: conformance(&rows, n),
+            pairwise: pairwise(&rows, n),
+            messages: messages(&rows, n),
+            limits: limits(&rows, n),
+            claims: claims(&rows),
+            rows,
+            groups: groups.into_iter().collect(),
+            atlas: None,
+            modules: &[],
+            baseline: None,
         }
-
-        let mut by_kind: BTreeMap<String, Vec<Messages>> = BTreeMap::new();
-        for r in &rows {
-            for (e, cell) in r.cells.iter().enumerate() {
-                let Some(cell) = cell else { continue };
-                for s in &cell.steps {
-                    let Some(m) = s.message() else { continue };
-                    let kind = match &s.outcome {
-                        StepOutcome::Trap { trap, .. } => format!("trap {}", trap.name()),
-                        StepOutcome::Error { error, .. } => format!("error {}", error.name()),
-                        StepOutcome::Skipped { .. } => continue,
-                        o => o.kind().to_string(),
-                    };
-                    let slot = by_kind.entry(kind).or_insert_with(|| (0..n).map(|_| Messages::default()).collect());
-                    let entry = slot[e].texts.entry(headline(m)).or_insert_with(|| (0, r.id.to_string(), m.to_string()));
-                    entry.0 += 1;
-                }
-            }
-        }
-        let messages = by_kind.into_iter().map(|(kind, per_engine)| MessageRow { kind, per_engine }).collect();
-
-        let mut limit_groups: BTreeMap<&str, Vec<(&str, &Row)>> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.tags.iter().any(|t| t == "limits")) {
-            let (base, variant) = split_variant(r.id);
-            limit_groups.entry(base).or_default().push((variant, r));
-        }
-        let limits = limit_groups
-            .into_iter()
-            .map(|(base, mut variants)| {
-                variants.sort_by_key(|(v, _)| variant_key(v));
-                let per_engine = (0..n)
-                    .map(|e| {
-                        let mut best = None;
-                        let mut first_fail = None;
-                        for (v, r) in &variants {
-                            let Some(cell) = r.cells[e].filter(|c| c.verdict.ran()) else { continue };
-                            let label = v.to_string();
-                            // A sweep is judged on the steps that use its value
-                            // (`invoke grow(32768)` for `pages=32768`), else on all.
-                            let values: Vec<&str> = v.split(',').filter_map(|p| p.split_once('=').map(|(_, x)| x.trim())).collect();
-                            let uses = |s: &&StepEntry| values.iter().any(|x| !x.is_empty() && s.step.contains(x));
-                            let judged: Vec<&StepEntry> = if cell.steps.iter().any(|s| uses(&s)) {
-                                cell.steps.iter().filter(|s| uses(s) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
-                            } else {
-                                cell.steps.iter().collect()
-                            };
-                            match judged.into_iter().find(|s| is_failure_kind(s)) {
-                                None if first_fail.is_none() => best = Some(label),
-                                None => {}
-                                Some(s) if first_fail.is_none() => first_fail = Some((label, format!("{}: {}", s.step, short(s)))),
-                                Some(_) => {}
-                            }
-                        }
-                        (best, first_fail)
-                    })
-                    .collect();
-                LimitRow { base: base.to_string(), variants: variants.iter().map(|(v, _)| v.to_string()).collect(), per_engine }
-            })
-            .collect();
-
-        let claims = rows
-            .iter()
-            .filter(|r| r.tags.iter().any(|t| t == "seed-claim"))
-            .map(|r| {
-                let has_claims = r.case.is_some_and(|c| c.steps.iter().any(|s| s.claim.is_some()));
-                let per_engine = r
-                    .cells
-                    .iter()
-                    .map(|c| match c {
-                        Some(c) if c.verdict.ran() => {
-                            let missed = c.steps.iter().find(|s| {
-                                if has_claims { s.claim_ok == Some(false) } else { s.ok == Some(false) }
-                            });
-                            let untestable = |s: &StepEntry| matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. });
-                            match missed {
-                                Some(s) if untestable(s) => {
-                                    // Name the step that stopped it, not the skipped one.
-                                    let cause = c.steps.iter().find(|s| s.ok == Some(false) || untestable(s)).unwrap_or(s);
-                                    Holds::Untested(format!("{}: {}", cause.step, short(cause)))
-                                }
-                                Some(s) => Holds::No(format!("{}: {}", s.step, short(s))),
-                                None => Holds::Yes,
-                            }
-                        }
-                        _ => Holds::NotRun,
-                    })
-                    .collect();
-                ClaimRow {
-                    id: r.id,
-                    claim: r.case.and_then(|c| c.source.clone()).unwrap_or_default(),
-                    summary: r.case.map(|c| c.summary.clone()).unwrap_or_default(),
-                    per_engine,
-                }
-            })
-            .collect();
-
-        View { doc, engines, rows, groups: groups.into_iter().collect(), conformance, pairwise, messages, limits, claims, atlas: None, modules: &[], baseline: None }
     }
 
     /// Cases both engines ran with identical outcomes, in percent.
@@ -518,6 +335,232 @@ impl<'a> View<'a> {
 /// A letter per agreement group: A, B, C, ...
 pub fn group_letter(g: usize) -> char {
     (b'A' + (g % 26) as u8) as char
+}
+
+
+/// The columns by family, each family where its first column stands.
+fn ordered_engines(doc: &ResultsDoc) -> Vec<&EngineEntry> {
+    let mut engines: Vec<&EngineEntry> = doc.engines.iter().collect();
+    let families: Vec<String> = engines.iter().map(|e| family(e)).collect();
+    let rank = |f: &str| families.iter().position(|x| x == f).unwrap_or(0);
+    let mut order: Vec<usize> = (0..engines.len()).collect();
+    order.sort_by_key(|&i| (rank(&families[i]), i));
+    engines = order.iter().map(|&i| engines[i]).collect();
+    engines
+}
+
+/// A row per case: its cells by column, the step that shows it, and which
+/// columns agree; `vary` variants in the order of their values.
+fn rows<'a>(doc: &'a ResultsDoc, engines: &[&EngineEntry]) -> Vec<Row<'a>> {
+    let n = engines.len();
+    let pos = |e: &str| engines.iter().position(|x| x.id == e);
+    let case_by_id: BTreeMap<&str, &CaseEntry> = doc.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut by_case: BTreeMap<&str, Vec<Option<&CellEntry>>> = BTreeMap::new();
+    for c in &doc.cells {
+        let slot = by_case.entry(c.case.as_str()).or_insert_with(|| vec![None; n]);
+        if let Some(i) = pos(&c.engine) {
+            slot[i] = Some(c);
+        }
+    }
+
+    let mut rows = Vec::new();
+    for (id, cells) in by_case {
+        let case = case_by_id.get(id).copied();
+        let ran: Vec<&CellEntry> = cells.iter().flatten().filter(|c| c.verdict.ran()).copied().collect();
+        let steps = ran.iter().map(|c| c.steps.len()).max().unwrap_or(0);
+        let mut step = None;
+        for i in 0..steps {
+            let here: Vec<(&CellEntry, &StepEntry)> = ran.iter().filter_map(|c| c.steps.get(i).map(|s| (*c, s))).collect();
+            let diverges = here.windows(2).any(|w| !same_outcome(w[0].1, w[1].1));
+            let fails = here.iter().any(|(c, s)| s.ok == Some(false) && c.verdict != Verdict::Pass);
+            if diverges || fails {
+                step = Some(i);
+                break;
+            }
+        }
+        let step = step.or(steps.checked_sub(1));
+        let first_step = step.and_then(|i| ran.iter().find_map(|c| c.steps.get(i)));
+        let step_label = step
+            .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| s.step.clone()))
+            .or_else(|| first_step.map(|s| s.step.clone()))
+            .unwrap_or_default();
+        let expected = step
+            .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| expect_text(&s.expect)))
+            .or_else(|| first_step.and_then(|s| s.expect.as_ref()).map(expect_text))
+            .unwrap_or_default();
+        let mut sigs: Vec<Vec<StepOutcome>> = Vec::new();
+        let agree = cells
+            .iter()
+            .map(|c| match c {
+                Some(c) if c.verdict.ran() => {
+                    let s = signature(c);
+                    Some(sigs.iter().position(|x| *x == s).unwrap_or_else(|| {
+                        sigs.push(s);
+                        sigs.len() - 1
+                    }))
+                }
+                _ => None,
+            })
+            .collect();
+        let tags: Vec<String> = case.map(|c| c.tags.clone()).unwrap_or_default();
+        let group = tags.first().cloned().unwrap_or_else(|| id.split('/').next().unwrap_or(id).to_string());
+        rows.push(Row { id, case, group, tags, step, step_label, expected, cells, agree });
+    }
+    // `vary` variants in the order of their values (8192 before 16384).
+    rows.sort_by(|a, b| {
+        let (ba, va) = split_variant(a.id);
+        let (bb, vb) = split_variant(b.id);
+        ba.cmp(bb).then_with(|| variant_key(va).cmp(&variant_key(vb)))
+    });
+    rows
+}
+
+/// Each column's verdict counts and judged steps.
+fn conformance(rows: &[Row], n: usize) -> Vec<Conformance> {
+    (0..n)
+        .map(|e| {
+            let mut c = Conformance { pass: 0, known: 0, fail: 0, fixed: 0, unavailable: 0, over_budget: 0, unsupported: 0, steps_judged: 0, steps_ok: 0 };
+            for cell in rows.iter().filter_map(|r| r.cells[e]) {
+                if cell.verdict.ran() {
+                    c.steps_judged += cell.steps.iter().filter(|s| s.ok.is_some()).count();
+                    c.steps_ok += cell.steps.iter().filter(|s| s.ok == Some(true)).count();
+                }
+                match cell.verdict {
+                    Verdict::Pass => c.pass += 1,
+                    Verdict::Known => c.known += 1,
+                    Verdict::Fail => c.fail += 1,
+                    Verdict::Fixed => c.fixed += 1,
+                    Verdict::Unavailable => c.unavailable += 1,
+                    Verdict::OverBudget => c.over_budget += 1,
+                    Verdict::Unsupported => c.unsupported += 1,
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+/// For each pair of columns: cases with identical outcomes, cases both ran.
+fn pairwise(rows: &[Row], n: usize) -> Vec<Vec<(usize, usize)>> {
+    let mut pairwise = vec![vec![(0, 0); n]; n];
+    for r in rows {
+        for a in 0..n {
+            for b in 0..n {
+                if let (Some(x), Some(y)) = (r.agree[a], r.agree[b]) {
+                    pairwise[a][b].1 += 1;
+                    if x == y {
+                        pairwise[a][b].0 += 1;
+                    }
+                }
+            }
+        }
+    }
+    pairwise
+}
+
+/// The engines' texts, by outcome kind and column.
+fn messages(rows: &[Row], n: usize) -> Vec<MessageRow> {
+    let mut by_kind: BTreeMap<String, Vec<Messages>> = BTreeMap::new();
+    for r in rows {
+        for (e, cell) in r.cells.iter().enumerate() {
+            let Some(cell) = cell else { continue };
+            for s in &cell.steps {
+                let Some(m) = s.message() else { continue };
+                let kind = match &s.outcome {
+                    StepOutcome::Trap { trap, .. } => format!("trap {}", trap.name()),
+                    StepOutcome::Error { error, .. } => format!("error {}", error.name()),
+                    StepOutcome::Skipped { .. } => continue,
+                    o => o.kind().to_string(),
+                };
+                let slot = by_kind.entry(kind).or_insert_with(|| (0..n).map(|_| Messages::default()).collect());
+                let entry = slot[e].texts.entry(headline(m)).or_insert_with(|| (0, r.id.to_string(), m.to_string()));
+                entry.0 += 1;
+            }
+        }
+    }
+    by_kind.into_iter().map(|(kind, per_engine)| MessageRow { kind, per_engine }).collect()
+}
+
+/// The `limits` sweeps: per column, the largest variant that went through
+/// and the first that did not.
+fn limits(rows: &[Row], n: usize) -> Vec<LimitRow> {
+    let mut limit_groups: BTreeMap<&str, Vec<(&str, &Row)>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.tags.iter().any(|t| t == "limits")) {
+        let (base, variant) = split_variant(r.id);
+        limit_groups.entry(base).or_default().push((variant, r));
+    }
+    limit_groups
+        .into_iter()
+        .map(|(base, mut variants)| {
+            variants.sort_by_key(|(v, _)| variant_key(v));
+            let per_engine = (0..n)
+                .map(|e| {
+                    let mut best = None;
+                    let mut first_fail = None;
+                    for (v, r) in &variants {
+                        let Some(cell) = r.cells[e].filter(|c| c.verdict.ran()) else { continue };
+                        let label = v.to_string();
+                        // A sweep is judged on the steps that use its value
+                        // (`invoke grow(32768)` for `pages=32768`), else on all.
+                        let values: Vec<&str> = v.split(',').filter_map(|p| p.split_once('=').map(|(_, x)| x.trim())).collect();
+                        let uses = |s: &&StepEntry| values.iter().any(|x| !x.is_empty() && s.step.contains(x));
+                        let judged: Vec<&StepEntry> = if cell.steps.iter().any(|s| uses(&s)) {
+                            cell.steps.iter().filter(|s| uses(s) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
+                        } else {
+                            cell.steps.iter().collect()
+                        };
+                        match judged.into_iter().find(|s| is_failure_kind(s)) {
+                            None if first_fail.is_none() => best = Some(label),
+                            None => {}
+                            Some(s) if first_fail.is_none() => first_fail = Some((label, format!("{}: {}", s.step, short(s)))),
+                            Some(_) => {}
+                        }
+                    }
+                    (best, first_fail)
+                })
+                .collect();
+            LimitRow { base: base.to_string(), variants: variants.iter().map(|(v, _)| v.to_string()).collect(), per_engine }
+        })
+        .collect()
+}
+
+/// The seed claims: whether each holds on each column.
+fn claims<'a>(rows: &[Row<'a>]) -> Vec<ClaimRow<'a>> {
+    rows
+        .iter()
+        .filter(|r| r.tags.iter().any(|t| t == "seed-claim"))
+        .map(|r| {
+            let has_claims = r.case.is_some_and(|c| c.steps.iter().any(|s| s.claim.is_some()));
+            let per_engine = r
+                .cells
+                .iter()
+                .map(|c| match c {
+                    Some(c) if c.verdict.ran() => {
+                        let missed = c.steps.iter().find(|s| {
+                            if has_claims { s.claim_ok == Some(false) } else { s.ok == Some(false) }
+                        });
+                        let untestable = |s: &StepEntry| matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. });
+                        match missed {
+                            Some(s) if untestable(s) => {
+                                // Name the step that stopped it, not the skipped one.
+                                let cause = c.steps.iter().find(|s| s.ok == Some(false) || untestable(s)).unwrap_or(s);
+                                Holds::Untested(format!("{}: {}", cause.step, short(cause)))
+                            }
+                            Some(s) => Holds::No(format!("{}: {}", s.step, short(s))),
+                            None => Holds::Yes,
+                        }
+                    }
+                    _ => Holds::NotRun,
+                })
+                .collect();
+            ClaimRow {
+                id: r.id,
+                claim: r.case.and_then(|c| c.source.clone()).unwrap_or_default(),
+                summary: r.case.map(|c| c.summary.clone()).unwrap_or_default(),
+                per_engine,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! `kind`, `message`, `pages`, `trap`, `values`), which [`StepWire`] fixes.
 
 use crate::case::{hex_bytes, ErrorKind, TrapKind};
-use crate::outcome::Outcome;
+use crate::outcome::{Kind, Outcome, Outcomes};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,36 +26,24 @@ pub enum StepOutcome {
     Skipped { message: String },
 }
 
+impl Outcomes for StepOutcome {
+    fn parts(&self) -> (Kind, Option<&str>) {
+        match self {
+            StepOutcome::Ok => (Kind::Ok, None),
+            StepOutcome::Returns { .. } => (Kind::Returns, None),
+            StepOutcome::Pages { .. } => (Kind::Pages, None),
+            StepOutcome::Bytes { .. } => (Kind::Bytes, None),
+            StepOutcome::Trap { trap, message } => (Kind::Trap(*trap), Some(message)),
+            StepOutcome::Error { error, message } => (Kind::Error(*error), Some(message)),
+            StepOutcome::Crash { message } => (Kind::Crash, Some(message)),
+            StepOutcome::Timeout { message } => (Kind::Timeout, Some(message)),
+            StepOutcome::Unsupported { message } => (Kind::Unsupported, Some(message)),
+            StepOutcome::Skipped { message } => (Kind::Skipped, Some(message)),
+        }
+    }
+}
+
 impl StepOutcome {
-    /// The `kind` field: `ok`, `returns`, `trap`, ...
-    pub fn kind(&self) -> &'static str {
-        match self {
-            StepOutcome::Ok => "ok",
-            StepOutcome::Returns { .. } => "returns",
-            StepOutcome::Pages { .. } => "pages",
-            StepOutcome::Bytes { .. } => "bytes",
-            StepOutcome::Trap { .. } => "trap",
-            StepOutcome::Error { .. } => "error",
-            StepOutcome::Crash { .. } => "crash",
-            StepOutcome::Timeout { .. } => "timeout",
-            StepOutcome::Unsupported { .. } => "unsupported",
-            StepOutcome::Skipped { .. } => "skipped",
-        }
-    }
-
-    /// The engine's verbatim text, for outcomes that have one.
-    pub fn message(&self) -> Option<&str> {
-        match self {
-            StepOutcome::Trap { message, .. }
-            | StepOutcome::Error { message, .. }
-            | StepOutcome::Crash { message }
-            | StepOutcome::Timeout { message }
-            | StepOutcome::Unsupported { message }
-            | StepOutcome::Skipped { message } => Some(message),
-            _ => None,
-        }
-    }
-
     /// The outcome without the engine's text: what "identical normalized
     /// outcome" compares.
     pub fn normalized(&self) -> StepOutcome {
@@ -70,17 +58,6 @@ impl StepOutcome {
             _ => {}
         }
         o
-    }
-
-    /// Equal but for the engine's text.
-    pub fn same(&self, other: &StepOutcome) -> bool {
-        use StepOutcome::*;
-        match (self, other) {
-            (Trap { trap: a, .. }, Trap { trap: b, .. }) => a == b,
-            (Error { error: a, .. }, Error { error: b, .. }) => a == b,
-            (Crash { .. }, Crash { .. }) | (Timeout { .. }, Timeout { .. }) | (Unsupported { .. }, Unsupported { .. }) | (Skipped { .. }, Skipped { .. }) => true,
-            (a, b) => a == b,
-        }
     }
 
     /// A grow that failed the wasm way: it returned -1.

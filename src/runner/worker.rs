@@ -1,6 +1,7 @@
 //! One engine process's loop: its window of requests in flight, the
 //! memory-heavy permit, restarts, and which cell a death is blamed on.
 
+use crate::outcome::Outcomes as _;
 use super::conn::*;
 use super::weight::heavy;
 use super::*;
@@ -43,6 +44,36 @@ pub(super) struct Worker {
     pub(super) weight: Arc<Vec<u32>>,
 }
 
+
+/// What one process's loop carries from one turn to the next.
+struct LoopState {
+    /// Cases to send again (after a death), before the queue's.
+    retry: VecDeque<InFlight>,
+    /// Cases sent and not done, oldest first.
+    inflight: VecDeque<InFlight>,
+    failed_starts: usize,
+    driver_deaths: usize,
+    /// When the front case could start (it was sent, and the one before it
+    /// was done).
+    front_since: Instant,
+    /// The run's one place for a memory-heavy case, while this process has one.
+    big: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+enum Start {
+    Started(Conn),
+    /// The start failed; try again.
+    Retry,
+    /// The engine's remaining cells are recorded: this loop is done.
+    Done,
+}
+
+enum Next {
+    Going,
+    /// The connection is gone: start a new one for what is left.
+    Restart,
+    Done,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Availability {
@@ -107,194 +138,231 @@ impl Worker {
         }));
     }
 
+    /// The process's loop: start a connection, keep its window full, take
+    /// what it says, until the queue is empty.
     pub(super) async fn run(self) {
-        let mut retry: VecDeque<InFlight> = VecDeque::new();
-        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        let mut st = LoopState { retry: VecDeque::new(), inflight: VecDeque::new(), failed_starts: 0, driver_deaths: 0, front_since: Instant::now(), big: None };
         let mut proc: Option<Conn> = None;
-        let mut failed_starts = 0;
-        let mut driver_deaths = 0;
-        let mut front_since = Instant::now();
-        // The run's one place for a memory-heavy case, while this worker has one.
-        let mut big: Option<tokio::sync::OwnedSemaphorePermit> = None;
         loop {
             if proc.is_none() {
-                match Conn::start(self.spec, &self.opts, &self.server).await {
-                    Ok(p) => {
-                        failed_starts = 0;
-                        let mut state = self.announced.lock().unwrap();
-                        if *state != Availability::Started {
-                            *state = Availability::Started;
-                            let _ = self.tx.send(RunEvent::Started { engine: self.spec.id, version: p.version() });
-                        }
-                        proc = Some(p);
-                    }
-                    Err(reason) => {
-                        // The whole chain: what failed and why, in one line.
-                        let reason = format!("{reason:#}");
-                        failed_starts += 1;
-                        let never_started = {
-                            let mut state = self.announced.lock().unwrap();
-                            match *state {
-                                Availability::Started => false,
-                                Availability::Unknown => {
-                                    *state = Availability::Unavailable;
-                                    let _ = self.tx.send(RunEvent::Unavailable { engine: self.spec.id, reason: reason.clone() });
-                                    true
-                                }
-                                Availability::Unavailable => true,
-                            }
-                        };
-                        if never_started {
-                            while let Some(f) = self.next_case(&mut retry) {
-                                let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, verdict: crate::diff::Verdict::Unavailable, reason: reason.clone() });
-                            }
-                            return;
-                        }
-                        if failed_starts >= MAX_FAILED_STARTS {
-                            // Give the remaining cells an outcome rather than loop.
-                            while let Some(f) = self.next_case(&mut retry) {
-                                self.finish(f, Some(Outcome::Crash(format!("engine process could not restart: {reason}"))), None, Instant::now());
-                            }
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
+                match self.start(&mut st).await {
+                    Start::Started(p) => proc = Some(p),
+                    Start::Retry => continue,
+                    Start::Done => return,
                 }
             }
             // The permit for memory-heavy cases goes back as soon as none is
             // in flight here (not when the window empties: a process keeps
             // its window full, and another process waiting for the permit
             // would wait for the whole run).
-            if big.is_some() && !inflight.iter().any(|f| self.weight[f.case] > 0) {
-                big = None;
+            if st.big.is_some() && !st.inflight.iter().any(|f| self.weight[f.case] > 0) {
+                st.big = None;
             }
             let p = proc.as_mut().expect("started above");
-            while inflight.len() < self.opts.window.min(self.spec.window()).max(1) {
-                if inflight.iter().any(|f| heavy(&self.cases[f.case], self.opts.timeout)) {
-                    break;
-                }
-                // Near the end of the queue a process takes no more than its
-                // share of what is left, so that the engine's processes end
-                // together instead of one working through a full window
-                // while the others idle.
-                if inflight.len() >= 8 && retry.is_empty() && inflight.len() > self.queue.lock().unwrap().len() / self.opts.jobs.max(1) {
-                    break;
-                }
-                let Some(mut f) = self.next_case(&mut retry) else { break };
-                if !inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
-                    retry.push_front(f);
-                    break;
-                }
-                if self.weight[f.case] > 0 {
-                    // Memory-heavy cases share the budget by their weights
-                    // (one at a time where a case does not say what it can
-                    // reach). A process with one in flight takes no second
-                    // (the permits go back between them, so no process keeps
-                    // them for good), and one that cannot have the permits
-                    // now goes on with its window and asks again when a case
-                    // is done.
-                    if big.is_some() && inflight.iter().any(|f| self.weight[f.case] > 0) {
-                        retry.push_front(f);
-                        break;
-                    }
-                    if big.is_none() {
-                        match self.big.clone().try_acquire_many_owned(self.weight[f.case]) {
-                            Ok(permit) => big = Some(permit),
-                            Err(_) if !inflight.is_empty() => {
-                                retry.push_front(f);
-                                break;
-                            }
-                            // Nothing in flight: a case that needs no permit
-                            // runs meanwhile, if the queue has one.
-                            Err(_) => match self.take_light() {
-                                Some(light) => {
-                                    retry.push_front(f);
-                                    f = light;
-                                }
-                                None => big = Some(self.big.clone().acquire_many_owned(self.weight[f.case]).await.expect("the semaphore is never closed")),
-                            },
-                        }
-                    }
-                }
-                if inflight.is_empty() {
-                    front_since = Instant::now();
-                }
-                let line = match f.from {
-                    0 => self.lines[&f.case].clone(),
-                    from => {
-                        let case = &self.cases[f.case];
-                        request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.weight[f.case])).into()
-                    }
-                };
-                p.case_budget(self.cases[f.case].memory_budget);
-                p.send(line);
-                inflight.push_back(f);
-            }
-            if inflight.is_empty() {
+            self.fill(p, &mut st).await;
+            if st.inflight.is_empty() {
                 break;
             }
-            let front = &self.cases[inflight[0].case];
-            let limit = front.timeout.map_or(self.opts.timeout, |t| self.opts.timeout.max(Duration::from_secs_f64(t)));
-            // A process reports each step as it ends, so a case it died in
-            // can go on in the next one; a browser reports a case at its end.
-            let resumable = !p.keeps_time();
-            let deadline = if p.keeps_time() {
-                tokio::time::Instant::now() + Duration::from_secs(86_400)
-            } else {
-                tokio::time::Instant::from_std(front_since + limit)
-            };
-            tokio::select! {
-                ev = p.next_event() => match ev {
-                    Some(Ok(ev)) => {
-                        if self.on_event(ev, &mut inflight, &mut retry, front_since) {
-                            p.clear_stderr();
-                            front_since = Instant::now();
-                        }
-                    }
-                    Some(Err(bad)) => {
-                        // A process that speaks garbage is treated as crashed.
-                        p.kill().await;
-                        front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
-                        self.fail_front(&mut inflight, &mut retry, Outcome::Crash(bad), front_since, resumable);
-                        proc = None;
-                    }
-                    None => {
-                        let crate::transport::Death { outcome: why, driver_died } = p.death().await;
-                        front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
-                        if driver_died {
-                            // Every cell in flight is lost with the session;
-                            // the engine gets one restart, a second death
-                            // ends its run with the reason.
-                            driver_deaths += 1;
-                            for f in inflight.drain(..) {
-                                self.finish(f, Some(why.clone()), None, front_since);
-                            }
-                            if driver_deaths >= 2 {
-                                let reason = format!("not run: the browser's driver died twice ({})", why.message().unwrap_or_default());
-                                while let Some(f) = self.next_case(&mut retry) {
-                                    self.finish(f, Some(Outcome::Crash(reason.clone())), None, Instant::now());
-                                }
-                                return;
-                            }
-                        } else {
-                            self.fail_front(&mut inflight, &mut retry, why, front_since, resumable);
-                        }
-                        proc = None;
-                    }
-                },
-                _ = tokio::time::sleep_until(deadline) => {
-                    p.kill().await;
-                    front_since = self.recover(p, &mut inflight, &mut retry, front_since).await;
-                    let secs = limit.as_secs_f64();
-                    self.fail_front(&mut inflight, &mut retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")), front_since, resumable);
-                    proc = None;
-                }
+            match self.next(p, &mut st).await {
+                Next::Going => {}
+                Next::Restart => proc = None,
+                Next::Done => return,
             }
         }
         if let Some(p) = proc {
             p.close().await;
         }
+    }
+
+    /// A new connection, or why not: the engine's remaining cells are then
+    /// recorded (unavailable, or crashes after [`MAX_FAILED_STARTS`]).
+    async fn start(&self, st: &mut LoopState) -> Start {
+        let reason = match Conn::start(self.spec, &self.opts, &self.server).await {
+            Ok(p) => {
+                st.failed_starts = 0;
+                let mut state = self.announced.lock().unwrap();
+                if *state != Availability::Started {
+                    *state = Availability::Started;
+                    let _ = self.tx.send(RunEvent::Started { engine: self.spec.id, version: p.version() });
+                }
+                return Start::Started(p);
+            }
+            // The whole chain: what failed and why, in one line.
+            Err(reason) => format!("{reason:#}"),
+        };
+        st.failed_starts += 1;
+        let never_started = {
+            let mut state = self.announced.lock().unwrap();
+            match *state {
+                Availability::Started => false,
+                Availability::Unknown => {
+                    *state = Availability::Unavailable;
+                    let _ = self.tx.send(RunEvent::Unavailable { engine: self.spec.id, reason: reason.clone() });
+                    true
+                }
+                Availability::Unavailable => true,
+            }
+        };
+        if never_started {
+            while let Some(f) = self.next_case(&mut st.retry) {
+                let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, verdict: crate::diff::Verdict::Unavailable, reason: reason.clone() });
+            }
+            return Start::Done;
+        }
+        if st.failed_starts >= MAX_FAILED_STARTS {
+            // Give the remaining cells an outcome rather than loop.
+            while let Some(f) = self.next_case(&mut st.retry) {
+                self.finish(f, Some(Outcome::Crash(format!("engine process could not restart: {reason}"))), None, Instant::now());
+            }
+            return Start::Done;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Start::Retry
+    }
+
+    /// Sends cases until the window is full: a heavy case alone, a
+    /// memory-heavy one only with its share of the budget, and near the end
+    /// of the queue no more than this process's share of what is left.
+    async fn fill(&self, p: &mut Conn, st: &mut LoopState) {
+        while st.inflight.len() < self.opts.window.min(self.spec.window()).max(1) {
+            if st.inflight.iter().any(|f| heavy(&self.cases[f.case], self.opts.timeout)) {
+                break;
+            }
+            // Near the end of the queue a process takes no more than its
+            // share of what is left, so that the engine's processes end
+            // together instead of one working through a full window while
+            // the others idle.
+            if st.inflight.len() >= 8 && st.retry.is_empty() && st.inflight.len() > self.queue.lock().unwrap().len() / self.opts.jobs.max(1) {
+                break;
+            }
+            let Some(mut f) = self.next_case(&mut st.retry) else { break };
+            if !st.inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
+                st.retry.push_front(f);
+                break;
+            }
+            if self.weight[f.case] > 0 {
+                match self.permit(f, st).await {
+                    Some(taken) => f = taken,
+                    None => break,
+                }
+            }
+            if st.inflight.is_empty() {
+                st.front_since = Instant::now();
+            }
+            let line = match f.from {
+                0 => self.lines[&f.case].clone(),
+                from => {
+                    let case = &self.cases[f.case];
+                    request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.weight[f.case])).into()
+                }
+            };
+            p.case_budget(self.cases[f.case].memory_budget);
+            p.send(line);
+            st.inflight.push_back(f);
+        }
+    }
+
+    /// Memory-heavy cases share the budget by their weights (one at a time
+    /// where a case does not say what it can reach). A process with one in
+    /// flight takes no second (the permits go back between them, so no
+    /// process keeps them for good), and one that cannot have the permits
+    /// now goes on with its window and asks again when a case is done. The
+    /// case to send (`f`, or a light one while `f` waits), or none for now.
+    async fn permit(&self, f: InFlight, st: &mut LoopState) -> Option<InFlight> {
+        if st.big.is_some() && st.inflight.iter().any(|f| self.weight[f.case] > 0) {
+            st.retry.push_front(f);
+            return None;
+        }
+        if st.big.is_some() {
+            return Some(f);
+        }
+        match self.big.clone().try_acquire_many_owned(self.weight[f.case]) {
+            Ok(permit) => {
+                st.big = Some(permit);
+                Some(f)
+            }
+            Err(_) if !st.inflight.is_empty() => {
+                st.retry.push_front(f);
+                None
+            }
+            // Nothing in flight: a case that needs no permit runs meanwhile,
+            // if the queue has one.
+            Err(_) => match self.take_light() {
+                Some(light) => {
+                    st.retry.push_front(f);
+                    Some(light)
+                }
+                None => {
+                    st.big = Some(self.big.clone().acquire_many_owned(self.weight[f.case]).await.expect("the semaphore is never closed"));
+                    Some(f)
+                }
+            },
+        }
+    }
+
+    /// Waits for the connection's next event or the front case's limit, and
+    /// handles it: an event, garbage, a death, a timeout.
+    async fn next(&self, p: &mut Conn, st: &mut LoopState) -> Next {
+        let front = &self.cases[st.inflight[0].case];
+        let limit = front.timeout.map_or(self.opts.timeout, |t| self.opts.timeout.max(Duration::from_secs_f64(t)));
+        // A process reports each step as it ends, so a case it died in can
+        // go on in the next one; a browser reports a case at its end.
+        let resumable = !p.keeps_time();
+        let deadline = if p.keeps_time() {
+            tokio::time::Instant::now() + Duration::from_secs(86_400)
+        } else {
+            tokio::time::Instant::from_std(st.front_since + limit)
+        };
+        tokio::select! {
+            ev = p.next_event() => match ev {
+                Some(Ok(ev)) => {
+                    if self.on_event(ev, &mut st.inflight, &mut st.retry, st.front_since) {
+                        p.clear_stderr();
+                        st.front_since = Instant::now();
+                    }
+                    Next::Going
+                }
+                Some(Err(bad)) => {
+                    // A process that speaks garbage is treated as crashed.
+                    p.kill().await;
+                    st.front_since = self.recover(p, &mut st.inflight, &mut st.retry, st.front_since).await;
+                    self.fail_front(&mut st.inflight, &mut st.retry, Outcome::Crash(bad), st.front_since, resumable);
+                    Next::Restart
+                }
+                None => self.on_death(p, st, resumable).await,
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                p.kill().await;
+                st.front_since = self.recover(p, &mut st.inflight, &mut st.retry, st.front_since).await;
+                let secs = limit.as_secs_f64();
+                self.fail_front(&mut st.inflight, &mut st.retry, Outcome::Timeout(format!("no answer in {secs} s; the worker was killed")), st.front_since, resumable);
+                Next::Restart
+            }
+        }
+    }
+
+    /// The connection ended: the front case is blamed, unless a browser's
+    /// driver died (then every cell in flight is lost with the session; the
+    /// engine gets one restart, a second death ends its run with the reason).
+    async fn on_death(&self, p: &mut Conn, st: &mut LoopState, resumable: bool) -> Next {
+        let crate::transport::Death { outcome: why, driver_died } = p.death().await;
+        st.front_since = self.recover(p, &mut st.inflight, &mut st.retry, st.front_since).await;
+        if !driver_died {
+            self.fail_front(&mut st.inflight, &mut st.retry, why, st.front_since, resumable);
+            return Next::Restart;
+        }
+        st.driver_deaths += 1;
+        for f in st.inflight.drain(..) {
+            self.finish(f, Some(why.clone()), None, st.front_since);
+        }
+        if st.driver_deaths < 2 {
+            return Next::Restart;
+        }
+        let reason = format!("not run: the browser's driver died twice ({})", why.message().unwrap_or_default());
+        while let Some(f) = self.next_case(&mut st.retry) {
+            self.finish(f, Some(Outcome::Crash(reason.clone())), None, Instant::now());
+        }
+        Next::Done
     }
 
     /// One event of the engine; true when it ended a case (the next one's

@@ -10,7 +10,6 @@ use super::super::module::ModuleInfo;
 use super::super::spans::{block_step_lines, LazySpans};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 
 pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
@@ -125,30 +124,17 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         imports.push(MemoryImport { module: module.into(), name: name.into(), memory: memory.clone() });
     }
 
-    let plan = Plan {
-        wasm,
-        features: raw.features,
-        without: vec![],
-        host: raw.host,
-        imports,
-        stubs,
-        modules,
-        actions: steps.iter().map(|s| s.action.clone()).collect(),
-    };
+    let plan = Plan { host: raw.host, imports, stubs, modules, ..Plan::of(wasm, raw.features) };
     Ok(Case {
-        id,
-        file: file.to_path_buf(),
         summary: raw.summary,
         tags: raw.tags,
         source: raw.source,
         wat: raw.module,
-        steps,
-        plan: Arc::new(plan),
         vary,
         timeout: raw.timeout,
-        commits_at_most: None,
         needs_memory,
         memory_budget,
+        ..Case::new(id, file.to_path_buf(), steps, plan)
     })
 }
 
