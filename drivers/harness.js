@@ -243,7 +243,8 @@ const SPECTEST = {
   "global_i64": {"global": {"i64": "666"}},
   "global_f32": {"global": {"f32": 1143383654}},
   "global_f64": {"global": {"f64": "4649074691427585229"}},
-  "table": {"table": {"min": 10, "max": 20}},
+  "table": {"table": {"min": 10, "max": 20, "address": "i32"}},
+  "table64": {"table": {"min": 10, "max": 20, "address": "i64"}},
   "memory": {"memory": {"min": 1, "max": 2}}
 };
 // spectest-end
@@ -262,7 +263,16 @@ function makeSpectest() {
         : v;
       out[name] = new WebAssembly.Global({ value: ty }, value);
     } else if (item.table) {
-      out[name] = new WebAssembly.Table({ initial: item.table.min, maximum: item.table.max, element: 'anyfunc' });
+      // A 64-bit table takes BigInt limits (JS API memory64); an engine
+      // without them throws, and the item is left out (a link error names it).
+      const t = item.table;
+      try {
+        out[name] = t.address === 'i64'
+          ? new WebAssembly.Table({ initial: BigInt(t.min), maximum: BigInt(t.max), element: 'anyfunc', address: 'i64' })
+          : new WebAssembly.Table({ initial: t.min, maximum: t.max, element: 'anyfunc' });
+      } catch (e) {
+        // not made here
+      }
     } else if (item.memory) {
       out[name] = new WebAssembly.Memory({ initial: item.memory.min, maximum: item.memory.max });
     }
@@ -325,84 +335,96 @@ function sized(n, form, address) {
   return (form || (address === 'i64' ? 'bigint' : 'number')) === 'bigint' ? BigInt(n) : n;
 }
 
-// Runs one case from step `from` (the steps before it ran in a process that
-// died); emit(index, outcome) is called as each step finishes.
-async function runCase(plan, emit, from = 0) {
-  const actions = plan.actions;
-  const without = plan.host && plan.host.max_memory_bytes != null
-    ? 'the JS API has no host memory cap (host.max_memory_bytes)'
-    : plan.host && plan.host.address_space_bytes != null
-      ? 'an address-space limit (host.address_space_bytes) is set on the tool\'s own engine processes only (the embedded columns)'
-      : null;
-  if (without) {
-    for (let i = from; i < actions.length; i++) emit(i, { kind: 'unsupported', message: without });
-    return;
+// Why a case cannot run on the JS columns at all, or null.
+function notForJs(plan) {
+  if (plan.host && plan.host.max_memory_bytes != null) return 'the JS API has no host memory cap (host.max_memory_bytes)';
+  if (plan.host && plan.host.address_space_bytes != null) {
+    return 'an address-space limit (host.address_space_bytes) is set on the tool\'s own engine processes only (the embedded columns)';
   }
-  const bytes = plan.wasm ? hexToBytes(plan.wasm) : new Uint8Array(0);
-  const hostMemories = new Map();
-  // The ArrayBuffer each memory's last `buffer` step took.
-  const buffers = new Map();
-  const failedMemories = new Set();
-  let instance = null;
-  let failedInstantiate = null;
-  const named = new Map();
-  const defs = new Map();
-  let lastDef = null;
-  const registered = new Map();
-  let spectest = null;
-  // The instances an `instances` step keeps alive.
-  const held = [];
-  // The last in-page measure, for `measure_text`.
-  let lastMeasure = null;
+  return null;
+}
+
+// One case's state, written once for every step: its module, instances
+// (current, named, registered), module definitions, host memories and the
+// buffers taken of them.
+class CaseRun {
+  constructor(plan) {
+    this.plan = plan;
+    this.bytes = plan.wasm ? hexToBytes(plan.wasm) : new Uint8Array(0);
+    this.hostMemories = new Map();
+    // The ArrayBuffer each memory's last `buffer` step took.
+    this.buffers = new Map();
+    this.failedMemories = new Set();
+    this.instance = null;
+    this.failedInstantiate = null;
+    this.named = new Map();
+    this.defs = new Map();
+    this.lastDef = null;
+    this.registered = new Map();
+    this.spectest = null;
+    // The instances an `instances` step keeps alive.
+    this.held = [];
+    // The last in-page measure, for `measure_text`.
+    this.lastMeasure = null;
+  }
 
   // Compiles bytes to { module, sync }: the synchronous API where engines
   // allow it (Chrome refuses it on the main thread above 4 KiB): the async
   // one costs a task hop each, ~1 ms per tiny module, and throws the same errors.
-  const compile = async (b) => {
+  async compile(b) {
     const sync = b.length <= SYNC_LIMIT;
     return { module: sync ? new WebAssembly.Module(b) : await WebAssembly.compile(b), sync };
-  };
+  }
+
   // The case's module compiled: { module } or { outcome } (the compile error).
-  const compiled = async () => {
+  async compiled() {
     try {
-      return { module: await compile(bytes) };
+      return { module: await this.compile(this.bytes) };
     } catch (e) {
       return { outcome: error('compile', e) };
     }
-  };
-  // Instantiates a compiled module with imports from host memories,
-  // registered instances and `spectest`; the current instance unless
-  // `current` is false. Returns the outcome.
-  const instantiate = async ({ module, sync }, name, current = true, keep = null) => {
+  }
+
+  // The import object for a module: host memories, registered instances,
+  // `spectest`, and (`imports: stub`) what is still missing, made as the
+  // module declares it. { imports } or { outcome } when a stub cannot be made.
+  imports(module) {
     const imports = {};
     const put = (m, n, v) => { (imports[m] = imports[m] || {})[n] = v; };
     for (const imp of WebAssembly.Module.imports(module)) {
       // Every module name gets a namespace, so that a missing item is a
       // LinkError (unlinkable), not a TypeError about the import object.
       imports[imp.module] = imports[imp.module] || {};
-      if (registered.has(imp.module) && imp.name in registered.get(imp.module)) {
-        put(imp.module, imp.name, registered.get(imp.module)[imp.name]);
+      if (this.registered.has(imp.module) && imp.name in this.registered.get(imp.module)) {
+        put(imp.module, imp.name, this.registered.get(imp.module)[imp.name]);
       } else if (imp.module === 'spectest') {
-        spectest = spectest || makeSpectest();
-        if (imp.name in spectest) put(imp.module, imp.name, spectest[imp.name]);
+        this.spectest = this.spectest || makeSpectest();
+        if (imp.name in this.spectest) put(imp.module, imp.name, this.spectest[imp.name]);
       }
     }
-    for (const imp of plan.imports || []) {
-      if (hostMemories.has(imp.memory)) put(imp.module, imp.name, hostMemories.get(imp.memory));
+    for (const imp of this.plan.imports || []) {
+      if (this.hostMemories.has(imp.memory)) put(imp.module, imp.name, this.hostMemories.get(imp.memory));
     }
-    // `imports: stub`: what is still missing, made as the module declares it.
-    for (const s of plan.stubs || []) {
+    for (const s of this.plan.stubs || []) {
       if (imports[s.module] && s.name in imports[s.module]) continue;
       try {
         put(s.module, s.name, makeStub(s));
       } catch (e) {
-        return s.kind.unsupported ? { kind: 'unsupported', message: s.kind.unsupported.what } : error('link', e);
+        return { outcome: s.kind.unsupported ? { kind: 'unsupported', message: s.kind.unsupported.what } : error('link', e) };
       }
     }
+    return { imports };
+  }
+
+  // Instantiates a compiled module; the current instance unless `current`
+  // is false, named `name`, kept in `keep`. Returns the outcome.
+  async instantiate({ module, sync }, name, current = true, keep = null) {
+    const { imports, outcome } = this.imports(module);
+    if (outcome) return outcome;
     try {
       const inst = sync ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
-      if (current) instance = inst;
-      if (name) named.set(name, inst);
+      if (current) this.instance = inst;
+      if (name) this.named.set(name, inst);
       if (keep) keep.push(inst);
       return { kind: 'ok' };
     } catch (e) {
@@ -410,251 +432,222 @@ async function runCase(plan, emit, from = 0) {
       if (e instanceof WebAssembly.RuntimeError) return trap(e);
       return error('instantiate', e);
     }
-  };
-  // The named instance or the current one: { inst } or { outcome } saying why not.
-  const pick = (name) => {
-    const inst = name ? named.get(name) : instance;
-    if (inst) return { inst };
-    return { outcome: name ? { kind: 'error', stage: 'call', message: `no instance named ${name}` } : { kind: 'skipped', message: noInstance() } };
-  };
+  }
 
-  const noInstance = () =>
-    failedInstantiate === null
+  noInstance() {
+    return this.failedInstantiate === null
       ? 'no instance: the module was not instantiated'
-      : `no instance: instantiate (step ${failedInstantiate + 1}) failed`;
-  const memory = (name) => {
-    if (hostMemories.has(name)) return hostMemories.get(name);
-    const m = instance && instance.exports[name];
-    return m instanceof WebAssembly.Memory ? m : null;
-  };
+      : `no instance: instantiate (step ${this.failedInstantiate + 1}) failed`;
+  }
 
+  // The named instance or the current one: { inst } or { outcome } saying why not.
+  pick(name) {
+    const inst = name ? this.named.get(name) : this.instance;
+    if (inst) return { inst };
+    return { outcome: name ? { kind: 'error', stage: 'call', message: `no instance named ${name}` } : { kind: 'skipped', message: this.noInstance() } };
+  }
+
+  memory(name) {
+    if (this.hostMemories.has(name)) return this.hostMemories.get(name);
+    const m = this.instance && this.instance.exports[name];
+    return m instanceof WebAssembly.Memory ? m : null;
+  }
+
+  // A step that names a memory that is not there is skipped, saying why.
+  missingMemory(arg) {
+    if (!arg || arg.memory === undefined || this.memory(arg.memory)) return null;
+    return {
+      kind: 'skipped',
+      message: this.instance || this.failedMemories.has(arg.memory)
+        ? `no memory \`${arg.memory}\`: the step that makes it failed`
+        : `no memory \`${arg.memory}\`: ${this.noInstance()}`,
+    };
+  }
+
+  // The buffer an earlier `buffer` step took of a memory, or why none.
+  buffer(name) {
+    const b = this.buffers.get(name);
+    return b ? { b } : { outcome: { kind: 'skipped', message: `no buffer of \`${name}\`: no earlier \`buffer\` step took one` } };
+  }
+}
+
+// An export of the named or current instance: { inst } or { outcome }.
+const calls = (run, arg, what, test) => {
+  const { inst, outcome } = run.pick(arg.instance);
+  if (outcome) return { outcome };
+  const x = inst.exports[arg[what === 'global' ? 'global' : 'name']];
+  return test(x) ? { x } : { outcome: { kind: 'error', stage: 'call', message: `no exported ${what} \`${arg[what === 'global' ? 'global' : 'name']}\`` } };
+};
+
+// Every step kind: (run, arg, index) -> outcome. A kind not here is a tool
+// error (the Rust side has a step the harness was not taught), never an
+// engine's limitation.
+const STEPS = {
+  testharness: (run, arg) => runTestharness(arg),
+  validate: (run) => ({ kind: 'returns', values: [{ i32: WebAssembly.validate(run.bytes) ? 1 : 0 }] }),
+  // An in-page measure: [value, extra] (f64; NaN where there is none), and
+  // its text for the `measure_text` step after it.
+  measure: async (run, arg) => {
+    const [base, param] = arg.name.split('.');
+    const f = IN_PAGE[base];
+    if (!f) return { kind: 'unsupported', message: `no in-page measure ${arg.name}` };
+    try {
+      run.lastMeasure = await f(param === undefined ? null : param);
+      const num = (x) => toVal(x == null ? NaN : Number(x), 'f64');
+      return { kind: 'returns', values: [num(run.lastMeasure.value), num(run.lastMeasure.extra)] };
+    } catch (e) {
+      run.lastMeasure = null;
+      return error('call', e);
+    }
+  },
+  measure_text: (run) => (run.lastMeasure && run.lastMeasure.message != null ? { kind: 'error', stage: 'call', message: String(run.lastMeasure.message) } : { kind: 'ok' }),
+  compile: async (run) => (await run.compiled()).outcome || { kind: 'ok' },
+  // Live instances (kept here until the case ends), until one fails.
+  instances: async (run, arg) => {
+    const c = await run.compiled();
+    if (c.outcome) return c.outcome;
+    const live = [];
+    while (live.length < arg.limit) {
+      if ((await run.instantiate(c.module, null, false, live)).kind !== 'ok') break;
+    }
+    run.held.push(live);
+    return { kind: 'returns', values: [{ i32: live.length }] };
+  },
+  instantiate: async (run, arg, i) => {
+    const c = await run.compiled();
+    const outcome = c.outcome || await run.instantiate(c.module, null);
+    if (outcome.kind !== 'ok') run.failedInstantiate = i;
+    return outcome;
+  },
+  module: async (run, arg) => {
+    if (arg.text) return { kind: 'unsupported', message: 'a text-format module: the JS API compiles binaries only' };
+    let module;
+    try {
+      module = await run.compile(hexToBytes(run.plan.modules[arg.module]));
+    } catch (e) {
+      return error('compile', e);
+    }
+    if (arg.instantiate) return run.instantiate(module, arg.name, !arg.assertion);
+    if (arg.name) run.defs.set(arg.name, module);
+    run.lastDef = module;
+    return { kind: 'ok' };
+  },
+  instance: async (run, arg) => {
+    const def = arg.module ? run.defs.get(arg.module) : run.lastDef;
+    return def ? run.instantiate(def, arg.instance) : { kind: 'error', stage: 'link', message: `no module definition ${arg.module || ''}` };
+  },
+  register: (run, arg) => {
+    const { inst, outcome } = run.pick(arg.instance);
+    if (outcome) return outcome;
+    run.registered.set(arg.name, inst.exports);
+    return { kind: 'ok' };
+  },
+  get: (run, arg) => {
+    const { x: g, outcome } = calls(run, arg, 'global', (g) => g instanceof WebAssembly.Global);
+    if (outcome) return outcome;
+    try {
+      const ty = arg.ty || 'f64';
+      return { kind: 'returns', values: [ty === 'f32' || ty === 'f64' ? globalBits(g, ty) : toVal(g.value, ty)] };
+    } catch (e) {
+      return e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
+    }
+  },
+  unsupported: (run, arg) => ({ kind: 'unsupported', message: arg.reason }),
+  invoke: (run, arg) => {
+    const { x: f, outcome } = calls(run, arg, 'function', (f) => typeof f === 'function');
+    if (outcome) return outcome;
+    const cannot = (arg.results || []).find((t) => t === 'otherref');
+    if (cannot) return { kind: 'unsupported', message: `a ${cannot} result cannot cross the JS API` };
+    try {
+      return { kind: 'returns', values: call(f, arg.args, arg.results || []) };
+    } catch (e) {
+      return e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
+    }
+  },
+  new_memory: (run, arg) => {
+    const desc = { initial: sized(arg.initial, arg.js_form, arg.address), shared: !!arg.shared };
+    if (arg.maximum !== null && arg.maximum !== undefined) desc.maximum = sized(arg.maximum, arg.js_form, arg.address);
+    if (arg.address === 'i64') desc.address = 'i64';
+    try {
+      run.hostMemories.set(arg.name, new WebAssembly.Memory(desc));
+      return { kind: 'ok' };
+    } catch (e) {
+      run.failedMemories.add(arg.name);
+      return error('new_memory', e);
+    }
+  },
+  grow: (run, arg) => {
+    try {
+      const prev = run.memory(arg.memory).grow(sized(arg.delta, arg.js_form, arg.address));
+      return { kind: 'returns', values: [{ i64: BigInt(prev).toString() }] };
+    } catch (e) {
+      return error('grow', e);
+    }
+  },
+  buffer: (run, arg) => {
+    try {
+      const m = run.memory(arg.memory);
+      const b = arg.resizable === true ? m.toResizableBuffer()
+        : arg.resizable === false ? m.toFixedLengthBuffer()
+        : m.buffer;
+      run.buffers.set(arg.memory, b);
+      const len = arg.resizable === true ? b.maxByteLength : b.byteLength;
+      return { kind: 'returns', values: [{ i64: String(len) }] };
+    } catch (e) {
+      return error('access', e);
+    }
+  },
+  buffer_length: (run, arg) => {
+    const { b, outcome } = run.buffer(arg.memory);
+    return outcome || { kind: 'returns', values: [{ i64: String(b.byteLength) }] };
+  },
+  resize: (run, arg) => {
+    const { b, outcome } = run.buffer(arg.memory);
+    if (outcome) return outcome;
+    try {
+      b.resize(arg.bytes);
+      return { kind: 'ok' };
+    } catch (e) {
+      return error('grow', e);
+    }
+  },
+  size: (run, arg) => ({ kind: 'pages', pages: run.memory(arg.memory).buffer.byteLength / PAGE }),
+  read: (run, arg) => {
+    try {
+      return { kind: 'bytes', hex: bytesToHex(new Uint8Array(run.memory(arg.memory).buffer, arg.offset, arg.len)) };
+    } catch (e) {
+      return error('access', e);
+    }
+  },
+  write: (run, arg) => {
+    try {
+      const data = hexToBytes(arg.bytes);
+      new Uint8Array(run.memory(arg.memory).buffer, arg.offset, data.length).set(data);
+      return { kind: 'ok' };
+    } catch (e) {
+      return error('access', e);
+    }
+  },
+};
+
+// Runs one case from step `from` (the steps before it ran in a process that
+// died); emit(index, outcome) is called as each step finishes.
+async function runCase(plan, emit, from = 0) {
+  const actions = plan.actions;
+  const without = notForJs(plan);
+  if (without) {
+    for (let i = from; i < actions.length; i++) emit(i, { kind: 'unsupported', message: without });
+    return;
+  }
+  const run = new CaseRun(plan);
   for (let i = from; i < actions.length; i++) {
     const action = actions[i];
     const kind = typeof action === 'string' ? action : Object.keys(action)[0];
     const arg = typeof action === 'string' ? null : action[kind];
-    let outcome;
-    if (arg && arg.memory !== undefined && !memory(arg.memory)) {
-      outcome = {
-        kind: 'skipped',
-        message: instance || failedMemories.has(arg.memory)
-          ? `no memory \`${arg.memory}\`: the step that makes it failed`
-          : `no memory \`${arg.memory}\`: ${noInstance()}`,
-      };
-    } else {
-      switch (kind) {
-        case 'testharness':
-          outcome = await runTestharness(arg);
-          break;
-        case 'validate':
-          outcome = { kind: 'returns', values: [{ i32: WebAssembly.validate(bytes) ? 1 : 0 }] };
-          break;
-        case 'measure': {
-          // An in-page measure: [value, extra] (f64; NaN where there is none),
-          // and its text for the `measure_text` step after it.
-          const [base, param] = arg.name.split('.');
-          const f = IN_PAGE[base];
-          if (!f) {
-            outcome = { kind: 'unsupported', message: `no in-page measure ${arg.name}` };
-            break;
-          }
-          try {
-            lastMeasure = await f(param === undefined ? null : param);
-            const num = (x) => toVal(x == null ? NaN : Number(x), 'f64');
-            outcome = { kind: 'returns', values: [num(lastMeasure.value), num(lastMeasure.extra)] };
-          } catch (e) {
-            lastMeasure = null;
-            outcome = error('call', e);
-          }
-          break;
-        }
-        case 'measure_text':
-          outcome = lastMeasure && lastMeasure.message != null ? { kind: 'error', stage: 'call', message: String(lastMeasure.message) } : { kind: 'ok' };
-          break;
-        case 'compile': {
-          const c = await compiled();
-          outcome = c.outcome || { kind: 'ok' };
-          break;
-        }
-        case 'instances': {
-          // Live instances (kept here until the case ends), until one fails.
-          const c = await compiled();
-          if (c.outcome) {
-            outcome = c.outcome;
-            break;
-          }
-          const live = [];
-          while (live.length < arg.limit) {
-            if ((await instantiate(c.module, null, false, live)).kind !== 'ok') break;
-          }
-          held.push(live);
-          outcome = { kind: 'returns', values: [{ i32: live.length }] };
-          break;
-        }
-        case 'instantiate': {
-          const c = await compiled();
-          outcome = c.outcome || await instantiate(c.module, null);
-          if (outcome.kind !== 'ok') failedInstantiate = i;
-          break;
-        }
-        case 'module': {
-          if (arg.text) {
-            outcome = { kind: 'unsupported', message: 'a text-format module: the JS API compiles binaries only' };
-            break;
-          }
-          let module = null;
-          try {
-            module = await compile(hexToBytes(plan.modules[arg.module]));
-          } catch (e) {
-            outcome = error('compile', e);
-          }
-          if (module && arg.instantiate) {
-            outcome = await instantiate(module, arg.name, !arg.assertion);
-          } else if (module) {
-            if (arg.name) defs.set(arg.name, module);
-            lastDef = module;
-            outcome = { kind: 'ok' };
-          }
-          break;
-        }
-        case 'instance': {
-          const def = arg.module ? defs.get(arg.module) : lastDef;
-          outcome = def ? await instantiate(def, arg.instance) : { kind: 'error', stage: 'link', message: `no module definition ${arg.module || ''}` };
-          break;
-        }
-        case 'register': {
-          const { inst, outcome: missing } = pick(arg.instance);
-          if (missing) {
-            outcome = missing;
-            break;
-          }
-          registered.set(arg.name, inst.exports);
-          outcome = { kind: 'ok' };
-          break;
-        }
-        case 'get': {
-          const { inst, outcome: missing } = pick(arg.instance);
-          if (missing) {
-            outcome = missing;
-            break;
-          }
-          const g = inst.exports[arg.global];
-          if (!(g instanceof WebAssembly.Global)) {
-            outcome = { kind: 'error', stage: 'call', message: `no exported global \`${arg.global}\`` };
-            break;
-          }
-          try {
-            const ty = arg.ty || 'f64';
-            outcome = { kind: 'returns', values: [ty === 'f32' || ty === 'f64' ? globalBits(g, ty) : toVal(g.value, ty)] };
-          } catch (e) {
-            outcome = e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
-          }
-          break;
-        }
-        case 'unsupported':
-          outcome = { kind: 'unsupported', message: arg.reason };
-          break;
-        case 'invoke': {
-          const { inst, outcome: missing } = pick(arg.instance);
-          if (missing) {
-            outcome = missing;
-            break;
-          }
-          const f = inst.exports[arg.name];
-          if (typeof f !== 'function') {
-            outcome = { kind: 'error', stage: 'call', message: `no exported function \`${arg.name}\`` };
-            break;
-          }
-          const cannot = (arg.results || []).find((t) => t === 'otherref');
-          if (cannot) {
-            outcome = { kind: 'unsupported', message: `a ${cannot} result cannot cross the JS API` };
-            break;
-          }
-          try {
-            outcome = { kind: 'returns', values: call(f, arg.args, arg.results || []) };
-          } catch (e) {
-            outcome = e instanceof Unsupported ? { kind: 'unsupported', message: e.message } : trap(e);
-          }
-          break;
-        }
-        case 'new_memory': {
-          const desc = { initial: sized(arg.initial, arg.js_form, arg.address), shared: !!arg.shared };
-          if (arg.maximum !== null && arg.maximum !== undefined) desc.maximum = sized(arg.maximum, arg.js_form, arg.address);
-          if (arg.address === 'i64') desc.address = 'i64';
-          try {
-            hostMemories.set(arg.name, new WebAssembly.Memory(desc));
-            outcome = { kind: 'ok' };
-          } catch (e) {
-            failedMemories.add(arg.name);
-            outcome = error('new_memory', e);
-          }
-          break;
-        }
-        case 'grow':
-          try {
-            const m = memory(arg.memory);
-            const prev = m.grow(sized(arg.delta, arg.js_form, arg.address));
-            outcome = { kind: 'returns', values: [{ i64: BigInt(prev).toString() }] };
-          } catch (e) {
-            outcome = error('grow', e);
-          }
-          break;
-        case 'buffer':
-          try {
-            const m = memory(arg.memory);
-            const b = arg.resizable === true ? m.toResizableBuffer()
-              : arg.resizable === false ? m.toFixedLengthBuffer()
-              : m.buffer;
-            buffers.set(arg.memory, b);
-            const len = arg.resizable === true ? b.maxByteLength : b.byteLength;
-            outcome = { kind: 'returns', values: [{ i64: String(len) }] };
-          } catch (e) {
-            outcome = error('access', e);
-          }
-          break;
-        case 'buffer_length': {
-          const b = buffers.get(arg.memory);
-          outcome = b
-            ? { kind: 'returns', values: [{ i64: String(b.byteLength) }] }
-            : { kind: 'skipped', message: `no buffer of \`${arg.memory}\`: no earlier \`buffer\` step took one` };
-          break;
-        }
-        case 'resize': {
-          const b = buffers.get(arg.memory);
-          if (!b) {
-            outcome = { kind: 'skipped', message: `no buffer of \`${arg.memory}\`: no earlier \`buffer\` step took one` };
-            break;
-          }
-          try {
-            b.resize(arg.bytes);
-            outcome = { kind: 'ok' };
-          } catch (e) {
-            outcome = error('grow', e);
-          }
-          break;
-        }
-        case 'size':
-          outcome = { kind: 'pages', pages: memory(arg.memory).buffer.byteLength / PAGE };
-          break;
-        case 'read':
-          try {
-            outcome = { kind: 'bytes', hex: bytesToHex(new Uint8Array(memory(arg.memory).buffer, arg.offset, arg.len)) };
-          } catch (e) {
-            outcome = error('access', e);
-          }
-          break;
-        case 'write':
-          try {
-            const data = hexToBytes(arg.bytes);
-            new Uint8Array(memory(arg.memory).buffer, arg.offset, data.length).set(data);
-            outcome = { kind: 'ok' };
-          } catch (e) {
-            outcome = error('access', e);
-          }
-          break;
-        default:
-          outcome = { kind: 'unsupported', message: `the JS harness does not know the step \`${kind}\`` };
-      }
-    }
+    const step = Object.prototype.hasOwnProperty.call(STEPS, kind) ? STEPS[kind] : null;
+    const outcome = !step
+      ? { kind: 'crash', message: `tool error: the JS harness does not know the step \`${kind}\` (the tool and drivers/harness.js are out of step)` }
+      : run.missingMemory(arg) || await step(run, arg, i);
     emit(i, outcome);
   }
 }
@@ -896,7 +889,7 @@ async function runBatch(requests, yieldMs = Infinity, events = []) {
     try {
       await runCase(req.plan, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }), req.from || 0);
     } catch (e) {
-      events.push({ step: { id: req.id, index: 0, outcome: { kind: 'unsupported', message: `harness error: ${describe(e)}` } } });
+      events.push({ step: { id: req.id, index: 0, outcome: { kind: 'crash', message: `tool error: the harness failed: ${describe(e)}` } } });
     }
     const done = { id: req.id, us: Math.round((performance.now() - t0) * 1000) };
     if (typeof self !== 'undefined' && 'crossOriginIsolated' in self) done.cross_origin_isolated = self.crossOriginIsolated === true;

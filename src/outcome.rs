@@ -54,6 +54,10 @@ pub enum RawOutcome {
     },
     Unsupported { message: String },
     Skipped { message: String },
+    /// The tool itself failed at this step (the JS harness met a step kind
+    /// it does not know, or threw): a crash cell, loud, never taken for an
+    /// engine's limitation.
+    Crash { message: String },
     /// A testharness file ran: the harness's status and each subtest's.
     Subtests(Subtests),
 }
@@ -368,6 +372,7 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
         RawOutcome::Unsupported { message } => Outcome::Unsupported(message),
         RawOutcome::Subtests(s) => Outcome::Subtests(s),
         RawOutcome::Skipped { message } => Outcome::Skipped(message),
+        RawOutcome::Crash { message } => Outcome::Crash(message),
     }
 }
 

@@ -101,8 +101,9 @@ pub trait Store {
     fn host_func(&mut self, params: &[ValType]) -> Result<Self::Extern>;
     /// An immutable global.
     fn host_global(&mut self, value: Val) -> Result<Self::Extern>;
-    /// A funcref table.
-    fn host_table(&mut self, min: u32, max: u32) -> Result<Self::Extern>;
+    /// A funcref table, 32- or 64-bit (`Fault::Unsupported` where the
+    /// engine has no 64-bit tables).
+    fn host_table(&mut self, min: u64, max: u64, address: AddressType) -> Result<Self::Extern>;
     /// A function of this type that traps with `message` when called (an
     /// import's stub).
     fn stub_func(&mut self, params: &[ValType], results: &[ValType], message: &str) -> Result<Self::Extern>;

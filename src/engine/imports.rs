@@ -5,7 +5,7 @@
 
 use super::backend::{Fault, MemorySpec, Result, Store};
 use crate::case::module::{ImportStub, StubKind};
-use crate::case::{Val, ValType};
+use crate::case::{AddressType, Val, ValType};
 
 /// An item of the spec tests' host module.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -13,7 +13,7 @@ use crate::case::{Val, ValType};
 pub enum SpectestItem {
     Func(&'static [ValType]),
     Global(Val),
-    Table { min: u32, max: u32 },
+    Table { min: u64, max: u64, address: AddressType },
     Memory { min: u64, max: u64 },
 }
 
@@ -32,7 +32,8 @@ pub const SPECTEST: &[(&str, SpectestItem)] = &[
     ("global_i64", SpectestItem::Global(Val::I64(666))),
     ("global_f32", SpectestItem::Global(Val::F32(666.6f32.to_bits()))),
     ("global_f64", SpectestItem::Global(Val::F64(666.6f64.to_bits()))),
-    ("table", SpectestItem::Table { min: 10, max: 20 }),
+    ("table", SpectestItem::Table { min: 10, max: 20, address: AddressType::I32 }),
+    ("table64", SpectestItem::Table { min: 10, max: 20, address: AddressType::I64 }),
     ("memory", SpectestItem::Memory { min: 1, max: 2 }),
 ];
 

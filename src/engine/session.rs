@@ -425,7 +425,7 @@ impl<'p, S: Store> Session<'p, S> {
         let made = match item {
             SpectestItem::Func(params) => self.store.host_func(params)?,
             SpectestItem::Global(v) => self.store.host_global(v)?,
-            SpectestItem::Table { min, max } => self.store.host_table(min, max)?,
+            SpectestItem::Table { min, max, address } => self.store.host_table(min, max, address)?,
             SpectestItem::Memory { min, max } => {
                 let m = self.store.new_memory(&MemorySpec { initial: min, maximum: Some(max), shared: false, address: AddressType::I32 })?;
                 self.store.memory_extern(&m)

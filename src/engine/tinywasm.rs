@@ -198,8 +198,11 @@ impl super::session::Store for tinywasm::Store {
         Ok(Extern::Global(Global::new(self, ty, v).map_err(fault)?))
     }
 
-    fn host_table(&mut self, min: u32, max: u32) -> Result<Extern> {
-        let ty = TableType::new(WasmType::RefFunc, min as u64, Some(max as u64));
+    fn host_table(&mut self, min: u64, max: u64, address: AddressType) -> Result<Extern> {
+        let ty = match address {
+            AddressType::I32 => TableType::new(WasmType::RefFunc, min, Some(max)),
+            AddressType::I64 => TableType::new64(WasmType::RefFunc, min, Some(max)),
+        };
         Ok(Extern::Table(Table::new(self, ty, WasmValue::RefFunc(FuncRef::null())).map_err(fault)?))
     }
 

@@ -473,7 +473,7 @@ impl super::session::Store for WamrStore {
         Ok(WExtern::Other("a global"))
     }
 
-    fn host_table(&mut self, _: u32, _: u32) -> Result<WExtern> {
+    fn host_table(&mut self, _: u64, _: u64, _: crate::case::AddressType) -> Result<WExtern> {
         Ok(WExtern::Other("a table"))
     }
 

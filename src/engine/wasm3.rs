@@ -377,7 +377,7 @@ impl super::session::Store for Wasm3Store {
         Ok(W3Extern::Global(value))
     }
 
-    fn host_table(&mut self, _: u32, _: u32) -> Result<W3Extern> {
+    fn host_table(&mut self, _: u64, _: u64, _: crate::case::AddressType) -> Result<W3Extern> {
         Ok(W3Extern::Other("a table"))
     }
 

@@ -269,8 +269,11 @@ impl super::session::Store for Store {
         Ok(Global::new(self, v).into())
     }
 
-    fn host_table(&mut self, min: u32, max: u32) -> Result<Extern> {
-        let ty = TableType::new(Type::FuncRef, min, Some(max));
+    fn host_table(&mut self, min: u64, max: u64, address: AddressType) -> Result<Extern> {
+        if address == AddressType::I64 {
+            return Err(Fault::Unsupported("a 64-bit table (wasmer has no memory64)".into()));
+        }
+        let ty = TableType::new(Type::FuncRef, min as u32, Some(max as u32));
         Ok(Table::new(self, ty, Value::FuncRef(None)).map_err(Fault::error)?.into())
     }
 

@@ -201,8 +201,11 @@ impl super::session::Store for WasmiStore {
         Ok(Global::new(&mut self.store, v, Mutability::Const).into())
     }
 
-    fn host_table(&mut self, min: u32, max: u32) -> Result<Extern> {
-        let ty = TableType::new(wasmi::RefType::Func, min, Some(max));
+    fn host_table(&mut self, min: u64, max: u64, address: AddressType) -> Result<Extern> {
+        let ty = match address {
+            AddressType::I32 => TableType::new(wasmi::RefType::Func, min as u32, Some(max as u32)),
+            AddressType::I64 => TableType::new64(wasmi::RefType::Func, min, Some(max)),
+        };
         Ok(Table::new(&mut self.store, ty, Ref::Func(Nullable::Null)).map_err(Fault::error)?.into())
     }
 

@@ -279,8 +279,11 @@ impl super::session::Store for WasmtimeStore {
         Ok(Global::new(&mut self.store, ty, v).map_err(fault)?.into())
     }
 
-    fn host_table(&mut self, min: u32, max: u32) -> Result<Extern> {
-        let ty = TableType::new(wasmtime::RefType::FUNCREF, min, Some(max));
+    fn host_table(&mut self, min: u64, max: u64, address: AddressType) -> Result<Extern> {
+        let ty = match address {
+            AddressType::I32 => TableType::new(wasmtime::RefType::FUNCREF, min as u32, Some(max as u32)),
+            AddressType::I64 => TableType::new64(wasmtime::RefType::FUNCREF, min, Some(max)),
+        };
         Ok(Table::new(&mut self.store, ty, Ref::Func(None)).map_err(fault)?.into())
     }
 
