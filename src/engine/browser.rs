@@ -110,6 +110,21 @@ impl Browser {
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit())).map(str::to_string)
         };
-        Ok(said(&binary).or_else(|| said(&driver)).unwrap_or_else(|| "installed".into()))
+        Ok(said(&binary).or_else(|| said(&driver)).or_else(|| packaged(&binary)).unwrap_or_else(|| "installed".into()))
     }
+}
+
+/// The upstream version of the Debian package that installed `binary`
+/// (MiniBrowser prints none without a display: its package is WebKitGTK's).
+fn packaged(binary: &Path) -> Option<String> {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("dpkg-query").args(args).output().ok().filter(|o| o.status.success())?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let owner = run(&["-S", &binary.display().to_string()])?;
+    let package = owner.split(':').next()?.trim().to_string();
+    let version = run(&["-W", "-f=${Version}", &package])?;
+    // `2.50.6-1~deb12u2`: the upstream part, after any epoch.
+    let upstream = version.rsplit_once(':').map_or(version.as_str(), |(_, v)| v);
+    Some(upstream.split('-').next().unwrap_or(upstream).to_string()).filter(|v| !v.is_empty())
 }

@@ -72,7 +72,8 @@ pub struct Column {
     /// follows the grow). Engines that reserve address space and let the
     /// kernel commit pages on first touch do not.
     pub grow_commits: bool,
-    /// The version, where it is known without starting the engine ("" if not).
+    /// The engine's own version, where it is known without starting the
+    /// engine ("" if not): WAMR's and wasm3's, not their -sys crates'.
     pub version: &'static str,
 }
 
@@ -216,14 +217,14 @@ pub const ENGINES: &[Column] = &[
     Column { id: "wamr", name: "wamr", family: "WAMR", what: "WAMR 2.4.3 fast interpreter (wamrx-sys), software bounds checks",
         configuration: "wamrx-sys defaults (bulk memory, reference types); no host-managed heap",
         grow_commits: false,
-        launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Soft))), version: locked::WAMRX_SYS },
+        launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Soft))), version: wamr::VERSION },
     Column { id: "wamr-hwbound", name: "wamr-hwbound", family: "WAMR", what: "WAMR 2.4.3 fast interpreter, hardware bounds checks (guard pages)",
         configuration: "WAMR_DISABLE_HW_BOUND_CHECK=0 (build.rs); otherwise as wamr",
         grow_commits: false,
-        launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Hw))), version: locked::WAMRX_SYS },
+        launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Hw))), version: wamr::VERSION },
     Column { id: "wasm3", name: "wasm3", family: "wasm3", what: "wasm3 v0.9.0 interpreter (wasm3x-sys)", configuration: "64 KiB stack (wasm3's CLI default), lazy compilation",
         grow_commits: true,
-        launch: Launch::Worker(|| Box::new(session::Embedded::new(wasm3::Wasm3))), version: locked::WASM3X_SYS },
+        launch: Launch::Worker(|| Box::new(session::Embedded::new(wasm3::Wasm3))), version: wasm3::VERSION },
 ];
 
 /// The `--engines` help: every column id, from the registry.

@@ -78,6 +78,10 @@ wamr_api! {
     wasm_runtime_get_export_global_inst(sys::wasm_module_inst_t, *const c_char, *mut sys::wasm_global_inst_t) -> bool;
 }
 
+/// WAMR's own version (its `core/version.h`, which `wasm_runtime_get_version`
+/// returns), not the wamrx-sys crate's; a test holds it to the library.
+pub const VERSION: &str = "2.4.3";
+
 /// A WAMR build: software (`Wamr::Soft`) or hardware (`Wamr::Hw`) bounds checks.
 #[derive(Debug, Clone, Copy)]
 pub enum Wamr {
@@ -498,5 +502,18 @@ fn bytes(memory: &WMemory) -> (*mut u8, usize) {
         let pages = (api.wasm_memory_get_cur_page_count)(memory.raw);
         let page = (api.wasm_memory_get_bytes_per_page)(memory.raw);
         ((api.wasm_memory_get_base_address)(memory.raw) as *mut u8, (pages * page) as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The version the registry names is the one the linked library says.
+    #[test]
+    fn the_registry_names_the_linked_wamr_version() {
+        let (mut major, mut minor, mut patch) = (0u32, 0u32, 0u32);
+        // SAFETY: three valid out-pointers; the call only writes constants.
+        unsafe { super::sys::wasm_runtime_get_version(&mut major, &mut minor, &mut patch) };
+        assert_eq!(super::VERSION, format!("{major}.{minor}.{patch}"));
+        assert_eq!(super::super::wasm3::VERSION, "0.9.0");
     }
 }

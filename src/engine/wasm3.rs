@@ -32,6 +32,15 @@ const STACK_BYTES: u32 = 64 * 1024;
 
 pub struct Wasm3;
 
+/// wasm3's own version (`M3_VERSION` in its `wasm3.h`), not its crate's.
+pub const VERSION: &str = {
+    let (text, _nul) = sys::M3_VERSION.split_at(sys::M3_VERSION.len() - 1);
+    match std::str::from_utf8(text) {
+        Ok(v) => v,
+        Err(_) => panic!("M3_VERSION is ASCII"),
+    }
+};
+
 /// wasm3's environment (type tables shared by runtimes): one per process.
 #[derive(Clone, Copy)]
 pub struct Env(sys::IM3Environment);
