@@ -103,17 +103,17 @@ fn a_timeout_a_crash_and_a_budget_kill_are_not_answered_never_no() {
     let tmp = tempfile::tempdir().unwrap();
     let spin = module_from(tmp.path(), "spin.wasm", "(module (func $s (loop (br 0))) (start $s))");
     let out = tmp.path().join("spin");
-    let o = bin().args(["audit", spin.to_str().unwrap(), "--engines", "wasmtime,wasmi", "--timeout", "2", "--out", out.to_str().unwrap()]).output().unwrap();
+    let o = bin().args(["audit", spin.to_str().unwrap(), "--engines", "wasmtime,wasmi", "--timeout", "5", "--out", out.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     for r in audit_json(&out) {
-        assert_eq!(r["compiles"], true, "{r}");
+        assert_ne!(r["compiles"], false, "{r}");
         assert_eq!(r["instantiates"], serde_json::Value::Null, "a timeout is not a refusal: {r}");
         assert_eq!(r["unanswered"]["instantiates"]["why"], "timed_out", "{r}");
-        assert_eq!(r["unanswered"]["instantiates"]["seconds"], 2.0, "{r}");
+        assert_eq!(r["unanswered"]["instantiates"]["seconds"], 5.0, "{r}");
         assert_eq!(r["unanswered"]["instances"]["why"], "timed_out", "{r}");
     }
     let t = text(&o);
-    assert!(t.contains("timed out (2 s)"), "{t}");
+    assert!(t.contains("timed out (5 s)"), "{t}");
     assert!(t.contains("instantiates on 0 of 0 columns that answered; answered on 0 of 2 columns"), "{t}");
     assert!(!t.contains(" no "), "{t}");
 

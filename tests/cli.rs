@@ -149,7 +149,9 @@ fn a_panicking_engine_becomes_a_crash_cell_and_the_rest_runs() {
 fn wait_for_lines(path: &Path, n: usize) {
     let start = Instant::now();
     while std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0) <= n {
-        assert!(start.elapsed() < Duration::from_secs(60), "{}: the cells never arrived", path.display());
+        // Only a guard against a test that would hang for ever: a loaded
+        // machine is slow, never this slow.
+        assert!(start.elapsed() < Duration::from_secs(600), "{}: the cells never arrived", path.display());
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -208,7 +210,7 @@ fn killing_a_run_keeps_every_finished_cell() {
     write_case(corpus.path(), "zz-hang.yaml", HANG);
     let out = corpus.path().join("r.json");
     let mut child = bin()
-        .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--timeout", "120"])
+        .args(["run", corpus.path().to_str().unwrap(), "--engines", "wasmi", "--jobs", "1", "--timeout", "3600"])
         .args(["--out", out.to_str().unwrap()])
         // Its own working directory, so that its workers can be told apart.
         .current_dir(corpus.path())
@@ -234,7 +236,8 @@ fn killing_a_run_keeps_every_finished_cell() {
     };
     let start = Instant::now();
     let cwd = std::fs::canonicalize(corpus.path()).unwrap();
-    while orphans(&cwd) > 0 && start.elapsed() < Duration::from_secs(5) {
+    // (Generous: on a loaded machine the kernel takes its time to reap.)
+    while orphans(&cwd) > 0 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(orphans(&cwd), 0, "engine processes outlived the killed runner");
@@ -466,7 +469,7 @@ fn external_driver(browser: wasm_matrix::engine::browser::Browser) -> (ExternalD
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{browser:?} driver did not listen");
+        assert!(start.elapsed() < Duration::from_secs(120), "{browser:?} driver did not listen");
         std::thread::sleep(Duration::from_millis(25));
     }
     (ExternalDriver(child), format!("http://127.0.0.1:{port}"))
@@ -604,24 +607,29 @@ fn a_run_killed_at_a_random_point_resumes_to_the_same_document() {
     let whole = ResultsDoc::read(&whole).unwrap();
     assert_eq!(whole.cells.len(), 80);
 
-    // Killed after a random number of finished cells (1 to 79), then resumed.
+    // Killed at a random point it controls, then resumed: with --jobs 1 an
+    // endless loop among the cases holds each engine's process there (a
+    // worker runs its window in order), so exactly the cells before it are
+    // done when the kill lands, however fast or loaded the machine is.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
-    let stop_after = 1 + nanos % 79;
+    let k = nanos % 39; // the hang comes after c00..=c{k}
+    let before = 2 * (k + 1);
     let out = corpus.path().join("r.json");
-    // --jobs 1 and a hang at the end keep the run going until it is killed.
-    write_case(corpus.path(), "zz-hang.yaml", HANG);
+    let hang = corpus.path().join(format!("c{k:02}-hang.yaml"));
+    std::fs::write(&hang, HANG).unwrap();
     let mut child = bin()
-        .args(["run", dir, "--engines", "wasmi,tinywasm", "--jobs", "1", "--timeout", "120", "--out", out.to_str().unwrap()])
+        .args(["run", dir, "--engines", "wasmi,tinywasm", "--jobs", "1", "--timeout", "3600", "--out", out.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_lines(&out, stop_after);
+    wait_for_lines(&out, before);
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::remove_file(corpus.path().join("zz-hang.yaml")).unwrap();
+    std::fs::remove_file(&hang).unwrap();
     let partial = ResultsDoc::read(&out).unwrap();
-    assert!(partial.partial && !partial.cells.is_empty() && partial.cells.len() < 80, "killed mid-run: {} cells", partial.cells.len());
+    assert!(partial.partial, "killed mid-run");
+    assert_eq!(partial.cells.len(), before, "the cells before the hang, and no other");
 
     let o = bin().args(["run", dir, "--engines", "wasmi,tinywasm", "--resume", out.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -738,7 +746,9 @@ fn a_driver_killed_mid_run_crashes_the_cells_in_flight_restarts_once_then_stops_
     // Each driver is killed once its session has run 600 cells (beyond the
     // window of cells the previous death recorded).
     let mut next_at = 600;
-    while killed.len() < 2 && start.elapsed() < Duration::from_secs(60) {
+    // (The limit only ends a test that would never end: a loaded machine
+    // gets there late, not never.)
+    while killed.len() < 2 && start.elapsed() < Duration::from_secs(900) {
         let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
         for pid in children_named(runner, "chromedriver") {
             if !killed.contains(&pid) && lines > next_at {
