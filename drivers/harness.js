@@ -344,13 +344,50 @@ function notForJs(plan) {
   return null;
 }
 
+// The run's large modules (tool: src/transport/modules.rs), each read or
+// fetched once per process or page, by hash; and what each compiled to, so
+// that a module is compiled once across the run's cases (a `compile` step
+// still compiles afresh). The most recent few are kept.
+const KEPT = 4;
+const received = new Map();
+const compiledByHash = new Map();
+const keep = (map, key, value) => {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > KEPT) map.delete(map.keys().next().value);
+  return value;
+};
+
+// A request's main module: inline (hex in the plan), or by reference: a
+// shell reads the file the tool wrote, a page fetches it from the tool's
+// loopback server.
+async function moduleBytes(req) {
+  const m = req.module;
+  if (!m) return req.plan.wasm ? hexToBytes(req.plan.wasm) : new Uint8Array(0);
+  if (received.has(m.sha256)) return keep(received, m.sha256, received.get(m.sha256));
+  let bytes;
+  if (typeof window !== 'undefined') {
+    const r = await fetch(`/module/${m.sha256}`);
+    if (!r.ok) throw new Error(`cannot fetch the module ${m.sha256} from the harness server: HTTP ${r.status}`);
+    bytes = new Uint8Array(await r.arrayBuffer());
+  } else if (typeof Deno !== 'undefined') {
+    bytes = Deno.readFileSync(m.path);
+  } else {
+    bytes = new Uint8Array(require('fs').readFileSync(m.path));
+  }
+  if (bytes.length !== m.len) throw new Error(`the module ${m.path}: ${bytes.length} bytes, the tool wrote ${m.len}`);
+  return keep(received, m.sha256, bytes);
+}
+
 // One case's state, written once for every step: its module, instances
 // (current, named, registered), module definitions, host memories and the
 // buffers taken of them.
 class CaseRun {
-  constructor(plan) {
+  constructor(plan, bytes, sha256) {
     this.plan = plan;
-    this.bytes = plan.wasm ? hexToBytes(plan.wasm) : new Uint8Array(0);
+    this.bytes = bytes;
+    // The module's hash where it came by reference: its compiled module is kept.
+    this.sha256 = sha256;
     this.hostMemories = new Map();
     // The ArrayBuffer each memory's last `buffer` step took.
     this.buffers = new Map();
@@ -376,10 +413,15 @@ class CaseRun {
     return { module: sync ? new WebAssembly.Module(b) : await WebAssembly.compile(b), sync };
   }
 
-  // The case's module compiled: { module } or { outcome } (the compile error).
-  async compiled() {
+  // The case's module compiled: { module } or { outcome } (the compile
+  // error). A large module is compiled once per process or page, unless
+  // `fresh` (a `compile` step, whose time is the compile time).
+  async compiled(fresh = false) {
+    if (!fresh && this.sha256 && compiledByHash.has(this.sha256)) return { module: compiledByHash.get(this.sha256) };
     try {
-      return { module: await this.compile(this.bytes) };
+      const module = await this.compile(this.bytes);
+      if (this.sha256) keep(compiledByHash, this.sha256, module);
+      return { module };
     } catch (e) {
       return { outcome: error('compile', e) };
     }
@@ -501,7 +543,7 @@ const STEPS = {
     }
   },
   measure_text: (run) => (run.lastMeasure && run.lastMeasure.message != null ? { kind: 'error', stage: 'call', message: String(run.lastMeasure.message) } : { kind: 'ok' }),
-  compile: async (run) => (await run.compiled()).outcome || { kind: 'ok' },
+  compile: async (run) => (await run.compiled(true)).outcome || { kind: 'ok' },
   // Live instances (kept here until the case ends), until one fails.
   instances: async (run, arg) => {
     const c = await run.compiled();
@@ -630,16 +672,18 @@ const STEPS = {
   },
 };
 
-// Runs one case from step `from` (the steps before it ran in a process that
-// died); emit(index, outcome) is called as each step finishes.
-async function runCase(plan, emit, from = 0) {
+// Runs one request's case from step `from` (the steps before it ran in a
+// process that died); emit(index, outcome) is called as each step finishes.
+async function runCase(req, emit) {
+  const plan = req.plan;
+  const from = req.from || 0;
   const actions = plan.actions;
   const without = notForJs(plan);
   if (without) {
     for (let i = from; i < actions.length; i++) emit(i, { kind: 'unsupported', message: without });
     return;
   }
-  const run = new CaseRun(plan);
+  const run = new CaseRun(plan, await moduleBytes(req), req.module ? req.module.sha256 : null);
   for (let i = from; i < actions.length; i++) {
     const action = actions[i];
     const kind = typeof action === 'string' ? action : Object.keys(action)[0];
@@ -887,7 +931,7 @@ async function runBatch(requests, yieldMs = Infinity, events = []) {
     }
     const t0 = performance.now();
     try {
-      await runCase(req.plan, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }), req.from || 0);
+      await runCase(req, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }));
     } catch (e) {
       events.push({ step: { id: req.id, index: 0, outcome: { kind: 'crash', message: `tool error: the harness failed: ${describe(e)}` } } });
     }
@@ -967,7 +1011,11 @@ if (typeof window !== 'undefined') {
     while (queue.length) {
       const req = JSON.parse(queue.shift());
       const t0 = performance.now();
-      await runCase(req.plan, (index, outcome) => out({ step: { id: req.id, index, outcome } }), req.from || 0);
+      try {
+        await runCase(req, (index, outcome) => out({ step: { id: req.id, index, outcome } }));
+      } catch (e) {
+        out({ step: { id: req.id, index: req.from || 0, outcome: { kind: 'crash', message: `tool error: the harness failed: ${describe(e)}` } } });
+      }
       out({ done: { id: req.id, us: Math.round((performance.now() - t0) * 1000) } });
     }
     busy = false;

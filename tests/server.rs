@@ -26,7 +26,10 @@ fn raw(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_only_the_harness_files_on_loopback() {
     assert!(RunOptions::new("x".into()).serve_addr.ip().is_loopback(), "the default address is loopback");
-    let server = HarnessServer::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let store = std::sync::Arc::new(wasm_matrix::transport::modules::ModuleStore::new());
+    let big = vec![7u8; wasm_matrix::transport::modules::BY_REFERENCE];
+    let module = store.put(&big).unwrap();
+    let server = HarnessServer::start(([127, 0, 0, 1], 0).into(), store).await.unwrap();
     let addr = server.addr;
     assert!(addr.ip().is_loopback());
     let checks = tokio::task::spawn_blocking(move || {
@@ -44,6 +47,10 @@ async fn serves_only_the_harness_files_on_loopback() {
             "/",
             "/src/main.rs",
             "/etc/passwd",
+            // A module path serves only a module the run wrote, by its hash.
+            "/module/../Cargo.toml",
+            "/module/0000000000000000000000000000000000000000000000000000000000000000",
+            "/module/%2e%2e%2fCargo.toml",
         ] {
             let (status, body) = get(addr, path);
             assert_eq!(status, 404, "{path} must be refused: {body}");
@@ -61,6 +68,10 @@ async fn serves_only_the_harness_files_on_loopback() {
         let (status, js) = get(addr, "/plain/harness.js");
         assert_eq!(status, 200);
         assert!(js.contains("runBatch"));
+        let (status, wasm) = get(addr, &format!("/module/{}", module.sha256));
+        assert_eq!(status, 200, "{wasm}");
+        assert!(wasm.to_lowercase().contains("content-type: application/wasm"), "{wasm}");
+        assert!(wasm.contains(&format!("content-length: {}", big.len())), "{wasm}");
 
         // Only GET; no bodies, whatever they claim to be; no absolute form;
         // a huge header is refused, not read to its end.

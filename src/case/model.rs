@@ -322,6 +322,21 @@ impl Plan {
     pub fn of(wasm: Option<Vec<u8>>, features: Vec<Feature>) -> Plan {
         Plan { wasm, features, without: vec![], host: Host::default(), imports: vec![], stubs: vec![], modules: vec![], actions: vec![] }
     }
+
+    /// The plan without its main module's bytes (they travel apart: see
+    /// `transport::modules`), the rest copied.
+    pub fn without_module(&self) -> Plan {
+        Plan {
+            wasm: None,
+            features: self.features.clone(),
+            without: self.without.clone(),
+            host: self.host.clone(),
+            imports: self.imports.clone(),
+            stubs: self.stubs.clone(),
+            modules: self.modules.clone(),
+            actions: self.actions.clone(),
+        }
+    }
 }
 
 /// Module bytes, hex on the wire.

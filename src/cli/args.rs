@@ -41,7 +41,9 @@ pub(super) enum Command {
     /// declares, and on every column whether it validates, how long it takes to
     /// compile, whether it instantiates with every import stubbed, how many
     /// live instances one process holds (and under 16 GiB of address space),
-    /// how far its memory grows and what one page past does
+    /// how far its memory grows and what one page past does; each answer yes,
+    /// no (the engine's whole text) or not answered and why. Exit 0, 1 when
+    /// an --expect requirement is unmet, 2 for bad input
     Audit(AuditArgs),
     /// Generate random memory programs, run them on the engines, and write one
     /// minimized case per class of divergence from the spec

@@ -31,7 +31,7 @@ pub(super) enum Conn {
 }
 
 impl Conn {
-    pub(super) async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer) -> anyhow::Result<Conn> {
+    pub(super) async fn start(spec: &Column, opts: &RunOptions, server: &SharedServer, store: &Arc<crate::transport::modules::ModuleStore>) -> anyhow::Result<Conn> {
         match spec.launch {
             Launch::Browser(b) => {
                 let remote = opts.webdriver.iter().find(|(e, _)| e == spec.id).map(|(_, u)| u.as_str());
@@ -40,9 +40,10 @@ impl Conn {
                     *address_space = opts.address_space;
                 }
                 let bind = opts.serve_addr;
+                let store = store.clone();
                 let server = server
                     .get_or_try_init(|| async move {
-                        HarnessServer::start(bind).await.map(Arc::new).with_context(|| format!("cannot start the harness server on {bind}"))
+                        HarnessServer::start(bind, store).await.map(Arc::new).with_context(|| format!("cannot start the harness server on {bind}"))
                     })
                     .await?
                     .clone();

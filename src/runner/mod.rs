@@ -146,6 +146,9 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let (units, weight) = heavy_weights(&cases, opts.memory_budget);
     // Each request line is serialized once and shared by every engine.
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
+    // The run's large modules, each written once (see `transport::modules`).
+    let store = Arc::new(crate::transport::modules::ModuleStore::new());
+    let mut refs: BTreeMap<usize, crate::transport::modules::ModuleRef> = BTreeMap::new();
     let mut per_engine: Vec<(&'static Column, VecDeque<usize>)> = Vec::new();
     for (case, spec) in cells {
         if let Err(reason) = runs_on(&cases[case], spec) {
@@ -156,7 +159,13 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
             let _ = tx.send(RunEvent::NotRun { case, engine: spec.id, verdict: crate::diff::Verdict::OverBudget, reason });
             continue;
         }
-        lines.entry(case).or_insert_with(|| request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case])).into());
+        if !lines.contains_key(&case) {
+            let module = cases[case].plan.wasm.as_deref().and_then(|w| store.put(w));
+            lines.insert(case, request_line_from(case as u64, &cases[case].plan, 0, cases[case].timeout, raised(&cases[case], weight[case]), module.as_ref()).into());
+            if let Some(m) = module {
+                refs.insert(case, m);
+            }
+        }
         match per_engine.iter_mut().find(|(s, _)| s.id == spec.id) {
             Some((_, q)) => q.push_back(case),
             None => per_engine.push((spec, VecDeque::from([case]))),
@@ -169,6 +178,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
         queue.make_contiguous().sort_by_key(|&c| std::cmp::Reverse(heavy(&cases[c], opts.timeout)));
     }
     let lines = Arc::new(lines);
+    let refs = Arc::new(refs);
     let server = Arc::new(tokio::sync::OnceCell::new());
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
     let weight = Arc::new(weight);
@@ -186,6 +196,8 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 spec,
                 cases: cases.clone(),
                 lines: lines.clone(),
+                refs: refs.clone(),
+                store: store.clone(),
                 queue: queue.clone(),
                 opts: opts.clone(),
                 tx: tx.clone(),

@@ -32,6 +32,10 @@ pub(super) struct Worker {
     pub(super) spec: &'static Column,
     pub(super) cases: Arc<Vec<Case>>,
     pub(super) lines: Arc<BTreeMap<usize, Arc<str>>>,
+    /// The large modules of the cases, written once for the run.
+    pub(super) refs: Arc<BTreeMap<usize, crate::transport::modules::ModuleRef>>,
+    /// Where they are (the harness server serves them to the browsers).
+    pub(super) store: Arc<crate::transport::modules::ModuleStore>,
     pub(super) queue: Arc<Mutex<VecDeque<usize>>>,
     pub(super) opts: RunOptions,
     pub(super) tx: mpsc::UnboundedSender<RunEvent>,
@@ -177,7 +181,7 @@ impl Worker {
     /// A new connection, or why not: the engine's remaining cells are then
     /// recorded (unavailable, or crashes after [`MAX_FAILED_STARTS`]).
     async fn start(&self, st: &mut LoopState) -> Start {
-        let reason = match Conn::start(self.spec, &self.opts, &self.server).await {
+        let reason = match Conn::start(self.spec, &self.opts, &self.server, &self.store).await {
             Ok(p) => {
                 st.failed_starts = 0;
                 let mut state = self.announced.lock().unwrap();
@@ -253,7 +257,7 @@ impl Worker {
                 0 => self.lines[&f.case].clone(),
                 from => {
                     let case = &self.cases[f.case];
-                    request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.weight[f.case])).into()
+                    request_line_from(f.case as u64, &case.plan, from, case.timeout, raised(case, self.weight[f.case]), self.refs.get(&f.case)).into()
                 }
             };
             p.case_budget(self.cases[f.case].memory_budget);

@@ -5,6 +5,7 @@
 use super::mirror::Mirror;
 use super::process::{die_with_runner, protocol_stdout};
 use super::protocol::{Event, Request};
+use crate::outcome::RawOutcome;
 use crate::engine::{spec, Launch};
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ pub fn serve(engine_id: &str) -> i32 {
         return 0;
     }
     let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+    let mut received = super::modules::Received::default();
     let mut line = String::new();
     loop {
         // Answers go out when no further request waits: one write per batch.
@@ -42,13 +44,29 @@ pub fn serve(engine_id: &str) -> i32 {
         if line.trim().is_empty() {
             continue;
         }
-        let req: Request = match serde_json::from_str(&line) {
+        let mut req: Request = match serde_json::from_str(&line) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("wasm-matrix worker: bad request line: {e}");
                 return 2;
             }
         };
+        // A large module travels apart, once per process (see `modules`).
+        if let Some(m) = &req.module {
+            match received.bytes(m) {
+                Ok(bytes) => req.plan.wasm = Some(bytes.to_vec()),
+                Err(why) => {
+                    let mut alive = true;
+                    for index in req.from..req.plan.actions.len() {
+                        alive &= out.send(&Event::Step { id: req.id, index, outcome: RawOutcome::Crash { message: format!("tool error: {why}") } });
+                    }
+                    if !alive || !out.send(&Event::Done { id: req.id, us: 0, cpu_us: None, cross_origin_isolated: None }) {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
         // A memory-heavy case the runner asks to raise is the one cell a run
         // waits for at its end: it runs at a raised CPU priority where the
         // system allows it (root, or RLIMIT_NICE), so that the quick cases

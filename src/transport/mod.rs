@@ -1,5 +1,6 @@
 //! How the runner (and probe) reach an engine: the line protocol
-//! ([`protocol`]), the worker process of an embedded engine (its child side
+//! ([`protocol`]) and the run's large modules it names ([`modules`]), the
+//! worker process of an embedded engine (its child side
 //! [`child`], its parent side [`proc::Proc`], the [`mirror`] between them),
 //! a JS shell (a [`proc::Proc`] running the harness), and a browser over
 //! WebDriver ([`browser`], its pages from the loopback [`server`]). The
@@ -10,6 +11,7 @@
 pub mod browser;
 pub mod child;
 pub mod mirror;
+pub mod modules;
 pub mod proc;
 pub mod process;
 pub mod protocol;

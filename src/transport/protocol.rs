@@ -7,7 +7,10 @@
 //! be in flight; the engine answers them in order. `"from": 12` starts at
 //! step 12 (a case going on in a new process after its engine died);
 //! `"timeout": 120` is a heavy case's own time limit, `"raise": true` asks a
-//! worker to run it at a raised CPU priority.
+//! worker to run it at a raised CPU priority; `"module": {"sha256", "path",
+//! "len"}` names a large main module written once for the run (the plan has
+//! no `wasm` then: a worker or shell reads the file, a browser page fetches
+//! `/module/SHA256` from the harness server).
 //! engine -> runner: first `{"ready": {"engine": "wasmtime", "version": "48.0.0"}}`,
 //! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...}}}`
 //! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`
@@ -30,6 +33,10 @@ pub struct Request {
     /// runner asks for its memory-heavy cases with their own time limit).
     #[serde(default)]
     pub raise: bool,
+    /// The main module, where it travels apart (see [`super::modules`]):
+    /// the plan's `wasm` is then absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<super::modules::ModuleRef>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -57,8 +64,9 @@ pub enum Event {
 /// Serializes a request line (with the trailing newline) that starts at step
 /// `from`; `timeout`: the case's own limit in seconds (browsers give its
 /// batch that long; workers are timed by the runner and ignore it); `raise`:
-/// see [`Request::raise`].
-pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>, raise: bool) -> String {
+/// see [`Request::raise`]; `module`: the plan's main module, written by the
+/// run's [`super::modules::ModuleStore`] (then left out of the plan).
+pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>, raise: bool, module: Option<&super::modules::ModuleRef>) -> String {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         id: u64,
@@ -69,11 +77,21 @@ pub fn request_line_from(id: u64, plan: &Plan, from: usize, timeout: Option<f64>
         timeout: Option<f64>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         raise: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        module: Option<&'a super::modules::ModuleRef>,
     }
     fn is_zero(n: &usize) -> bool {
         *n == 0
     }
-    let mut s = serde_json::to_string(&Borrowed { id, plan, from, timeout, raise }).expect("plans serialize");
+    let light;
+    let plan = match module {
+        Some(_) => {
+            light = plan.without_module();
+            &light
+        }
+        None => plan,
+    };
+    let mut s = serde_json::to_string(&Borrowed { id, plan, from, timeout, raise, module }).expect("plans serialize");
     s.push('\n');
     s
 }

@@ -1,8 +1,9 @@
 //! The HTTP server that gives browsers the harness page. It binds to
-//! loopback (or the address given) and serves exactly four paths: the page
-//! and the script, under `/isolated/` (with COOP/COEP, so the page is
-//! cross-origin isolated and has SharedArrayBuffer) and under `/plain/`
-//! (without them). Everything else is 404. Only GET (and HEAD) are
+//! loopback (or the address given) and serves the page and the script,
+//! under `/isolated/` (with COOP/COEP, so the page is cross-origin isolated
+//! and has SharedArrayBuffer) and under `/plain/` (without them), and the
+//! run's large modules by hash, `/module/SHA256` (see [`super::modules`]:
+//! a page fetches each once). Everything else is 404. Only GET (and HEAD) are
 //! answered (405 otherwise); a request with a body is refused (413) without
 //! reading it, one in absolute form (`GET http://host/...`) too (400), and
 //! hyper's own header limit (431) bounds what a request can make it read.
@@ -11,7 +12,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use super::modules::ModuleStore;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub const HARNESS_HTML: &str = include_str!("../../drivers/harness.html");
 
@@ -43,7 +46,24 @@ async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Res
     next.run(req).await
 }
 
-pub fn router() -> Router {
+/// A module the run wrote, by its hash; 404 for any other name.
+async fn module(store: Arc<ModuleStore>, sha256: String) -> Response {
+    let Some(path) = store.path(&sha256) else {
+        return (StatusCode::NOT_FOUND, "not found: no such module in this run\n").into_response();
+    };
+    match tokio::task::spawn_blocking(move || std::fs::read(path)).await.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+        Ok(bytes) => {
+            let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"))], bytes).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+            r
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "not found: the module's file is gone\n").into_response(),
+    }
+}
+
+pub fn router(store: Arc<ModuleStore>) -> Router {
     const HTML: &str = "text/html; charset=utf-8";
     const JS: &str = "text/javascript; charset=utf-8";
     let js = crate::engine::js::HARNESS_JS;
@@ -52,6 +72,7 @@ pub fn router() -> Router {
         .route("/isolated/harness.js", get(move || async move { respond(js, JS, true) }))
         .route("/plain/harness.html", get(|| async { respond(HARNESS_HTML, HTML, false) }))
         .route("/plain/harness.js", get(move || async move { respond(js, JS, false) }))
+        .route("/module/{sha256}", get(move |axum::extract::Path(sha256): axum::extract::Path<String>| module(store.clone(), sha256)))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found: this server serves only the wasm-matrix harness\n") })
         .layer(axum::middleware::from_fn(guard))
 }
@@ -64,11 +85,11 @@ pub struct HarnessServer {
 
 impl HarnessServer {
     /// Starts serving on `bind` (port 0: a free port).
-    pub async fn start(bind: SocketAddr) -> std::io::Result<HarnessServer> {
+    pub async fn start(bind: SocketAddr, store: Arc<ModuleStore>) -> std::io::Result<HarnessServer> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router()).await;
+            let _ = axum::serve(listener, router(store)).await;
         });
         Ok(HarnessServer { addr, task })
     }

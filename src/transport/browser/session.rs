@@ -112,6 +112,8 @@ pub(super) struct Answer {
 pub(super) struct Request {
     pub(super) id: u64,
     plan: Value,
+    /// A large main module, apart from the plan: the page fetches it.
+    module: Option<Value>,
     pub(super) isolated: bool,
     /// The case's own time limit, when it has one.
     timeout: Option<Duration>,
@@ -207,7 +209,7 @@ impl Session {
             .await
             .map_err(|e| Outcome::Crash(format!("cannot set the script timeout: {e}")))?;
         let requests = match batch {
-            Some(b) => Value::String(Value::Array(b.iter().map(|r| json!({ "id": r.id, "plan": r.plan })).collect()).to_string()),
+            Some(b) => Value::String(Value::Array(b.iter().map(|r| json!({ "id": r.id, "plan": r.plan, "module": r.module })).collect()).to_string()),
             None => Value::Null,
         };
         // A page stuck in an endless loop can keep the driver from ever
@@ -246,5 +248,6 @@ pub(super) fn parse(line: &str) -> Option<Request> {
     let plan = v.get("plan")?.clone();
     let isolated = plan.pointer("/host/cross_origin_isolated").and_then(|b| b.as_bool()).unwrap_or(true);
     let timeout = v.get("timeout").and_then(|t| t.as_f64()).filter(|t| t.is_finite() && *t > 0.0).map(Duration::from_secs_f64);
-    Some(Request { id, plan, isolated, timeout })
+    let module = v.get("module").cloned();
+    Some(Request { id, plan, module, isolated, timeout })
 }
