@@ -684,6 +684,7 @@ async function runCase(req, emit) {
     return;
   }
   const run = new CaseRun(plan, await moduleBytes(req), req.module ? req.module.sha256 : null);
+  let stepStart = performance.now();
   for (let i = from; i < actions.length; i++) {
     const action = actions[i];
     const kind = typeof action === 'string' ? action : Object.keys(action)[0];
@@ -692,7 +693,10 @@ async function runCase(req, emit) {
     const outcome = !step
       ? { kind: 'crash', message: `tool error: the JS harness does not know the step \`${kind}\` (the tool and drivers/harness.js are out of step)` }
       : run.missingMemory(arg) || await step(run, arg, i);
-    emit(i, outcome);
+    // The step's own time (the page's clock: coarse where it is clamped).
+    const now = performance.now();
+    emit(i, outcome, Math.round((now - stepStart) * 1000));
+    stepStart = now;
   }
 }
 
@@ -931,7 +935,7 @@ async function runBatch(requests, yieldMs = Infinity, events = []) {
     }
     const t0 = performance.now();
     try {
-      await runCase(req, (index, outcome) => events.push({ step: { id: req.id, index, outcome } }));
+      await runCase(req, (index, outcome, us) => events.push({ step: { id: req.id, index, outcome, us } }));
     } catch (e) {
       events.push({ step: { id: req.id, index: 0, outcome: { kind: 'crash', message: `tool error: the harness failed: ${describe(e)}` } } });
     }
@@ -1012,7 +1016,7 @@ if (typeof window !== 'undefined') {
       const req = JSON.parse(queue.shift());
       const t0 = performance.now();
       try {
-        await runCase(req, (index, outcome) => out({ step: { id: req.id, index, outcome } }));
+        await runCase(req, (index, outcome, us) => out({ step: { id: req.id, index, outcome, us } }));
       } catch (e) {
         out({ step: { id: req.id, index: req.from || 0, outcome: { kind: 'crash', message: `tool error: the harness failed: ${describe(e)}` } } });
       }

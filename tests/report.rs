@@ -209,6 +209,7 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
                     outcome,
                     expect: Some(serde_json::json!({"returns": [1]})),
                     claim_ok: None,
+                    ms: None,
                 }],
                 ms: 1.0,
                 engine_ms: None,

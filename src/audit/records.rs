@@ -172,9 +172,11 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
             if let Some(c) = cell("instantiate", &mut r, &["compiles", "instantiates", "instantiate_ms"]) {
                 let steps = Steps::new(c, limit);
                 r.compiles = r.answer("compiles", steps.said(0, |o| matches!(o, StepOutcome::Returns { values } if values.first().is_some_and(|v| v == 1))));
-                r.instantiates = r.answer("instantiates", steps.said(1, |o| matches!(o, StepOutcome::Ok)));
+                // validate, compile, instantiate (an older audit's case: validate, instantiate).
+                let last = c.steps.len().saturating_sub(1);
+                r.instantiates = r.answer("instantiates", steps.said(last, |o| matches!(o, StepOutcome::Ok)));
                 match steps.unanswered() {
-                    None => r.instantiate_ms = c.engine_ms.or(Some(c.ms)),
+                    None => r.instantiate_ms = c.steps.get(last).and_then(|s| s.ms),
                     Some(why) => r.not_answered(&["instantiate_ms"], &why),
                 }
             }
@@ -182,7 +184,7 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
                 let steps = Steps::new(c, limit);
                 r.compiled = r.answer("compiled", steps.said(0, |o| matches!(o, StepOutcome::Ok)));
                 match (r.compiled, steps.unanswered()) {
-                    (Some(true), _) => r.compile_ms = c.engine_ms.or(Some(c.ms)),
+                    (Some(true), _) => r.compile_ms = c.steps.first().and_then(|s| s.ms).or(c.engine_ms),
                     (_, Some(why)) => r.not_answered(&["compile_ms"], &why),
                     _ => {}
                 }

@@ -80,10 +80,14 @@ pub struct Record {
     pub reached_pages: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_page_past: Option<String>,
-    /// The engine's own time for validate + compile + instantiate, ms.
+    /// The engine's own time for instantiating the module (compiled by the
+    /// step before: for a module of 64 KiB or more, the same compiled
+    /// module; a smaller one is compiled again, a fraction of a
+    /// millisecond), ms. (Audits before per-step times counted validate +
+    /// compile + instantiate.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instantiate_ms: Option<f64>,
-    /// The engine's own time for compiling alone, ms (extension).
+    /// The engine's own time for a fresh compile, alone, ms (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_ms: Option<f64>,
     /// How many instances of the module one process (page, isolate) held

@@ -138,7 +138,8 @@ impl<'a> Collector<'a> {
                 .iter()
                 .zip(&run.outcomes)
                 .zip(&checks)
-                .map(|((s, o), ok)| step_entry(s, o, *ok))
+                .enumerate()
+                .map(|(i, ((s, o), ok))| step_entry(s, o, *ok, run.step_us.get(i).copied().flatten()))
                 .collect(),
             ms: round3(run.ms),
             engine_ms: run.engine_us.map(|us| round3(us as f64 / 1000.0)),
@@ -204,13 +205,14 @@ pub fn write_json_atomically(path: &Path, doc: &ResultsDoc) -> std::io::Result<(
     std::fs::rename(&tmp, path)
 }
 
-fn step_entry(step: &Step, outcome: &Outcome, ok: Option<bool>) -> StepEntry {
+fn step_entry(step: &Step, outcome: &Outcome, ok: Option<bool>, us: Option<u64>) -> StepEntry {
     StepEntry {
         step: step.label(),
         ok,
         outcome: outcome.into(),
         expect: Some(step.expect.to_json()),
         claim_ok: step.claim.as_ref().and_then(|c| c.check(outcome)),
+        ms: us.map(|us| round3(us as f64 / 1000.0)),
     }
 }
 
@@ -225,7 +227,7 @@ fn round3(x: f64) -> f64 {
 /// `unsupported`); then, when the harness itself did not end `OK`, a step
 /// `harness` that says why.
 fn subtest_steps(s: &Subtests) -> Vec<StepEntry> {
-    let step = |name: &str, ok: bool, outcome: StepOutcome| StepEntry { step: name.to_string(), ok: Some(ok), outcome, expect: Some("ok".into()), claim_ok: None };
+    let step = |name: &str, ok: bool, outcome: StepOutcome| StepEntry { step: name.to_string(), ok: Some(ok), outcome, expect: Some("ok".into()), claim_ok: None, ms: None };
     let mut out: Vec<StepEntry> = s
         .tests
         .iter()

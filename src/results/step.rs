@@ -69,7 +69,7 @@ impl StepOutcome {
 /// The outcome alone, as its fields stand in a step (`diff` prints it).
 impl Serialize for StepOutcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let w = StepWire::of("", None, self, None, None);
+        let w = StepWire::of("", None, self, None, None, None);
         OutcomeWire { error: w.error, hex: w.hex, kind: w.kind, message: w.message, pages: w.pages, trap: w.trap, values: w.values }.serialize(s)
     }
 }
@@ -127,6 +127,9 @@ pub struct StepEntry {
     /// Whether the outcome met the step's `claim` (extension; only on steps
     /// that have one).
     pub claim_ok: Option<bool>,
+    /// The engine's own time for this step, in milliseconds, where it said
+    /// (extension).
+    pub ms: Option<f64>,
 }
 
 impl StepEntry {
@@ -162,10 +165,12 @@ struct StepWire {
     expect: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claim_ok: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<f64>,
 }
 
 impl StepWire {
-    fn of(step: &str, ok: Option<bool>, o: &StepOutcome, expect: Option<Value>, claim_ok: Option<bool>) -> StepWire {
+    fn of(step: &str, ok: Option<bool>, o: &StepOutcome, expect: Option<Value>, claim_ok: Option<bool>, ms: Option<f64>) -> StepWire {
         StepWire {
             step: step.to_string(),
             ok,
@@ -193,13 +198,14 @@ impl StepWire {
             },
             expect,
             claim_ok,
+            ms,
         }
     }
 }
 
 impl Serialize for StepEntry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        StepWire::of(&self.step, self.ok, &self.outcome, self.expect.clone(), self.claim_ok).serialize(s)
+        StepWire::of(&self.step, self.ok, &self.outcome, self.expect.clone(), self.claim_ok, self.ms).serialize(s)
     }
 }
 
@@ -227,7 +233,7 @@ impl<'de> Deserialize<'de> for StepEntry {
                 )))
             }
         };
-        Ok(StepEntry { step: w.step, ok: w.ok, outcome, expect: w.expect, claim_ok: w.claim_ok })
+        Ok(StepEntry { step: w.step, ok: w.ok, outcome, expect: w.expect, claim_ok: w.claim_ok, ms: w.ms })
     }
 }
 
@@ -250,7 +256,7 @@ mod tests {
         let trap = StepOutcome::Trap { trap: TrapKind::OutOfBounds, message: "oob".into() };
         assert_eq!(serde_json::to_string(&trap).unwrap(), r#"{"kind":"trap","message":"oob","trap":"out_of_bounds"}"#);
         for (outcome, json) in cases {
-            let entry = StepEntry { step: "s".into(), ok: Some(true), outcome, expect: Some("ok".into()), claim_ok: None };
+            let entry = StepEntry { step: "s".into(), ok: Some(true), outcome, expect: Some("ok".into()), claim_ok: None, ms: None };
             assert_eq!(serde_json::to_string(&entry).unwrap(), json);
             assert_eq!(serde_json::from_str::<StepEntry>(json).unwrap(), entry);
         }

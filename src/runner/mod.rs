@@ -87,6 +87,8 @@ pub struct CellRun {
     pub ms: f64,
     /// The engine's own time for the case (compile + instantiate + steps).
     pub engine_us: Option<u64>,
+    /// The engine's own time for each step, where it said.
+    pub step_us: Vec<Option<u64>>,
     /// The CPU time its process spent on the case (embedded engines).
     pub cpu_us: Option<u64>,
     /// For browsers: whether the harness page was cross-origin isolated.

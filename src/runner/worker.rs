@@ -19,12 +19,14 @@ pub(super) struct InFlight {
     /// The first step this process runs (after a resume, see [`Worker::resume`]).
     from: usize,
     outcomes: Vec<Option<Outcome>>,
+    /// Each step's own time, as the engine said it.
+    step_us: Vec<Option<u64>>,
     sent: Instant,
 }
 
 impl InFlight {
     fn new(case: usize, steps: usize) -> InFlight {
-        InFlight { case, from: 0, outcomes: vec![None; steps], sent: Instant::now() }
+        InFlight { case, from: 0, outcomes: vec![None; steps], step_us: vec![None; steps], sent: Instant::now() }
     }
 }
 
@@ -137,6 +139,7 @@ impl Worker {
             outcomes,
             ms,
             engine_us,
+            step_us: f.step_us,
             cpu_us,
             cross_origin_isolated: isolated,
         }));
@@ -373,11 +376,14 @@ impl Worker {
     /// time starts).
     fn on_event(&self, ev: Event, inflight: &mut VecDeque<InFlight>, retry: &mut VecDeque<InFlight>, front_since: Instant) -> bool {
         match ev {
-            Event::Step { id, index, outcome } => {
-                if let Some(slot) = inflight.iter_mut().find(|f| f.case as u64 == id).and_then(|f| f.outcomes.get_mut(index)) {
+            Event::Step { id, index, outcome, us } => {
+                if let Some(f) = inflight.iter_mut().find(|f| f.case as u64 == id) {
                     // A step the pipe gave already (recovered events repeat some).
-                    if slot.is_none() {
+                    if let Some(slot) = f.outcomes.get_mut(index).filter(|s| s.is_none()) {
                         *slot = Some(normalize(outcome));
+                        if let Some(t) = f.step_us.get_mut(index) {
+                            *t = us;
+                        }
                     }
                 }
                 false
@@ -459,7 +465,7 @@ impl Worker {
         for o in &mut outcomes[died + 1..next] {
             *o = Some(Outcome::Skipped(why.clone()));
         }
-        Some(InFlight { case: f.case, from: next, outcomes, sent: f.sent })
+        Some(InFlight { case: f.case, from: next, outcomes, step_us: f.step_us.clone(), sent: f.sent })
     }
 }
 

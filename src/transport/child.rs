@@ -58,7 +58,7 @@ pub fn serve(engine_id: &str) -> i32 {
                 Err(why) => {
                     let mut alive = true;
                     for index in req.from..req.plan.actions.len() {
-                        alive &= out.send(&Event::Step { id: req.id, index, outcome: RawOutcome::Crash { message: format!("tool error: {why}") } });
+                        alive &= out.send(&Event::Step { id: req.id, index, outcome: RawOutcome::Crash { message: format!("tool error: {why}") }, us: None });
                     }
                     if !alive || !out.send(&Event::Done { id: req.id, us: 0, cpu_us: None, cross_origin_isolated: None }) {
                         break;
@@ -76,11 +76,16 @@ pub fn serve(engine_id: &str) -> i32 {
         let start = Instant::now();
         let cpu_start = cpu_us();
         let mut alive = true;
+        let mut step_start = start;
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // Each step's event is in the mirror before the next step
-            // runs (see `Output`); all go out with the batch.
+            // runs (see `Output`); all go out with the batch. A step's time
+            // runs from the end of the one before.
             engine.run(&req.plan, req.from, &mut |index, outcome| {
-                alive &= out.send(&Event::Step { id: req.id, index, outcome });
+                let now = Instant::now();
+                let us = Some(now.duration_since(step_start).as_micros() as u64);
+                step_start = now;
+                alive &= out.send(&Event::Step { id: req.id, index, outcome, us });
             })
         }));
         let us = start.elapsed().as_micros() as u64;

@@ -103,7 +103,7 @@ mod tests {
         let mut m = Mirror::create().expect("a mirror in /dev/shm or the temp dir");
         let file = std::fs::File::open(super::mirror_path(std::process::id())).unwrap();
         let _ = std::fs::remove_file(super::mirror_path(std::process::id()));
-        let step = Event::Step { id: 3, index: 0, outcome: crate::outcome::RawOutcome::Ok };
+        let step = Event::Step { id: 3, index: 0, outcome: crate::outcome::RawOutcome::Ok, us: Some(2) };
         let done = Event::Done { id: 3, us: 5, cpu_us: Some(4), cross_origin_isolated: None };
         for ev in [&step, &done] {
             let mut line = serde_json::to_vec(ev).unwrap();

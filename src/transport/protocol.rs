@@ -12,8 +12,8 @@
 //! no `wasm` then: a worker or shell reads the file, a browser page fetches
 //! `/module/SHA256` from the harness server).
 //! engine -> runner: first `{"ready": {"engine": "wasmtime", "version": "48.0.0"}}`,
-//! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...}}}`
-//! per step as it finishes and a closing `{"done": {"id": 7, "us": 812}}`
+//! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...},
+//! "us": 412}}` per step as it finishes (`us`: the step's own time) and a closing `{"done": {"id": 7, "us": 812}}`
 //! (a worker adds `"cpu_us"`, its process's CPU time for the case),
 //! or `{"panicked": {"id": 7, "message": "..."}}` when the engine panicked in
 //! the case's next step (a worker catches it and goes on).
@@ -43,7 +43,14 @@ pub struct Request {
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     Ready { engine: String, version: String },
-    Step { id: u64, index: usize, outcome: RawOutcome },
+    /// `us`: the engine's own time for this step, in microseconds.
+    Step {
+        id: u64,
+        index: usize,
+        outcome: RawOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        us: Option<u64>,
+    },
     /// `us`: the engine's own time for the whole case, in microseconds.
     /// Browsers add whether the page was cross-origin isolated.
     Done {
