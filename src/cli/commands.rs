@@ -294,7 +294,6 @@ impl AuditPlan {
         let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
         let dir = self.out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
         let run_timeout = self.opts.timeout.as_secs_f64();
-        // (The cases write their own limits; the progress is the runner's.)
         crate::audit::write_cases(&self.modules, &dir, run_timeout)?;
         let doc = crate::audit::run(&dir, &self.modules, &self.engines, self.opts)?;
         let records = crate::audit::records::records(&self.modules, &doc, run_timeout);
