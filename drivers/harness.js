@@ -347,14 +347,15 @@ function notForJs(plan) {
 // The run's large modules (tool: src/transport/modules.rs), each read or
 // fetched once per process or page, by hash; and what each compiled to, so
 // that a module is compiled once across the run's cases (a `compile` step
-// still compiles afresh). The most recent few are kept.
-const KEPT = 4;
+// still compiles afresh). The most recent are kept: a module's cases run
+// one after another (the runner sends a big module's cases alone), and an
+// engine's compiled code is hundreds of MB for a 30 MB module.
 const received = new Map();
 const compiledByHash = new Map();
-const keep = (map, key, value) => {
+const keep = (map, key, value, most = 1) => {
   map.delete(key);
   map.set(key, value);
-  while (map.size > KEPT) map.delete(map.keys().next().value);
+  while (map.size > most) map.delete(map.keys().next().value);
   return value;
 };
 
@@ -364,7 +365,7 @@ const keep = (map, key, value) => {
 async function moduleBytes(req) {
   const m = req.module;
   if (!m) return req.plan.wasm ? hexToBytes(req.plan.wasm) : new Uint8Array(0);
-  if (received.has(m.sha256)) return keep(received, m.sha256, received.get(m.sha256));
+  if (received.has(m.sha256)) return keep(received, m.sha256, received.get(m.sha256), 2);
   let bytes;
   if (typeof window !== 'undefined') {
     const r = await fetch(`/module/${m.sha256}`);
@@ -376,7 +377,7 @@ async function moduleBytes(req) {
     bytes = new Uint8Array(require('fs').readFileSync(m.path));
   }
   if (bytes.length !== m.len) throw new Error(`the module ${m.path}: ${bytes.length} bytes, the tool wrote ${m.len}`);
-  return keep(received, m.sha256, bytes);
+  return keep(received, m.sha256, bytes, 2);
 }
 
 // One case's state, written once for every step: its module, instances

@@ -13,7 +13,8 @@ const EMBEDDED: &str = "wasmtime,wasmer,wasmi";
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wasm-matrix"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("WASM_MATRIX_REQUIRE");
+    // The terminal's width is the test's to set (COLUMNS): 120 without it.
+    c.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("WASM_MATRIX_REQUIRE").env_remove("COLUMNS");
     c
 }
 
@@ -914,4 +915,29 @@ fn bench_prints_embedded_js_and_main_command_figures() {
     let o = run(&["bench", "--count", "2"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--count must be at least 3"), "{}", stderr(&o));
+}
+
+/// By default the divergence table fits the terminal: every line within
+/// its width (COLUMNS), each divergent step's engines grouped by identical
+/// outcome, the summary line and the per-file counts kept; `--wide` keeps a
+/// column per engine.
+#[test]
+fn the_terminal_table_fits_its_width_and_wide_keeps_a_column_per_engine() {
+    let args = ["run", "cases/memory64", "cases/wast/memory-grow.wast", "--engines", EMBEDDED, "--no-progress"];
+    for cols in [60usize, 80, 200] {
+        let o = bin().args(args).env("COLUMNS", cols.to_string()).output().unwrap();
+        let out = stdout(&o);
+        let long: Vec<&str> = out.lines().filter(|l| l.chars().count() > cols).collect();
+        assert!(long.is_empty(), "{cols} columns: {long:#?}");
+        assert!(out.contains("memory64/basic · "), "a row is its case and step: {out}");
+        assert!(out.contains("≈ crash: wasmer"), "the engines grouped by outcome: {out}");
+        assert!(out.contains(" cells, "), "the summary line stays: {out}");
+        assert!(out.contains("memory-grow.wast: "), "the counts stay: {out}");
+    }
+    let o = bin().args(args).arg("--wide").env("COLUMNS", "60").output().unwrap();
+    let out = stdout(&o);
+    let header = out.lines().find(|l| l.starts_with("case ")).unwrap_or_else(|| panic!("{out}"));
+    for engine in EMBEDDED.split(',') {
+        assert!(header.contains(engine), "--wide has a column per engine: {header}");
+    }
 }

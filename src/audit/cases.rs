@@ -74,9 +74,10 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
-/// `compile` alone (its time is the compile time); `validate`, `compile`
-/// and `instantiate` (every import stubbed; the last step's time is
-/// instantiation of a compiled module); live `instances` until one fails,
+/// `validate`, `compile` (a fresh compile: its step's time is the compile
+/// time) and `instantiate` (every import stubbed; its step's time is
+/// instantiation of the compiled module, which the process keeps for the
+/// cases after it: one compile per module and column); live `instances` until one fails,
 /// then one more for the engine's text; and, when the first memory can be
 /// reached from the host (exported, or imported and so made here), `grow`:
 /// to its declared maximum, or without one as far as the column goes (a
@@ -100,13 +101,7 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
         String::new()
     };
     let mut t = String::new();
-    head(&mut t, "audit: the module compiles (compile alone: the cell's engine time is the compile time)", source, d);
-    t.push_str(&long);
-    t.push_str("steps:\n  - compile: {}\n    expect: any\n");
-    out.push(CaseFile { name: "compile.yaml", text: t });
-
-    let mut t = String::new();
-    head(&mut t, "audit: the module validates, compiles, and instantiates with every import stubbed (the instantiate step's time is instantiation alone: a module of 64 KiB or more is the one the compile step made)", source, d);
+    head(&mut t, "audit: the module validates, compiles (a fresh compile: the step's time is the compile time), and instantiates with every import stubbed (the step's time is instantiation alone: a module of 64 KiB or more is the one the compile step made)", source, d);
     t.push_str(&long);
     t.push_str("imports: stub\nsteps:\n  - validate: {}\n    expect: any\n  - compile: {}\n    expect: any\n  - instantiate: {}\n    expect: any\n");
     out.push(CaseFile { name: "instantiate.yaml", text: t });

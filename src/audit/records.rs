@@ -73,10 +73,6 @@ impl<'a> Steps<'a> {
         }
     }
 
-    /// Why the cell as a whole has no answer, if one of its steps did not.
-    fn unanswered(&self) -> Option<Unanswered> {
-        self.fatal.clone().or_else(|| self.cell.steps.iter().find_map(|s| not_answered(&s.outcome, None, self.limit)))
-    }
 }
 
 /// What a cell that was not run says: unavailable, over the budget,
@@ -169,23 +165,20 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
                 out.push(r);
                 continue;
             }
-            if let Some(c) = cell("instantiate", &mut r, &["compiles", "instantiates", "instantiate_ms"]) {
+            // validate, compile, instantiate: each step's time is its own.
+            if let Some(c) = cell("instantiate", &mut r, &["compiles", "compiled", "compile_ms", "instantiates", "instantiate_ms"]) {
                 let steps = Steps::new(c, limit);
                 r.compiles = r.answer("compiles", steps.said(0, |o| matches!(o, StepOutcome::Returns { values } if values.first().is_some_and(|v| v == 1))));
-                // validate, compile, instantiate (an older audit's case: validate, instantiate).
-                let last = c.steps.len().saturating_sub(1);
-                r.instantiates = r.answer("instantiates", steps.said(last, |o| matches!(o, StepOutcome::Ok)));
-                match steps.unanswered() {
-                    None => r.instantiate_ms = c.steps.get(last).and_then(|s| s.ms),
-                    Some(why) => r.not_answered(&["instantiate_ms"], &why),
+                r.compiled = r.answer("compiled", steps.said(1, |o| matches!(o, StepOutcome::Ok)));
+                match (r.compiled, &c.steps.get(1)) {
+                    (Some(true), Some(s)) => r.compile_ms = s.ms,
+                    (None, _) => r.unanswered.get("compiled").cloned().into_iter().for_each(|why| r.not_answered(&["compile_ms"], &why)),
+                    _ => {}
                 }
-            }
-            if let Some(c) = cell("compile", &mut r, &["compiled", "compile_ms"]) {
-                let steps = Steps::new(c, limit);
-                r.compiled = r.answer("compiled", steps.said(0, |o| matches!(o, StepOutcome::Ok)));
-                match (r.compiled, steps.unanswered()) {
-                    (Some(true), _) => r.compile_ms = c.steps.first().and_then(|s| s.ms).or(c.engine_ms),
-                    (_, Some(why)) => r.not_answered(&["compile_ms"], &why),
+                r.instantiates = r.answer("instantiates", steps.said(2, |o| matches!(o, StepOutcome::Ok)));
+                match (r.instantiates, c.steps.get(2)) {
+                    (Some(true), Some(s)) => r.instantiate_ms = s.ms,
+                    (None, _) => r.unanswered.get("instantiates").cloned().into_iter().for_each(|why| r.not_answered(&["instantiate_ms"], &why)),
                     _ => {}
                 }
             }

@@ -187,6 +187,11 @@ pub(super) struct RunArgs {
     /// Show each engine's verbatim message under every row of the table
     #[arg(long)]
     pub(super) messages: bool,
+    /// The full divergence table, a column per engine (by default each row's
+    /// engines are grouped by identical outcome and every line fits the
+    /// terminal: COLUMNS, the terminal's width, or 120)
+    #[arg(long)]
+    pub(super) wide: bool,
     /// Known-divergence list [default: known-divergences.yaml at the corpus root]
     #[arg(long, value_name = "FILE")]
     pub(super) known: Option<PathBuf>,
@@ -249,7 +254,8 @@ pub(super) struct AuditArgs {
     /// folder per module, with a copy of it) [default: a temporary directory]
     #[arg(long, value_name = "DIR")]
     pub(super) out: Option<PathBuf>,
-    /// Engine processes per engine [default: the number of cores]
+    /// Engine processes per engine [default: 1: the columns already run side
+    /// by side, and each process holds a big module's compiled code]
     #[arg(long, value_name = "N")]
     pub(super) jobs: Option<usize>,
     /// Memory each engine process may keep resident (as for `run`)

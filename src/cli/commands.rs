@@ -282,7 +282,9 @@ impl AuditPlan {
         };
         let mut opts = RunOptions::new(super::own_exe()?);
         opts.timeout = std::time::Duration::from_secs_f64(args.timeout);
-        opts.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
+        // One process per column: twenty columns already run side by side on
+        // a few cores, and each process keeps a big module's compiled code.
+        opts.jobs = args.jobs.unwrap_or(1);
         if let Some(Budget(b)) = args.memory_budget {
             opts.memory_budget = b;
         }

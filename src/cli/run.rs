@@ -149,12 +149,16 @@ impl RunPlan {
             }
         }
 
-        print!("{}", report::terminal::divergence_table(&doc, args.messages));
-        print!("{}", report::terminal::counts_table(&doc));
+        // Every line fits the terminal (120 columns where there is none);
+        // `--wide` prints the full table, a column per engine.
+        let width = report::terminal::width();
+        let fit = |text: &str| report::terminal::fit(text, width, 4);
+        print!("{}", report::terminal::divergence_table(&doc, args.messages, args.wide, width));
+        print!("{}", report::terminal::counts_table(&doc, args.wide, width));
         for e in &doc.engines {
             match (&e.version, e.available) {
-                (_, false) => println!("{}: unavailable: {}", e.id, e.reason.as_deref().unwrap_or("")),
-                (Some(v), true) => println!("{} {v}", e.id),
+                (_, false) => println!("{}", fit(&format!("{}: unavailable: {}", e.id, e.reason.as_deref().unwrap_or("")))),
+                (Some(v), true) => println!("{}", fit(&format!("{} {v}", e.id))),
                 (None, true) => println!("{}", e.id),
             }
         }
@@ -162,7 +166,7 @@ impl RunPlan {
         if let Some(shard) = args.shard {
             println!("shard {shard}: {} of {selected} cases", cases.len());
         }
-        println!("{}", summary.line());
+        println!("{}", fit(&summary.line()));
         if interrupted {
             println!("interrupted: {} of {total} cells finished; {} holds them", doc.cells.len(), out_path.display());
         }

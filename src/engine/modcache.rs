@@ -10,8 +10,9 @@ use std::hash::{Hash, Hasher};
 
 /// Modules below this many bytes are not kept.
 const SMALLEST: usize = 64 << 10;
-/// The most wasm bytes kept, all entries together.
-const TOTAL: usize = 128 << 20;
+/// The most wasm bytes kept, all entries together (a module's cases run
+/// one after another; an engine's code for a 30 MB module is hundreds of MB).
+const TOTAL: usize = 64 << 20;
 
 /// An engine configuration (its feature switches and host cap) and a
 /// module's bytes, as a key.

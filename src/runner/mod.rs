@@ -181,6 +181,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     }
     let lines = Arc::new(lines);
     let refs = Arc::new(refs);
+    let cores = Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
     let server = Arc::new(tokio::sync::OnceCell::new());
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
     let weight = Arc::new(weight);
@@ -200,6 +201,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 lines: lines.clone(),
                 refs: refs.clone(),
                 store: store.clone(),
+                cores: cores.clone(),
                 queue: queue.clone(),
                 opts: opts.clone(),
                 tx: tx.clone(),

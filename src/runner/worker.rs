@@ -38,6 +38,10 @@ pub(super) struct Worker {
     pub(super) refs: Arc<BTreeMap<usize, crate::transport::modules::ModuleRef>>,
     /// Where they are (the harness server serves them to the browsers).
     pub(super) store: Arc<crate::transport::modules::ModuleStore>,
+    /// A core each: cases of a big module (a JIT compile of tens of
+    /// seconds) run no more of them at once across the run than there are
+    /// cores, rather than all at once and each past its limit.
+    pub(super) cores: Arc<tokio::sync::Semaphore>,
     pub(super) queue: Arc<Mutex<VecDeque<usize>>>,
     pub(super) opts: RunOptions,
     pub(super) tx: mpsc::UnboundedSender<RunEvent>,
@@ -64,6 +68,8 @@ struct LoopState {
     front_since: Instant,
     /// The run's one place for a memory-heavy case, while this process has one.
     big: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// A core, while this process has a case of a big module.
+    core: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 enum Start {
@@ -88,11 +94,20 @@ pub(super) enum Availability {
     Unavailable,
 }
 
+/// A module this large takes seconds to tens of seconds to compile.
+pub(super) const BIG_MODULE: usize = 1 << 20;
+
 /// Consecutive failed starts after which an engine's remaining cells are
 /// recorded as crashes instead of retried.
 pub(super) const MAX_FAILED_STARTS: usize = 3;
 
 impl Worker {
+    /// A case of a module big enough that compiling it takes a core for a
+    /// long time ([`BIG_MODULE`] bytes or more).
+    fn big_module(&self, case: usize) -> bool {
+        self.refs.get(&case).is_some_and(|m| m.len >= BIG_MODULE)
+    }
+
     /// The first queued case that is not memory-heavy.
     fn take_light(&self) -> Option<InFlight> {
         let mut queue = self.queue.lock().unwrap();
@@ -148,7 +163,7 @@ impl Worker {
     /// The process's loop: start a connection, keep its window full, take
     /// what it says, until the queue is empty.
     pub(super) async fn run(self) {
-        let mut st = LoopState { retry: VecDeque::new(), inflight: VecDeque::new(), failed_starts: 0, driver_deaths: 0, front_since: Instant::now(), big: None };
+        let mut st = LoopState { retry: VecDeque::new(), inflight: VecDeque::new(), failed_starts: 0, driver_deaths: 0, front_since: Instant::now(), big: None, core: None };
         let mut proc: Option<Conn> = None;
         loop {
             if proc.is_none() {
@@ -164,6 +179,9 @@ impl Worker {
             // would wait for the whole run).
             if st.big.is_some() && !st.inflight.iter().any(|f| self.weight[f.case] > 0) {
                 st.big = None;
+            }
+            if st.core.is_some() && !st.inflight.iter().any(|f| self.big_module(f.case)) {
+                st.core = None;
             }
             let p = proc.as_mut().expect("started above");
             self.fill(p, &mut st).await;
@@ -246,6 +264,15 @@ impl Worker {
             if !st.inflight.is_empty() && heavy(&self.cases[f.case], self.opts.timeout) {
                 st.retry.push_front(f);
                 break;
+            }
+            // A core for a big module's case, taken with nothing in flight
+            // (before any memory permit: whoever holds one holds the other).
+            if self.big_module(f.case) && st.core.is_none() {
+                if !st.inflight.is_empty() {
+                    st.retry.push_front(f);
+                    break;
+                }
+                st.core = Some(self.cores.clone().acquire_owned().await.expect("the semaphore is never closed"));
             }
             if self.weight[f.case] > 0 {
                 match self.permit(f, st).await {
