@@ -182,14 +182,18 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
                     _ => {}
                 }
             }
-            if let Some(c) = cell("grow", &mut r, &["reached_pages", "one_page_past"]) {
+            // A module that does not instantiate reaches no size: the
+            // question does not apply (its refusal is the answer).
+            if let Some(c) = cell("grow", &mut r, &["reached_pages", "one_page_past"]).filter(|_| r.instantiates != Some(false)) {
                 grow(m, c, limit, &mut r);
             }
             if let Some(c) = cell("instances-16gib", &mut r, &["instances_16gib"]) {
                 let steps = Steps::new(c, limit);
+                // A module the engine refuses has no live instance: 0, and
+                // the refusal is the engine's text (it is in `messages` once).
                 match steps.said(0, |o| matches!(o, StepOutcome::Returns { .. })) {
                     Said::Yes => r.instances_16gib = count(&c.steps[0].outcome),
-                    Said::No(text) => r.not_answered(&["instances_16gib"], &Unanswered::new(Why::Crashed, text)),
+                    Said::No(_) => r.instances_16gib = Some(0),
                     Said::NotAnswered(why) => r.not_answered(&["instances_16gib"], &why),
                 }
             }
@@ -201,8 +205,8 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
                         r.instances_limit = Some(super::cases::INSTANCES_LIMIT.into());
                     }
                     Said::No(text) => {
-                        r.messages.push(text.clone());
-                        r.not_answered(&["instances"], &Unanswered::new(Why::Crashed, text));
+                        r.messages.push(text);
+                        r.instances = Some(0);
                     }
                     Said::NotAnswered(why) => r.not_answered(&["instances"], &why),
                 }
@@ -300,8 +304,17 @@ pub fn table(m: &Module, records: &[&Record]) -> String {
     }
     // The engines' whole texts, and why each unanswered cell is so.
     for r in records.iter().filter(|r| r.available) {
+        // Each text once, after the steps that gave it.
+        let mut texts: Vec<(Vec<&str>, &str)> = Vec::new();
         for msg in &r.messages {
-            write_text(&mut o, &r.column, msg);
+            let (step, text) = msg.split_once(": ").unwrap_or(("", msg));
+            match texts.iter_mut().find(|(_, t)| *t == text) {
+                Some((steps, _)) => steps.push(step),
+                None => texts.push((vec![step], text)),
+            }
+        }
+        for (steps, text) in texts {
+            write_text(&mut o, &r.column, &format!("{}: {text}", steps.join(", ")));
         }
         let mut seen: Vec<&Unanswered> = Vec::new();
         for (field, why) in &r.unanswered {
