@@ -84,11 +84,14 @@ pub fn fit(text: &str, width: usize, indent: usize) -> String {
     let mut out = String::new();
     let mut line = String::new();
     let pad = " ".repeat(indent);
-    for word in text.split(' ') {
+    // The first line keeps its own indentation.
+    let lead = text.len() - text.trim_start_matches(' ').len();
+    line.push_str(&text[..lead]);
+    for word in text[lead..].split(' ') {
         let mut word = word.to_string();
         loop {
             let room = width - line.chars().count();
-            let sep = usize::from(!line.trim().is_empty());
+            let sep = usize::from(!line.trim().is_empty() && !line.ends_with(' '));
             if word.chars().count() + sep <= room {
                 if sep == 1 {
                     line.push(' ');
@@ -136,7 +139,7 @@ pub fn divergence_table(doc: &ResultsDoc, messages: bool, wide: bool, width: usi
     }
     let engines: Vec<&str> = doc.engines.iter().map(|e| e.id.as_str()).collect();
     let mut out = if wide { wide_table(&rows, &engines, messages) } else { grouped(&rows, &engines, messages, width) };
-    out.push_str(&fit("✗ fails its case   ≈ known divergence   ! listed as known but conforms now", width.max(80), 0));
+    out.push_str(&fit("✗ fails its case   ≈ known divergence   ! listed as known but conforms now", width, 2));
     out.push('\n');
     out
 }

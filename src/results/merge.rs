@@ -84,7 +84,7 @@ pub fn merge(inputs: Vec<(PathBuf, ResultsDoc)>) -> anyhow::Result<ResultsDoc> {
                     out.cells.push(c);
                 }
                 Some((at, first)) => {
-                    let untimed = |c: &CellEntry| CellEntry { ms: 0.0, engine_ms: None, ..c.clone() };
+                    let untimed = CellEntry::untimed;
                     if untimed(&out.cells[*at]) != untimed(&c) {
                         bail!(
                             "cell {}::{} is in {} and in {} with different results",

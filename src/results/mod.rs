@@ -75,6 +75,20 @@ pub struct CellEntry {
     pub cross_origin_isolated: Option<bool>,
 }
 
+impl CellEntry {
+    /// The cell without its timings (the cell's, the engine's and each
+    /// step's): what two runs of the same cell are compared on.
+    pub fn untimed(&self) -> CellEntry {
+        let mut c = self.clone();
+        c.ms = 0.0;
+        c.engine_ms = None;
+        for s in &mut c.steps {
+            s.ms = None;
+        }
+        c
+    }
+}
+
 /// What a case is, so that a report can show it (extension).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CaseEntry {
