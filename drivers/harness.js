@@ -719,19 +719,37 @@ function testharnessResult(tests, status) {
 // testharness file runs: the file's harness error (a page's
 // unhandledrejection event does the same), not the process's death.
 let strayRejection = null;
+// How long a file's results wait for what it leaves behind: a rejection or
+// an exception it causes after its last test is done (a compile that
+// settles late, a timer) is its own failure, and the wait comes in the order
+// timers fire, before the next file starts.
+const LATE_MS = 50;
+// A rejection later still, after the file was reported: said on stderr, and
+// never the death of the process (which would blame the next file).
+const lateRejection = (reason) => {
+  if (typeof process !== 'undefined' && process.stderr) process.stderr.write(`a promise rejection nobody handled, after its testharness file was reported: ${describe(reason)}\n`);
+};
 function runTestharness({ scripts, seconds }) {
   return new Promise((resolve) => {
     let finished = false;
     // An exception a script threw (a shell has no onerror to tell the harness).
     let uncaught = null;
-    strayRejection = (reason) => { if (!uncaught) uncaught = `unhandled promise rejection: ${describe(reason)}`; };
+    strayRejection = (reason) => {
+      const text = `unhandled promise rejection${finished ? ' after the file\'s results were in' : ''}: ${describe(reason)}`;
+      uncaught = uncaught ? `${uncaught}; ${text}` : text;
+    };
     const finish = (tests, status) => {
       if (finished) return;
       finished = true;
-      strayRejection = null;
       clearTimeout(guard);
-      if (uncaught && !status.status) status = { status: 1, message: uncaught };
-      resolve(testharnessResult(tests, status));
+      setTimeout(() => {
+        strayRejection = lateRejection;
+        // The file's own error first: the harness's word after it is often
+        // only a consequence ("done() was called without first defining any
+        // tests" after a top-level throw).
+        if (uncaught) status = { status: 1, message: status.status && status.message ? `${uncaught}; then the harness said: ${status.message}` : uncaught };
+        resolve(testharnessResult(tests, status));
+      }, LATE_MS);
     };
     // The last word if the harness never completes (a script that never
     // settles a promise the harness waits on, a frame that never loads).

@@ -2,9 +2,9 @@
 //! project's own small suite in tests/js-api-harness, laid out as the spec's
 //! test/js-api with test/harness beside it (drivers/install.sh puts WPT's
 //! testharness.js there). A passing file, a failing subtest listed by name
-//! in the suite's known-divergences.yaml, an async one, a harness error and
-//! a hang; shells-only and page-only files; the embedded columns do not run
-//! them.
+//! in the suite's known-divergences.yaml, an async one, a harness error, a
+//! late rejection and a hang; shells-only and page-only files; the embedded
+//! columns do not run them.
 
 mod common;
 
@@ -76,6 +76,19 @@ fn the_projects_testharness_files_run_on_every_js_column() {
         let harness = error.steps.last().unwrap();
         assert_eq!((harness.step.as_str(), harness.ok), ("harness", Some(false)), "{error:?}");
         assert!(harness.message().unwrap().contains("noSuchHelper"), "{error:?}");
+        // A rejection the file leaves behind after its results are in is
+        // its own harness error (its subtest kept), and the shell goes on:
+        // the next file (memory.any.js, above) is not blamed.
+        let late = cell("late-rejection.any.js", e);
+        if shell {
+            assert_eq!(late.verdict, Verdict::Fail, "{late:?}");
+            assert_eq!(late.steps[0].ok, Some(true), "{late:?}");
+            let harness = late.steps.last().unwrap();
+            assert_eq!(harness.step, "harness", "{late:?}");
+            assert!(harness.message().unwrap().contains("after the file's results were in: Error: late on purpose"), "{late:?}");
+        } else {
+            assert_eq!(late.verdict, Verdict::Unsupported, "{late:?}");
+        }
         // global=jsshell: a hang on the shells (its other subtest passes),
         // not run in the browsers.
         let hang = cell("hang.any.js", e);
