@@ -301,7 +301,7 @@ fn contains_any(text: &str, fragments: &[&str]) -> bool {
 }
 
 /// The text every import stub fails with when called (session.rs and
-/// drivers/harness.js write it).
+/// drivers/harness/ write it).
 pub const STUB_CALLED: &str = "called the stub of import";
 
 /// The trap kind of a trap's text (a JS engine's, or an embedded engine's

@@ -1,4 +1,4 @@
-//! drivers/harness.js spoken to directly over the line protocol, in a real
+//! The JS harness (drivers/harness/) spoken to directly over the line protocol, in a real
 //! shell: what the tool's own side never sends.
 
 mod common;

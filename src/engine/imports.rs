@@ -18,7 +18,7 @@ pub enum SpectestItem {
 }
 
 /// `spectest`, as the reference interpreter defines it
-/// (`interpreter/host/spectest.ml`). `drivers/harness.js` mirrors this table;
+/// (`interpreter/host/spectest.ml`). `drivers/harness/` mirrors this table;
 /// a unit test keeps the two equal.
 pub const SPECTEST: &[(&str, SpectestItem)] = &[
     ("print", SpectestItem::Func(&[])),

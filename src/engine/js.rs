@@ -1,4 +1,4 @@
-//! JS shells (Node, Deno, Bun) running `drivers/harness.js` over the worker
+//! JS shells (Node, Deno, Bun) running `drivers/harness/` over the worker
 //! line protocol. Each column's [`Shell`] row says where its binary is found,
 //! how it is started and how its version is read; the harness is the same
 //! file for all of them (it feature-detects), built into this binary and
@@ -6,8 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// The JS harness shared by the shells and the browsers.
-pub const HARNESS_JS: &str = include_str!("../../drivers/harness.js");
+/// The JS harness shared by the shells and the browsers: one script, in five
+/// files by job (drivers/harness/), in this order.
+pub const HARNESS_JS: &str = concat!(
+    include_str!("../../drivers/harness/values.js"),
+    include_str!("../../drivers/harness/case.js"),
+    include_str!("../../drivers/harness/testharness-run.js"),
+    include_str!("../../drivers/harness/measures.js"),
+    include_str!("../../drivers/harness/main.js"),
+);
 
 /// How one JS shell is found and started.
 #[derive(Debug, Clone, Copy)]

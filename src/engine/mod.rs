@@ -47,7 +47,7 @@ pub enum Launch {
     /// Embedded in this binary; runs in `wasm-matrix __worker ID` processes
     /// made by this constructor.
     Worker(fn() -> Box<dyn Engine>),
-    /// A JS shell running `drivers/harness.js` over the same line protocol.
+    /// A JS shell running `drivers/harness/` over the same line protocol.
     Js(js::Shell),
     /// A browser over WebDriver, the harness page served by the tool.
     Browser(browser::Browser),

@@ -636,11 +636,11 @@ steps:
         assert_eq!(seen[1], RawOutcome::Error { stage: Stage::Call, code: None, message: "no instance named nobody".into() });
     }
 
-    /// drivers/harness.js builds spectest from a copy of [`SPECTEST`]; the
+    /// the JS harness (drivers/harness/) builds spectest from a copy of [`SPECTEST`]; the
     /// copy must say the same.
     #[test]
     fn the_js_harness_mirrors_spectest() {
-        let js = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/drivers/harness.js")).unwrap();
+        let js = super::super::js::HARNESS_JS;
         let begin = js.find("// spectest-begin").expect("marker");
         let end = js.find("// spectest-end").expect("marker");
         let block = &js[begin..end];
