@@ -162,3 +162,26 @@ fn shards_of_the_corpus_cover_every_case_once_for_n_1_to_7() {
     };
     assert_eq!(pick(&ids), pick(&reversed));
 }
+
+/// The workflow cannot forget a column: every column of the registry is in
+/// exactly one engine group of its matrix, and every group names only
+/// columns the registry has.
+#[test]
+fn the_workflow_runs_every_column_of_the_registry_once() {
+    let text = std::fs::read_to_string(root().join("ci/github/wasm-matrix.yml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, job) in doc.get("jobs").and_then(|j| j.as_mapping()).expect("jobs") {
+        let Some(include) = job.get("strategy").and_then(|s| s.get("matrix")).and_then(|m| m.get("include")).and_then(|i| i.as_sequence()) else { continue };
+        for entry in include {
+            let Some(engines) = entry.get("engines").and_then(|e| e.as_str()) else { continue };
+            for id in engines.split(',') {
+                assert!(wasm_matrix::engine::spec(id).is_some(), "the workflow names `{id}`, which the registry has not");
+                *seen.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    for column in wasm_matrix::engine::ENGINES {
+        assert_eq!(seen.get(column.id).copied(), Some(1), "column `{}` must be in exactly one group of the workflow", column.id);
+    }
+}
