@@ -304,11 +304,10 @@ fn contains_any(text: &str, fragments: &[&str]) -> bool {
 /// drivers/harness/ write it).
 pub const STUB_CALLED: &str = "called the stub of import";
 
-/// The trap kind of a trap's text (a JS engine's, or an embedded engine's
-/// whose backend has no code for it; the backends map their codes
-/// themselves). `_code`: a JS engine's exception name, which says only that
-/// it trapped.
-pub fn trap_kind(_code: Option<&str>, message: &str) -> TrapKind {
+/// The trap kind of a trap's text (a JS engine's, whose exception name says
+/// only that it trapped, or an embedded engine's whose backend has no code
+/// for it; the backends map their codes themselves).
+pub fn trap_kind(message: &str) -> TrapKind {
     let lower = message.to_lowercase();
     TRAP_TEXTS.iter().find(|(t, _)| lower.contains(t)).map(|(_, k)| *k).unwrap_or(TrapKind::Other)
 }
@@ -353,7 +352,7 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
         RawOutcome::Returns { values } => Outcome::Returns(values),
         RawOutcome::Pages { pages } => Outcome::Pages(pages),
         RawOutcome::Bytes { hex } => Outcome::Bytes(hex),
-        RawOutcome::Trap { code, trap, message } => Outcome::Trap(trap.unwrap_or_else(|| trap_kind(code.as_deref(), &message)), message),
+        RawOutcome::Trap { trap, message, .. } => Outcome::Trap(trap.unwrap_or_else(|| trap_kind(&message)), message),
         // An import's stub failed inside wasm execution (`imports: stub`): the
         // call traps, whatever the embedder's API calls the host's error
         // (wasmtime and wasmer give it back as a plain error of the call).
@@ -363,7 +362,7 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
             // segment out of bounds, a start function): an engine that
             // reports the trap as a plain error (wasmi: "out of bounds table
             // access: ... does not fit") still trapped.
-            ErrorKind::Other if stage == Stage::Instantiate => match trap_kind(None, &message) {
+            ErrorKind::Other if stage == Stage::Instantiate => match trap_kind(&message) {
                 TrapKind::Other => Outcome::Error(ErrorKind::Other, message),
                 trap => Outcome::Trap(trap, message),
             },
@@ -390,12 +389,12 @@ mod tests {
 
     #[test]
     fn js_trap_texts() {
-        assert_eq!(trap_kind(None, "RuntimeError: memory access out of bounds"), TrapKind::OutOfBounds);
-        assert_eq!(trap_kind(None, "RuntimeError: index out of bounds"), TrapKind::OutOfBounds);
-        assert_eq!(trap_kind(None, "RangeError: Maximum call stack size exceeded"), TrapKind::StackExhausted);
-        assert_eq!(trap_kind(None, "InternalError: too much recursion"), TrapKind::StackExhausted);
-        assert_eq!(trap_kind(None, "RuntimeError: unreachable executed"), TrapKind::Unreachable);
-        assert_eq!(trap_kind(None, "something else entirely"), TrapKind::Other);
+        assert_eq!(trap_kind("RuntimeError: memory access out of bounds"), TrapKind::OutOfBounds);
+        assert_eq!(trap_kind("RuntimeError: index out of bounds"), TrapKind::OutOfBounds);
+        assert_eq!(trap_kind("RangeError: Maximum call stack size exceeded"), TrapKind::StackExhausted);
+        assert_eq!(trap_kind("InternalError: too much recursion"), TrapKind::StackExhausted);
+        assert_eq!(trap_kind("RuntimeError: unreachable executed"), TrapKind::Unreachable);
+        assert_eq!(trap_kind("something else entirely"), TrapKind::Other);
     }
 
     #[test]

@@ -180,12 +180,12 @@ class CaseRun {
   }
 }
 
-// An export of the named or current instance: { inst } or { outcome }.
-const calls = (run, arg, what, test) => {
-  const { inst, outcome } = run.pick(arg.instance);
+// Export `name` (a `what`) of the named or current instance: { x } or { outcome }.
+const exported = (run, instance, name, what, test) => {
+  const { inst, outcome } = run.pick(instance);
   if (outcome) return { outcome };
-  const x = inst.exports[arg[what === 'global' ? 'global' : 'name']];
-  return test(x) ? { x } : { outcome: { kind: 'error', stage: 'call', message: `no exported ${what} \`${arg[what === 'global' ? 'global' : 'name']}\`` } };
+  const x = inst.exports[name];
+  return test(x) ? { x } : { outcome: { kind: 'error', stage: 'call', message: `no exported ${what} \`${name}\`` } };
 };
 
 // Every step kind: (run, arg, index) -> outcome. A kind not here is a tool
@@ -252,7 +252,7 @@ const STEPS = {
     return { kind: 'ok' };
   },
   get: (run, arg) => {
-    const { x: g, outcome } = calls(run, arg, 'global', (g) => g instanceof WebAssembly.Global);
+    const { x: g, outcome } = exported(run, arg.instance, arg.global, 'global', (g) => g instanceof WebAssembly.Global);
     if (outcome) return outcome;
     try {
       const ty = arg.ty || 'f64';
@@ -263,7 +263,7 @@ const STEPS = {
   },
   unsupported: (run, arg) => ({ kind: 'unsupported', message: arg.reason }),
   invoke: (run, arg) => {
-    const { x: f, outcome } = calls(run, arg, 'function', (f) => typeof f === 'function');
+    const { x: f, outcome } = exported(run, arg.instance, arg.name, 'function', (f) => typeof f === 'function');
     if (outcome) return outcome;
     const cannot = (arg.results || []).find((t) => t === 'otherref');
     if (cannot) return { kind: 'unsupported', message: `a ${cannot} result cannot cross the JS API` };

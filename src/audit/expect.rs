@@ -17,7 +17,7 @@
 //! budget, crashed, unavailable) is unmet, with why.
 
 use crate::engine::{Column, ENGINES};
-use crate::results::audit::Record;
+use crate::results::audit::{human, Record};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -256,10 +256,6 @@ fn unmet_on(r: &Requirement, rec: &Record) -> Vec<String> {
         }
     }
     out
-}
-
-fn human(bytes: u64) -> String {
-    crate::results::audit::human(bytes)
 }
 
 #[cfg(test)]

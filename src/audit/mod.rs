@@ -64,7 +64,7 @@ pub fn modules(paths: &[PathBuf]) -> anyhow::Result<Vec<Module>> {
             dir_name = format!("{stem}-{n}");
             n += 1;
         }
-        let sha256 = records::sha256_hex(&bytes);
+        let sha256 = crate::transport::modules::sha256_hex(&bytes);
         out.push(Module { path, bytes, sha256, declared, dir_name });
     }
     Ok(out)

@@ -9,11 +9,6 @@ use crate::report::terminal::short;
 use crate::results::{CellEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::fmt::Write;
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What a step said to a question: yes, no (with the engine's whole text),
 /// or nothing, and why.
 enum Said {
@@ -95,19 +90,7 @@ impl Record {
             memories: m.declared.memories.clone(),
             column: column.to_string(),
             available: true,
-            reason: None,
-            compiles: None,
-            compiled: None,
-            instantiates: None,
-            reached_pages: None,
-            one_page_past: None,
-            instantiate_ms: None,
-            compile_ms: None,
-            instances: None,
-            instances_limit: None,
-            instances_16gib: None,
-            messages: vec![],
-            unanswered: Default::default(),
+            ..Record::default()
         }
     }
 

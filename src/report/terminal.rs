@@ -307,14 +307,13 @@ pub fn counts_table(doc: &ResultsDoc, wide: bool, width: usize) -> String {
         }
         return out;
     }
-    let width = case_width;
-    let mut out = format!("{:<width$}", "passed/total");
+    let mut out = format!("{:<case_width$}", "passed/total");
     for e in &engines {
         let _ = write!(out, "  {:>12}", clip(e, 12));
     }
     out.push('\n');
     for case in cases {
-        let _ = write!(out, "{:<width$}", clip(case, width));
+        let _ = write!(out, "{:<case_width$}", clip(case, case_width));
         for e in &engines {
             let _ = write!(out, "  {:>12}", text(case, e));
         }

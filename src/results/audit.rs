@@ -54,7 +54,7 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// One module on one column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub module: String,
     pub sha256: String,

@@ -24,17 +24,16 @@ pub struct ModuleRef {
     pub len: usize,
 }
 
-/// The run's modules by hash, in a folder of their own that goes with it.
+/// The run's modules by hash, in a folder of their own that goes with it
+/// (made when the first large module comes: most runs have none).
 pub struct ModuleStore {
-    dir: Option<tempfile::TempDir>,
+    dir: std::sync::OnceLock<Option<tempfile::TempDir>>,
     by_hash: Mutex<HashMap<String, ModuleRef>>,
 }
 
 impl ModuleStore {
     pub fn new() -> ModuleStore {
-        // Without a folder (none could be made) modules travel inline.
-        let dir = tempfile::Builder::new().prefix("wasm-matrix-modules-").tempdir().ok();
-        ModuleStore { dir, by_hash: Mutex::new(HashMap::new()) }
+        ModuleStore { dir: std::sync::OnceLock::new(), by_hash: Mutex::new(HashMap::new()) }
     }
 
     /// The reference for `bytes`, written on first use; none for a small
@@ -43,7 +42,8 @@ impl ModuleStore {
         if bytes.len() < BY_REFERENCE {
             return None;
         }
-        let dir = self.dir.as_ref()?;
+        // Without a folder (none could be made) modules travel inline.
+        let dir = self.dir.get_or_init(|| tempfile::Builder::new().prefix("wasm-matrix-modules-").tempdir().ok()).as_ref()?;
         let sha256 = sha256_hex(bytes);
         let mut map = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = map.get(&sha256) {
