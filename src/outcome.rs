@@ -58,6 +58,9 @@ pub enum RawOutcome {
     /// it does not know, or threw): a crash cell, loud, never taken for an
     /// engine's limitation.
     Crash { message: String },
+    /// The case ran past its limit and the engine's side stopped it (a
+    /// browser page terminates the worker it runs cases in).
+    Timeout { message: String },
     /// A testharness file ran: the harness's status and each subtest's.
     Subtests(Subtests),
 }
@@ -372,6 +375,7 @@ pub fn normalize(raw: RawOutcome) -> Outcome {
         RawOutcome::Subtests(s) => Outcome::Subtests(s),
         RawOutcome::Skipped { message } => Outcome::Skipped(message),
         RawOutcome::Crash { message } => Outcome::Crash(message),
+        RawOutcome::Timeout { message } => Outcome::Timeout(message),
     }
 }
 

@@ -54,7 +54,7 @@ let tail = Promise.resolve();
 function pipe(requests, keep, waitMs) {
   if (requests) {
     const batch = { events: [], done: false };
-    batch.run = tail.then(() => runBatch(requests, 4, batch.events)).then(() => { batch.done = true; });
+    batch.run = tail.then(() => runInPage(requests, batch.events)).then(() => { batch.done = true; });
     tail = batch.run.catch(() => {});
     unanswered.push(batch);
   }
@@ -69,11 +69,102 @@ function pipe(requests, keep, waitMs) {
   });
 }
 
+// In a page, cases run in a dedicated worker of the page, so that a case
+// that never returns (a wasm loop) cannot hang the page: past its limit
+// (`limit_ms`, from the tool) the page terminates the worker, answers
+// `timeout` for the step in progress and `skipped` for the rest, and goes
+// on in a fresh worker. The page stays free to answer its driver, so the
+// session can always be closed: a driver answers no command, its DELETE
+// included, while the page's own script spins (chromedriver, on a Grid's
+// node too). A testharness file needs the page (its iframe), and probe's
+// in-page measures are the page's: cases with those run in the page.
+const HARNESS_URL = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : null;
+const pageOnly = (req) => (req.plan.actions || []).some((a) => a && typeof a === 'object' && ('testharness' in a || 'measure' in a));
+
+async function runInPage(requests, events) {
+  let i = 0;
+  while (i < requests.length) {
+    const inWorker = HARNESS_URL && typeof Worker === 'function' && !pageOnly(requests[i]);
+    let j = i;
+    while (j < requests.length && (HARNESS_URL && typeof Worker === 'function' && !pageOnly(requests[j])) === inWorker) j += 1;
+    const run = requests.slice(i, j);
+    if (inWorker) await runInWorker(run, events);
+    else await runBatch(run, 4, events);
+    i = j;
+  }
+}
+
+let caseWorker = null;
+function runInWorker(requests, events) {
+  return new Promise((resolve) => {
+    let at = 0; // the request running
+    let next = 0; // its next step
+    let timer = null;
+    const arm = () => {
+      clearTimeout(timer);
+      if (at >= requests.length) return;
+      next = requests[at].from || 0;
+      const limit = requests[at].limit_ms;
+      if (limit > 0) timer = setTimeout(() => stop('timeout', `no answer in ${limit / 1000} s; the page stopped the worker the case ran in`), limit);
+    };
+    // Ends the case running with `kind` for its step in progress, skipped
+    // for the rest, and goes on in a fresh worker.
+    const stop = (kind, message) => {
+      clearTimeout(timer);
+      if (caseWorker) caseWorker.terminate();
+      caseWorker = null;
+      const req = requests[at];
+      const n = (req.plan.actions || []).length;
+      for (let k = next; k < Math.max(n, next + 1); k += 1) {
+        const outcome = k === next ? { kind, message } : { kind: 'skipped', message: 'an earlier step failed fatally' };
+        events.push({ step: { id: req.id, index: k, outcome } });
+      }
+      events.push({ done: { id: req.id, us: 0 } });
+      at += 1;
+      start();
+    };
+    const start = () => {
+      if (at >= requests.length) {
+        resolve();
+        return;
+      }
+      if (!caseWorker) caseWorker = new Worker(HARNESS_URL);
+      caseWorker.onmessage = (e) => {
+        const ev = e.data;
+        events.push(ev);
+        if (ev.step && ev.step.id === requests[at].id) next = ev.step.index + 1;
+        if (ev.done) {
+          at += 1;
+          if (at >= requests.length) {
+            clearTimeout(timer);
+            resolve();
+          } else {
+            arm();
+          }
+        }
+      };
+      caseWorker.onerror = (e) => {
+        if (e.preventDefault) e.preventDefault();
+        stop('crash', `tool error: the page's case worker failed: ${e.message || e}`);
+      };
+      arm();
+      caseWorker.postMessage({ wasmMatrixBatch: requests.slice(at) });
+    };
+    start();
+  });
+}
+
 if (typeof window !== 'undefined') {
   window.wasmMatrix = {
     runBatch,
     pipe,
     info: () => ({ crossOriginIsolated: self.crossOriginIsolated === true, userAgent: navigator.userAgent }),
+  };
+} else if (IN_PAGE_WORKER) {
+  // The page's case worker (see `runInWorker`): a batch in, its events out
+  // one message each as they come.
+  self.onmessage = (e) => {
+    if (e.data && e.data.wasmMatrixBatch) runBatch(e.data.wasmMatrixBatch, Infinity, { push: (ev) => postMessage(ev) });
   };
 } else if (typeof process !== 'undefined' && process.stdin && process.stdout) {
   const out = (ev) => process.stdout.write(JSON.stringify(ev) + '\n');

@@ -15,6 +15,9 @@
 'use strict';
 
 const PAGE = 65536;
+// A dedicated worker of the harness page (see `runInWorker` in main.js):
+// a classic worker has importScripts, a shell's main realm does not.
+const IN_PAGE_WORKER = typeof importScripts === 'function' && typeof window === 'undefined';
 const SYNC_LIMIT = 4096;
 const scratch = new DataView(new ArrayBuffer(8));
 

@@ -21,9 +21,15 @@ pub(super) fn shell_version(id: &'static str, shell: &crate::engine::js::Shell) 
     seen.entry(id).or_insert_with(|| shell.version().unwrap_or_else(|_| "unknown".into())).clone()
 }
 
-/// The harness server every browser session of a run loads its page from:
-/// started by the first, so that a fixed `--serve-addr` is bound once.
-pub(super) type SharedServer = tokio::sync::OnceCell<Arc<HarnessServer>>;
+/// What a run's browser sessions share: the harness server every page loads
+/// from (started by the first session, so that a fixed `--serve-addr` is
+/// bound once), and the list of the sessions open, which the run's end
+/// closes, however it ends.
+#[derive(Default)]
+pub(super) struct SharedServer {
+    pub(super) server: tokio::sync::OnceCell<Arc<HarnessServer>>,
+    pub(super) sessions: Arc<crate::transport::browser::OpenSessions>,
+}
 
 pub(super) enum Conn {
     Process(Proc),
@@ -41,13 +47,15 @@ impl Conn {
                 }
                 let bind = opts.serve_addr;
                 let store = store.clone();
+                let sessions = server.sessions.clone();
                 let server = server
+                    .server
                     .get_or_try_init(|| async move {
                         HarnessServer::start(bind, store).await.map(Arc::new).with_context(|| format!("cannot start the harness server on {bind}"))
                     })
                     .await?
                     .clone();
-                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout, opts.memory_budget).await?))
+                Ok(Conn::Browser(BrowserConn::start(b, setup, server, opts.timeout, opts.memory_budget, sessions).await?))
             }
             _ => {
                 let (program, args) = spec.command(&opts.worker_exe).map_err(anyhow::Error::msg)?;

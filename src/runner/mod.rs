@@ -144,7 +144,9 @@ fn over_budget(case: &Case, column: &Column, budget: Option<u64>) -> Option<Stri
 }
 
 /// Runs `cells` and sends an event for each; returns when all are done.
-pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>) {
+/// The browser sessions it opens are entered in `sessions`: the caller
+/// closes any left open when the run has ended or been stopped.
+pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>, sessions: Arc<crate::transport::browser::OpenSessions>) {
     let (units, weight) = heavy_weights(&cases, opts.memory_budget);
     // Each request line is serialized once and shared by every engine.
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
@@ -182,7 +184,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let lines = Arc::new(lines);
     let refs = Arc::new(refs);
     let cores = Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
-    let server = Arc::new(tokio::sync::OnceCell::new());
+    let server = Arc::new(conn::SharedServer { sessions, ..Default::default() });
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
     let weight = Arc::new(weight);
     let mut tasks = Vec::new();
@@ -218,14 +220,23 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     }
 }
 
+/// How long the run's last DELETEs of browser sessions may take.
+const CLOSE_SESSIONS: Duration = Duration::from_secs(10);
+
 /// Runs on a fresh runtime, calling `on_event` for each event as it comes.
-/// `on_event` returns false to stop early. Ctrl-C stops early too; the
-/// engines are then killed. Returns whether the run stopped early.
+/// `on_event` returns false to stop early. Ctrl-C and SIGTERM stop early
+/// too; the engines are then killed. However the run ends (done, stopped,
+/// a worker panicked), every browser session still open gets its DELETE
+/// (at most [`CLOSE_SESSIONS`]), so that no Grid slot is left held.
+/// Returns whether the run stopped early.
 pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, mut on_event: impl FnMut(RunEvent) -> bool) -> bool {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let sessions = Arc::new(crate::transport::browser::OpenSessions::default());
+    // Should `on_event` panic, its unwinding closes the sessions left.
+    let _guard = CloseOnDrop { rt: &rt, sessions: sessions.clone() };
     let stopped = rt.block_on(async move {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let job = tokio::spawn(run(cases, cells, opts, tx));
+        let job = tokio::spawn(run(cases, cells, opts, tx, sessions.clone()));
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
         // SIGTERM stops a run as Ctrl-C does: the engines' processes and the
         // browsers' drivers are stopped as their sessions end, not left behind.
@@ -237,19 +248,46 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>,
             }
         };
         let mut terminated = std::pin::pin!(terminated);
-        loop {
+        let stopped = loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
-                    Some(ev) => if !on_event(ev) { job.abort(); return true; },
-                    None => break,
+                    Some(ev) => if !on_event(ev) { break true; },
+                    None => break false,
                 },
-                _ = &mut interrupt => { job.abort(); return true; }
-                _ = &mut terminated => { job.abort(); return true; }
+                _ = &mut interrupt => break true,
+                _ = &mut terminated => break true,
             }
+        };
+        if stopped {
+            job.abort();
+        } else {
+            let _ = job.await;
         }
-        let _ = job.await;
-        false
+        close_sessions(&sessions).await;
+        stopped
     });
+    drop(_guard);
     rt.shutdown_timeout(Duration::from_secs(2));
     stopped
+}
+
+/// Closes the sessions still open when dropped (a panic's unwinding).
+struct CloseOnDrop<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    sessions: Arc<crate::transport::browser::OpenSessions>,
+}
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.sessions.count() > 0 {
+            self.rt.block_on(close_sessions(&self.sessions));
+        }
+    }
+}
+
+/// Sends every session still open its DELETE; says on stderr which did not go.
+async fn close_sessions(sessions: &crate::transport::browser::OpenSessions) {
+    for why in sessions.close_all(CLOSE_SESSIONS).await {
+        eprintln!("wasm-matrix: a browser session may be left open: {why}");
+    }
 }

@@ -17,8 +17,10 @@
 //! the connection.
 
 mod driver;
+mod open;
 mod session;
 
+pub use open::OpenSessions;
 pub use session::PlainSession;
 
 use crate::engine::browser::{Browser, Setup};
@@ -26,7 +28,7 @@ use crate::outcome::Outcome;
 use crate::transport::protocol::Event;
 use crate::transport::Death;
 use crate::transport::server::HarnessServer;
-use session::{case_limit, open_session, overdue, parse, take_events, Request, Session};
+use session::{case_limit, open_session, overdue, parse, take_events, Request, Session, CLOSE_LIMIT};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,9 +37,6 @@ use tokio::sync::{mpsc, oneshot};
 /// Most cases in one `execute_async` call. The runner's window (512) holds
 /// two such batches, one running and one queued in the page.
 const MAX_BATCH: usize = 256;
-
-/// How long closing a session (its WebDriver DELETE) may take.
-const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A browser as the runner sees it: like a worker process.
 pub struct BrowserConn {
@@ -52,12 +51,13 @@ pub struct BrowserConn {
 
 impl BrowserConn {
     /// Opens a session whose pages come from `server` (shared by the run's sessions).
-    pub async fn start(browser: Browser, setup: Setup, server: Arc<HarnessServer>, per_case: Duration, budget: Option<u64>) -> anyhow::Result<BrowserConn> {
-        let (session, version) = open_session(browser, &setup, budget).await?;
+    /// Its sessions are entered in `sessions`, the run's list.
+    pub async fn start(browser: Browser, setup: Setup, server: Arc<HarnessServer>, per_case: Duration, budget: Option<u64>, sessions: Arc<OpenSessions>) -> anyhow::Result<BrowserConn> {
+        let (session, version) = open_session(browser, &setup, budget, &sessions).await?;
         let (req_tx, req_rx) = mpsc::unbounded_channel::<Arc<str>>();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
-        let served = Served { browser, setup, server, per_case, budget, events: ev_tx };
+        let served = Served { browser, setup, server, per_case, budget, sessions, events: ev_tx };
         let task = tokio::spawn(served.serve(session, req_rx, stop_rx));
         Ok(BrowserConn { requests: Some(req_tx), events: ev_rx, task: Some(task), stop: Some(stop_tx), death: None, version })
     }
@@ -103,7 +103,8 @@ impl BrowserConn {
 impl Drop for BrowserConn {
     fn drop(&mut self) {
         // Not closed (a panic, a dropped run): the driver's process group
-        // dies with the task's session; a remote session is left to expire.
+        // dies with the task's session; a remote session stays in the list
+        // of open sessions for the run's last `close_all`.
         if let Some(task) = &self.task {
             task.abort();
         }
@@ -117,6 +118,7 @@ struct Served {
     server: Arc<HarnessServer>,
     per_case: Duration,
     budget: Option<u64>,
+    sessions: Arc<OpenSessions>,
     events: mpsc::UnboundedSender<Result<Event, Death>>,
 }
 
@@ -132,7 +134,7 @@ impl Served {
             _ = self.drive(&mut session, requests) => {}
             _ = stop => {}
         }
-        let _ = tokio::time::timeout(CLOSE_LIMIT, session.client.close()).await;
+        session.close().await;
     }
 
     async fn drive(&self, session: &mut Session, mut requests: mpsc::UnboundedReceiver<Arc<str>>) {
@@ -154,7 +156,7 @@ impl Served {
             // The page may have run past the cases it answered for: the call
             // waits as long as the longest limit of those not done.
             let limit = unanswered.iter().flat_map(|b| b.1.iter()).chain(batch.iter()).map(|r| case_limit(r, self.per_case)).max().unwrap_or(self.per_case);
-            let result = session.pipe(&self.server, (!batch.is_empty()).then_some(&batch[..]), fresh, keep, limit).await;
+            let result = session.pipe(&self.server, (!batch.is_empty()).then_some(&batch[..]), fresh, keep, limit, self.per_case).await;
             if let Some(first) = batch.first() {
                 unanswered.push_back((first.isolated, batch.into()));
             }
@@ -203,11 +205,10 @@ impl Served {
         if lost.len() <= 1 || known {
             return Some(Death { outcome: first_failure, driver_died: false });
         }
-        match open_session(self.browser, &self.setup, self.budget).await {
+        match open_session(self.browser, &self.setup, self.budget, &self.sessions).await {
             // The broken session is closed before its successor takes over.
             Ok((s, _)) => {
-                let old = std::mem::replace(session, s);
-                let _ = tokio::time::timeout(CLOSE_LIMIT, old.client.close()).await;
+                std::mem::replace(session, s).close().await;
             }
             Err(e) => return Some(Death { outcome: Outcome::Crash(format!("{e:#}")), driver_died: false }),
         }

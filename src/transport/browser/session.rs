@@ -4,6 +4,8 @@
 //! protocol events.
 
 use super::driver::{capabilities, start_driver, Driver};
+use super::open::{Entry, OpenSessions};
+use std::sync::Arc;
 use crate::engine::browser::{Browser, Setup};
 use crate::outcome::Outcome;
 use crate::transport::protocol::Event;
@@ -25,17 +27,34 @@ pub(super) struct Session {
     _profile: Option<tempfile::TempDir>,
     /// Which harness page is loaded (`host.cross_origin_isolated`).
     page: Option<bool>,
+    /// Its place in the list of open sessions, until its DELETE is sent.
+    entry: Option<Entry>,
+}
+
+/// How long closing a session (its WebDriver DELETE) may take.
+pub(super) const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
+impl Session {
+    /// Sends the session's DELETE (bounded). One that does not go stays in
+    /// the list of open sessions, for the run's last [`OpenSessions::close_all`].
+    pub(super) async fn close(self) {
+        if let Ok(Ok(())) = tokio::time::timeout(CLOSE_LIMIT, self.client.close()).await {
+            if let Some(e) = &self.entry {
+                e.leave();
+            }
+        }
+    }
 }
 
 /// A session on a local driver is tried twice (a fresh driver each time):
 /// a browser can fail to come up once on a loaded machine. A driver that
 /// does not start at all has had its attempts in `start_driver`.
-pub(super) async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>) -> anyhow::Result<(Session, String)> {
+pub(super) async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>, sessions: &Arc<OpenSessions>) -> anyhow::Result<(Session, String)> {
     let tries = if matches!(setup, Setup::Local { .. }) { 2 } else { 1 };
     let mut why = Vec::new();
     for _ in 0..tries {
         let driver = start_driver(&browser, setup, budget).await?;
-        match open_session_on(browser, setup, driver).await {
+        match open_session_on(browser, setup, driver, sessions).await {
             Ok(s) => return Ok(s),
             Err(e) => why.push(format!("{e:#}")),
         }
@@ -43,7 +62,7 @@ pub(super) async fn open_session(browser: Browser, setup: &Setup, budget: Option
     bail!("{}", why.join("; then "))
 }
 
-async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> anyhow::Result<(Session, String)> {
+async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver, sessions: &Arc<OpenSessions>) -> anyhow::Result<(Session, String)> {
     let profile = match (browser.profile_arg, setup) {
         (Some(_), Setup::Local { .. }) => Some(tempfile::tempdir().context("cannot make a browser profile folder")?),
         _ => None,
@@ -61,7 +80,17 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver) -> any
         .capabilities()
         .and_then(|c| c.get("browserVersion").and_then(|v| v.as_str()).map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
-    Ok((Session { client, driver, _profile: profile, page: None }, version))
+    let entry = match client.session_id().await {
+        Ok(Some(id)) => match sessions.enter(&driver.url, id) {
+            Some(e) => Some(e),
+            None => {
+                let _ = tokio::time::timeout(CLOSE_LIMIT, client.close()).await;
+                bail!("the run is stopping: the new {} session was closed at once", browser.id);
+            }
+        },
+        _ => None,
+    };
+    Ok((Session { client, driver, _profile: profile, page: None, entry }, version))
 }
 
 /// A browser session for uses other than running cases (the report's
@@ -73,7 +102,7 @@ pub struct PlainSession {
 impl PlainSession {
     pub async fn open(browser: Browser) -> anyhow::Result<(PlainSession, String)> {
         let setup = browser.setup(None).map_err(anyhow::Error::msg)?;
-        let (session, version) = open_session(browser, &setup, None).await?;
+        let (session, version) = open_session(browser, &setup, None, &Arc::default()).await?;
         Ok((PlainSession { session }, version))
     }
 
@@ -83,7 +112,7 @@ impl PlainSession {
 
     /// Closes the session (its driver stops when this is dropped).
     pub async fn close(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.session.client.close()).await;
+        self.session.close().await;
     }
 }
 
@@ -129,6 +158,9 @@ fn failure_outcome(err: &fantoccini::error::CmdError, timeout: Duration) -> Outc
     }
 }
 
+/// How much longer than a case's limit the tool waits for the page to stop it.
+const PAGE_GRACE: Duration = Duration::from_secs(3);
+
 /// The time a case may take: the run's limit, or its own when it has a
 /// longer one.
 pub(super) fn case_limit(r: &Request, per_case: Duration) -> Duration {
@@ -158,9 +190,13 @@ pub(super) fn take_events(events: Vec<Event>, running: &mut VecDeque<Request>, s
 /// After an answer that left cases running: the page answered with every
 /// case done so far, so the first of `running`, if still going past its
 /// limit, hangs without blocking the page and is known to be the one.
+///
+/// The page stops a case of its worker at the case's limit itself and goes
+/// on; the tool gives up the page only [`PAGE_GRACE`] later (a case that
+/// runs in the page, or a page that could not stop its worker).
 pub(super) fn overdue<'a>(running: impl Iterator<Item = &'a Request>, since: Instant, per_case: Duration) -> Option<Outcome> {
     let limit = first_limit(running, per_case);
-    (since.elapsed() > limit).then(|| Outcome::Timeout(format!("no case finished in {} s", limit.as_secs_f64())))
+    (since.elapsed() > limit + PAGE_GRACE).then(|| Outcome::Timeout(format!("no case finished in {} s", limit.as_secs_f64())))
 }
 
 impl Session {
@@ -173,7 +209,7 @@ impl Session {
         let mut first = true;
         loop {
             let limit = first_limit(running.iter(), per_case);
-            let answer = self.pipe(server, first.then_some(batch), first, 0, limit).await?;
+            let answer = self.pipe(server, first.then_some(batch), first, 0, limit, per_case).await?;
             first = false;
             let Some(answer) = answer else {
                 return Err(Outcome::Crash("the harness page answered a batch with nothing".into()));
@@ -195,7 +231,7 @@ impl Session {
     /// has nothing unanswered (only then is a page loaded). `limit`: how
     /// long the case running now may take, the page being unable to answer
     /// while a case runs.
-    pub(super) async fn pipe(&mut self, server: &HarnessServer, batch: Option<&[Request]>, fresh: bool, keep: u32, limit: Duration) -> Result<Option<Answer>, Outcome> {
+    pub(super) async fn pipe(&mut self, server: &HarnessServer, batch: Option<&[Request]>, fresh: bool, keep: u32, limit: Duration, per_case: Duration) -> Result<Option<Answer>, Outcome> {
         if let (Some(batch), true) = (batch, fresh) {
             let isolated = batch[0].isolated;
             if self.page != Some(isolated) {
@@ -203,13 +239,13 @@ impl Session {
                 self.page = Some(isolated);
             }
         }
-        let total = limit + PROGRESS_AFTER;
+        let total = limit + PAGE_GRACE + PROGRESS_AFTER;
         self.client
             .update_timeouts(TimeoutConfiguration::new(Some(total), None, None))
             .await
             .map_err(|e| Outcome::Crash(format!("cannot set the script timeout: {e}")))?;
         let requests = match batch {
-            Some(b) => Value::String(Value::Array(b.iter().map(|r| json!({ "id": r.id, "plan": r.plan, "module": r.module })).collect()).to_string()),
+            Some(b) => Value::String(Value::Array(b.iter().map(|r| json!({ "id": r.id, "plan": r.plan, "module": r.module, "limit_ms": case_limit(r, per_case).as_millis() as u64 })).collect()).to_string()),
             None => Value::Null,
         };
         // A page stuck in an endless loop can keep the driver from ever
