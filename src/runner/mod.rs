@@ -196,6 +196,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
             Launch::Browser(_) => opts.jobs.max(1).min(cells.div_ceil(CELLS_PER_BROWSER_SESSION)),
             _ => opts.jobs.max(1).min(cells),
         };
+        let live = Arc::new(std::sync::atomic::AtomicUsize::new(workers));
         for _ in 0..workers {
             let w = Worker {
                 spec,
@@ -211,6 +212,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 server: server.clone(),
                 big: big.clone(),
                 weight: weight.clone(),
+                live: live.clone(),
             };
             tasks.push(tokio::spawn(w.run()));
         }

@@ -10,6 +10,7 @@ use crate::transport::protocol::{request_line_from, Event};
 use crate::engine::Column;
 use crate::outcome::{normalize, Outcome};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -52,6 +53,9 @@ pub(super) struct Worker {
     pub(super) big: Arc<tokio::sync::Semaphore>,
     /// What each case takes of it ([`heavy_weights`]), worked out once.
     pub(super) weight: Arc<Vec<u32>>,
+    /// How many of the engine's processes have not given up (see
+    /// [`Worker::start`]).
+    pub(super) live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 
@@ -228,6 +232,14 @@ impl Worker {
                 Availability::Unavailable => true,
             }
         };
+        // One of several connections that cannot start while another runs
+        // (a Grid with fewer free slots than `--jobs` answered with its
+        // queue's timeout): it leaves the cells to the others rather than
+        // fail them. The last connection standing never leaves this way.
+        if !never_started && st.retry.is_empty() && self.live.fetch_update(SeqCst, SeqCst, |n| (n > 1).then(|| n - 1)).is_ok() {
+            eprintln!("wasm-matrix: {}: one connection of several did not start, the others go on: {reason}", self.spec.id);
+            return Start::Done;
+        }
         if never_started {
             while let Some(f) = self.next_case(&mut st.retry) {
                 let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, verdict: crate::diff::Verdict::Unavailable, reason: reason.clone() });

@@ -17,8 +17,15 @@ use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// How long a new session may take to open (the browser to start).
+/// How long a new session on a local driver may take to open (the browser
+/// to start).
 const SESSION_LIMIT: Duration = Duration::from_secs(90);
+
+/// How long a new session at a remote endpoint may take: a Selenium Grid
+/// with no free slot queues the request and answers with its own message
+/// when its `--session-request-timeout` (300 s by default) runs out; the
+/// tool waits a little longer, so that the Grid's word comes through.
+const REMOTE_SESSION_LIMIT: Duration = Duration::from_secs(330);
 
 /// One browser session with its driver, profile and harness server.
 pub(super) struct Session {
@@ -72,9 +79,10 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver, sessio
     // cannot live in) must not hold the run: the session gets a time limit.
     let connector = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().context("no TLS root certificates for the WebDriver connection")?.https_or_http().enable_http1().build();
     let mut builder = ClientBuilder::new(connector);
-    let client = tokio::time::timeout(SESSION_LIMIT, builder.capabilities(caps).connect(&driver.url))
+    let limit = if matches!(setup, Setup::Remote { .. }) { REMOTE_SESSION_LIMIT } else { SESSION_LIMIT };
+    let client = tokio::time::timeout(limit, builder.capabilities(caps).connect(&driver.url))
         .await
-        .map_err(|_| anyhow!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, SESSION_LIMIT.as_secs()))?
+        .map_err(|_| anyhow!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, limit.as_secs()))?
         .with_context(|| format!("cannot open a {} session at {}", browser.id, driver.url))?;
     let version = client
         .capabilities()
