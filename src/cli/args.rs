@@ -241,6 +241,14 @@ pub(super) struct ListArgs {
     /// Case files or directories
     #[arg(default_value = "cases")]
     pub(super) paths: Vec<PathBuf>,
+    /// Print the CI matrix instead, as JSON for a workflow's `fromJSON`:
+    /// `{"include": [{"group", "engines", "install", "shard", "shards"}]}`,
+    /// every column of the registry in exactly one group
+    #[arg(long)]
+    pub(super) ci_groups: bool,
+    /// Shards per group in the CI matrix (with --ci-groups)
+    #[arg(long, default_value_t = 2, value_name = "N", requires = "ci_groups", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(super) shards: u32,
 }
 
 #[derive(Args)]

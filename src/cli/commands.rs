@@ -89,6 +89,11 @@ impl DiffPlan {
 
 /// `wasm-matrix list`: nothing to plan; load errors are said and counted.
 pub fn list(args: ListArgs) -> Finished {
+    if args.ci_groups {
+        let matrix = serde_json::json!({ "include": engine::ci_matrix(args.shards as usize) });
+        println!("{matrix}");
+        return Finished::List { load_errors: 0 };
+    }
     let (cases, errors) = load_paths(&args.paths);
     super::run::print_load_errors(&errors);
     println!("engines:");

@@ -77,7 +77,36 @@ pub struct Column {
     pub version: &'static str,
 }
 
+/// What a CI job must install before it runs a group of columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Install {
+    /// Nothing: the engine is built into the binary.
+    Nothing,
+    /// The pinned JS runtimes (`drivers/install.sh`) and a system Node.
+    JsShells,
+    /// A browser and its driver (`drivers/install.sh`).
+    Browser,
+}
+
 impl Column {
+    /// The CI job group this column runs in, and what its job installs: a
+    /// browser alone (a browser job installs its own), the JS shells
+    /// together, the C engines together, wasmtime's configurations together,
+    /// the other embedded engines together. Derived from the row, so a new
+    /// column is in a group without anyone listing it (`list --ci-groups`).
+    pub fn ci_group(&self) -> (&'static str, Install) {
+        match self.launch {
+            Launch::Browser(_) => (self.id, Install::Browser),
+            Launch::Js(_) => ("js-shells", Install::JsShells),
+            Launch::Worker(_) => match self.family {
+                "WAMR" | "wasm3" => ("c-engines", Install::Nothing),
+                "wasmtime" if self.id != "wasmtime" => ("wasmtime-configs", Install::Nothing),
+                _ => ("embedded", Install::Nothing),
+            },
+        }
+    }
+
     /// The command that starts one engine process, or why it cannot start.
     pub fn command(&self, worker_exe: &std::path::Path) -> Result<(std::path::PathBuf, Vec<String>), String> {
         match self.launch {
@@ -236,6 +265,32 @@ pub fn engines_help() -> String {
 /// The embedded columns.
 pub fn embedded() -> Vec<&'static Column> {
     ENGINES.iter().filter(|c| matches!(c.launch, Launch::Worker(_))).collect()
+}
+
+/// One job of the CI matrix: a group of columns and a shard of the corpus.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CiJob {
+    pub group: &'static str,
+    /// The group's columns, comma-separated (for `--engines` and `--require`).
+    pub engines: String,
+    pub install: Install,
+    pub shard: usize,
+    pub shards: usize,
+}
+
+/// The CI matrix: every group of [`Column::ci_group`] times `shards`
+/// shards, groups in registry order.
+pub fn ci_matrix(shards: usize) -> Vec<CiJob> {
+    let mut groups: Vec<(&'static str, Install, Vec<&'static str>)> = Vec::new();
+    for c in ENGINES {
+        let (group, install) = c.ci_group();
+        match groups.iter_mut().find(|g| g.0 == group) {
+            Some(g) => g.2.push(c.id),
+            None => groups.push((group, install, vec![c.id])),
+        }
+    }
+    let shards = shards.max(1);
+    groups.into_iter().flat_map(|(group, install, ids)| (1..=shards).map(move |shard| CiJob { group, engines: ids.join(","), install, shard, shards })).collect()
 }
 
 pub fn spec(id: &str) -> Option<&'static Column> {
