@@ -215,6 +215,7 @@ impl Expect {
             (Expect::Bytes(a), Outcome::Bytes(b)) => a == b,
             (Expect::Trap(a), Outcome::Trap(b, _)) => a == b,
             (Expect::Error(a), Outcome::Error(b, _)) => a == b,
+            (Expect::Text(t), Outcome::Trap(_, m) | Outcome::Error(_, m)) => m.contains(t.as_str()),
             _ => false,
         }
     }

@@ -1,4 +1,4 @@
-// wasm-matrix JS harness, part 2 of 5 (see values.js): one case, run
+// wasm-matrix JS harness, part 2 of 6 (see values.js): one case, run
 // step by step on the WebAssembly JS API.
 
 // Why a case cannot run on the JS columns at all, or null.

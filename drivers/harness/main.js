@@ -1,4 +1,4 @@
-// wasm-matrix JS harness, part 5 of 5 (see values.js): batches, the
+// wasm-matrix JS harness, part 6 of 6 (see values.js): batches, the
 // browsers' pipeline, and the shells' line protocol on stdin/stdout.
 
 // Runs requests one after another; returns the protocol events (pushed

@@ -1,4 +1,4 @@
-// wasm-matrix JS harness, part 4 of 5 (see values.js): probe's in-page
+// wasm-matrix JS harness, part 5 of 6 (see values.js): probe's in-page
 // measures.
 
 // In-page measures for `wasm-matrix probe` on the JS columns: what a page

@@ -1,4 +1,4 @@
-// wasm-matrix JS harness, part 3 of 5 (see values.js): a testharness
+// wasm-matrix JS harness, part 4 of 6 (see values.js): a testharness
 // file of the JS API's own tests, in a fresh global.
 
 // A testharness file (the JS API's own tests): its scripts (the suite's

@@ -3,11 +3,11 @@
 // protocol on stdin/stdout)
 // and the browsers (harness.html loads it; the tool calls
 // `wasmMatrix.pipe(requests, keep)` through WebDriver's execute_async).
-// It is written in five files by job, which the tool concatenates in this
+// It is written in six files by job, which the tool concatenates in this
 // order (src/engine/js.rs) into the one script it writes for the shells and
 // serves to the browsers: values.js (wire values, the bits wrappers,
-// spectest, import stubs), case.js (one case, step by step),
-// testharness-run.js (a testharness file), measures.js (probe's in-page
+// spectest, import stubs), case.js (one case, step by step), glue.js (a
+// toolchain's JS glue: Emscripten, Go), testharness-run.js (a testharness file), measures.js (probe's in-page
 // measures), main.js (batches, the pipeline, the shells' protocol loop).
 //
 // It reports what the engine did and said, verbatim; it never classifies.

@@ -75,6 +75,9 @@ pub enum Expect {
     /// Some trap, whichever (.wast `assert_trap`: the script's text is
     /// documentation, not a kind).
     TrapAny,
+    /// A trap or an error whose verbatim text contains this (extension:
+    /// what a toolchain's glue or an engine says, e.g. `Aborted(OOM)`).
+    Text(String),
 }
 
 /// A pattern for one result value.
@@ -154,6 +157,7 @@ impl Expect {
                 other => other.to_string().into(),
             }).collect::<Vec<_>>() }),
             Expect::TrapAny => json!({ "trap": "any" }),
+            Expect::Text(t) => json!({ "text": t }),
         }
     }
 }
@@ -180,6 +184,7 @@ impl fmt::Display for Expect {
                 write!(f, "returns [{}]", v.join(", "))
             }
             Expect::TrapAny => f.write_str("trap (any kind)"),
+            Expect::Text(t) => write!(f, "a trap or error saying {t:?}"),
         }
     }
 }

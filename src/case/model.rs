@@ -121,6 +121,40 @@ pub enum Action {
     /// testharness.js, the includes, the file), the globals it runs on
     /// (`jsshell`, `window`, ...) and the seconds its subtests may take.
     Testharness { scripts: Vec<super::testharness::Script>, globals: Vec<String>, seconds: f64 },
+    /// JS columns only (extension): start the case's toolchain glue
+    /// (`plan.glue`) with the case's module: Emscripten's factory called
+    /// with the module's bytes, Go's `wasm_exec.js` `Go` run.
+    GlueStart,
+    /// JS columns only (extension): call a function through the glue
+    /// (Emscripten's `Module._NAME`, a Go program's `globalThis.NAME`) with
+    /// JS numbers; returns its number as f64, or what it threw.
+    GlueCall { name: String, args: Vec<f64> },
+    /// JS columns only (extension): what the glue said since the start or
+    /// the last `glue_output` (its `print`, `printErr`, `onAbort` and console
+    /// lines): `ok` when nothing, else an error whose text is the lines.
+    GlueOutput,
+}
+
+/// A toolchain's JS loader for the case's module (extension, `glue:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Glue {
+    pub kind: GlueKind,
+    /// The file, relative to the case file (for labels and reports).
+    pub file: String,
+    /// Emscripten's `EXPORT_NAME` (the factory a `MODULARIZE` build defines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factory: Option<String>,
+    /// The loader's text, as the toolchain wrote it.
+    pub script: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlueKind {
+    /// An Emscripten `-s MODULARIZE=1` build's `.js`.
+    Emscripten,
+    /// Go's `wasm_exec.js` (`GOOS=js GOARCH=wasm`).
+    Go,
 }
 
 /// How the JS API gets a memory's sizes: BigInts (what the current JS API
@@ -171,6 +205,12 @@ impl Action {
             Action::Instances { limit } => format!("instances (at most {limit})"),
             Action::Measure { name } => format!("measure {name}"),
             Action::MeasureText => "measure text".into(),
+            Action::GlueStart => "glue start".into(),
+            Action::GlueCall { name, args } => {
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                format!("glue call {name}({})", args.join(", "))
+            }
+            Action::GlueOutput => "glue output".into(),
             Action::Invoke { name, args, instance, .. } => {
                 let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
                 let on = instance.as_ref().map(|i| format!("{i}.")).unwrap_or_default();
@@ -312,6 +352,9 @@ pub struct Plan {
     /// refer to by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modules: Vec<Wasm>,
+    /// The toolchain's JS loader the glue steps run (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glue: Option<Glue>,
     pub actions: Vec<Action>,
 }
 
@@ -320,7 +363,7 @@ impl Plan {
     /// stubs or further modules; its actions come from the case's steps
     /// ([`Case::new`]).
     pub fn of(wasm: Option<Vec<u8>>, features: Vec<Feature>) -> Plan {
-        Plan { wasm, features, without: vec![], host: Host::default(), imports: vec![], stubs: vec![], modules: vec![], actions: vec![] }
+        Plan { wasm, features, without: vec![], host: Host::default(), imports: vec![], stubs: vec![], modules: vec![], glue: None, actions: vec![] }
     }
 
     /// The plan without its main module's bytes (they travel apart: see
@@ -334,6 +377,7 @@ impl Plan {
             imports: self.imports.clone(),
             stubs: self.stubs.clone(),
             modules: self.modules.clone(),
+            glue: self.glue.clone(),
             actions: self.actions.clone(),
         }
     }

@@ -6,11 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// The JS harness shared by the shells and the browsers: one script, in five
+/// The JS harness shared by the shells and the browsers: one script, in six
 /// files by job (drivers/harness/), in this order.
 pub const HARNESS_JS: &str = concat!(
     include_str!("../../drivers/harness/values.js"),
     include_str!("../../drivers/harness/case.js"),
+    include_str!("../../drivers/harness/glue.js"),
     include_str!("../../drivers/harness/testharness-run.js"),
     include_str!("../../drivers/harness/measures.js"),
     include_str!("../../drivers/harness/main.js"),

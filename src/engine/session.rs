@@ -275,6 +275,9 @@ impl<'p, S: Store> Session<'p, S> {
                     message: "a JS API step (a memory's ArrayBuffer): an embedder's memory has none".into(),
                 },
                 Action::Testharness { .. } => RawOutcome::Unsupported { message: "a testharness file runs on the JS columns only".into() },
+                Action::GlueStart | Action::GlueCall { .. } | Action::GlueOutput => {
+                    RawOutcome::Unsupported { message: "a toolchain's JS glue runs on the JS columns only".into() }
+                }
                 Action::Grow { memory, delta, .. } => self.on_memory(memory, &skips, |s, m| match s.grow(m, *delta) {
                     Ok(prev) => RawOutcome::Returns { values: vec![Val::I64(prev as i64)] },
                     Err(f) => f.outcome(Stage::Grow, "memory"),

@@ -112,6 +112,9 @@ pub enum RunEvent {
 /// shells when its `global=` names `jsshell`, in the browsers when it
 /// names `window`, never on the embedded engines; else why not.
 fn runs_on(case: &Case, column: &Column) -> Result<(), String> {
+    if let (Some(glue), Launch::Worker(_)) = (&case.plan.glue, column.launch) {
+        return Err(format!("the case runs its module through a toolchain's JS glue (`{}`): the JS columns only", glue.file));
+    }
     let Some(crate::case::Action::Testharness { globals, .. }) = case.plan.actions.first() else { return Ok(()) };
     use crate::case::testharness::{SHELL, WINDOW};
     let (needs, here) = match column.launch {

@@ -61,9 +61,13 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
     // The instance `invoke` and `get` use without `instance`: a `module: NAME`
     // step's, else the main module's.
     let mut current: Option<String> = None;
+    let glue = match &raw.glue {
+        Some(g) => Some(read_glue(g, raw.module_file.is_some(), &cx)?),
+        None => None,
+    };
     for (i, rs) in raw.steps.into_iter().enumerate() {
         let path = format!("steps.{i}");
-        let mut step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories)?;
+        let mut step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories, glue.is_some())?;
         step.line = cx.step_line(i, &path);
         match &step.action {
             Action::Module { name, .. } => current = name.clone(),
@@ -77,7 +81,8 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
             host_memories.push((name.clone(), *address));
         }
         // A case that compiles or counts instances itself says when it instantiates.
-        has_instantiate |= matches!(step.action, Action::Instantiate | Action::Compile | Action::Instances { .. });
+        // The glue instantiates the module itself.
+        has_instantiate |= matches!(step.action, Action::Instantiate | Action::Compile | Action::Instances { .. } | Action::GlueStart);
         steps.push(step);
     }
     if steps.is_empty() && wasm.is_none() {
@@ -124,7 +129,7 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         imports.push(MemoryImport { module: module.into(), name: name.into(), memory: memory.clone() });
     }
 
-    let plan = Plan { host: raw.host, imports, stubs, modules, ..Plan::of(wasm, raw.features) };
+    let plan = Plan { host: raw.host, imports, stubs, modules, glue, ..Plan::of(wasm, raw.features) };
     Ok(Case {
         summary: raw.summary,
         tags: raw.tags,
@@ -158,6 +163,27 @@ fn size(value: Option<&serde_yaml::Value>, key: &str, cx: &Ctx) -> Result<Option
         Ok(None) => Err(cx.err(key, format!("`{key}` is a size: expected e.g. 4GiB or 512MiB, not `{text}`"))),
         Err(e) => Err(cx.err(key, format!("`{key}`: {e}"))),
     }
+}
+
+/// The largest glue file read (Emscripten's loaders are tens of KiB).
+const MAX_GLUE_BYTES: u64 = 4 << 20;
+
+/// `glue`: the toolchain's loader beside the case file, which the glue
+/// steps run with the case's `module_file`.
+fn read_glue(g: &RawGlue, has_module_file: bool, cx: &Ctx) -> Result<Glue, LoadError> {
+    if !has_module_file {
+        return Err(cx.err("glue", "the glue loads the case's module: the case needs a `module_file` (the .wasm the toolchain wrote beside it)"));
+    }
+    if g.kind == GlueKind::Emscripten && g.factory.as_deref().is_none_or(|f| f.trim().is_empty()) {
+        return Err(cx.err("glue.factory", "an Emscripten glue needs `factory`: the build's EXPORT_NAME (a MODULARIZE build's factory function)"));
+    }
+    let full = cx.file.parent().unwrap_or(Path::new(".")).join(&g.file);
+    let size = std::fs::metadata(&full).map_err(|e| cx.err("glue.file", format!("cannot read `{}`: {e}", full.display())))?.len();
+    if size > MAX_GLUE_BYTES {
+        return Err(cx.err("glue.file", format!("`{}` is {} KiB, larger than a glue file may be ({} KiB)", g.file, size >> 10, MAX_GLUE_BYTES >> 10)));
+    }
+    let script = std::fs::read_to_string(&full).map_err(|e| cx.err("glue.file", format!("cannot read `{}` as text: {e}", full.display())))?;
+    Ok(Glue { kind: g.kind, file: g.file.clone(), factory: g.factory.clone(), script })
 }
 
 /// The largest module file read: real modules (ffmpeg's core) are tens of MiB.

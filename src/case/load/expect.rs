@@ -8,7 +8,7 @@ use super::super::error::LoadError;
 use crate::case::*;
 use serde_yaml::Value as Yaml;
 
-pub(super) const EXPECT_KINDS: &str = "`ok`, `any`, `returns`, `pages`, `bytes`, `trap`, `error` or `one_of`";
+pub(super) const EXPECT_KINDS: &str = "`ok`, `any`, `returns`, `pages`, `bytes`, `trap`, `error`, `text` or `one_of`";
 
 /// Reads an `expect` value: `ok`, `any`, or a mapping with one kind.
 pub(super) fn raw_expect(v: &Yaml, path: &str, cx: &Ctx) -> Result<RawExpect, LoadError> {
@@ -29,6 +29,7 @@ pub(super) fn raw_expect(v: &Yaml, path: &str, cx: &Ctx) -> Result<RawExpect, Lo
                 "bytes" => RawExpect::Bytes(serde_yaml::from_value(val).map_err(conv)?),
                 "trap" => RawExpect::Trap(serde_yaml::from_value(val).map_err(conv)?),
                 "error" => RawExpect::Error(serde_yaml::from_value(val).map_err(conv)?),
+                "text" => RawExpect::Text(serde_yaml::from_value(val).map_err(conv)?),
                 "one_of" => {
                     let list: Vec<Yaml> = serde_yaml::from_value(val).map_err(conv)?;
                     let mut out = Vec::new();
@@ -71,6 +72,9 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
         Action::Get { .. } => "get",
         Action::Unsupported { .. } => "unsupported",
         Action::Testharness { .. } => "testharness",
+        Action::GlueStart => "glue_start",
+        Action::GlueCall { .. } => "glue_call",
+        Action::GlueOutput => "glue_output",
     };
     let wrong = |what: &str, allowed: &str| cx.err(path, format!("a `{kind}` step cannot expect `{what}` (expected {allowed})"));
     Ok(match raw {
@@ -89,6 +93,8 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
             // A function with no results returns nothing: `ok` is `returns: []`.
             Action::Invoke { .. } if results.is_some_and(|r| r.is_empty()) => Expect::Returns(vec![]),
             Action::Instantiate
+            | Action::GlueStart
+            | Action::GlueOutput
             | Action::Write { .. }
             | Action::NewMemory { .. }
             | Action::Resize { .. }
@@ -121,12 +127,17 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
             _ => return Err(wrong("bytes", "`bytes` only on `read` steps")),
         },
         RawExpect::Trap(t) => match action {
-            Action::Instantiate | Action::Invoke { .. } | Action::Module { .. } => Expect::Trap(t),
+            Action::Instantiate | Action::Invoke { .. } | Action::Module { .. } | Action::GlueStart | Action::GlueCall { .. } => Expect::Trap(t),
             _ => return Err(wrong("trap", "`trap` only on `instantiate`, `module` and `invoke` steps (host API failures are `error`)")),
         },
         RawExpect::Error(e) => match action {
             Action::Validate | Action::Instances { .. } | Action::Size { .. } => return Err(wrong("error", "`returns`/`pages`")),
             _ => Expect::Error(e),
+        },
+        RawExpect::Text(t) if t.is_empty() => return Err(cx.err(path, "`text` needs the words to find: expected a non-empty string")),
+        RawExpect::Text(t) => match action {
+            Action::Validate | Action::Instances { .. } | Action::Size { .. } => return Err(wrong("text", "`returns`/`pages`")),
+            _ => Expect::Text(t),
         },
     })
 }

@@ -31,6 +31,9 @@ pub(super) struct RawCase {
     pub(super) imports: RawImports,
     #[serde(default)]
     pub(super) timeout: Option<f64>,
+    /// A toolchain's JS loader for the module (extension).
+    #[serde(default)]
+    pub(super) glue: Option<RawGlue>,
     /// What the case commits on an engine that commits what it grows
     /// (extension): `4GiB`.
     #[serde(default)]
@@ -49,6 +52,25 @@ pub(super) struct RawCase {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Empty {}
+
+/// `glue: {file, kind, factory}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGlue {
+    pub(super) file: String,
+    pub(super) kind: GlueKind,
+    #[serde(default)]
+    pub(super) factory: Option<String>,
+}
+
+/// `glue_call: {name, args}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGlueCall {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) args: Vec<f64>,
+}
 
 /// `instantiate:` with no value means the same as `instantiate: {}`.
 pub(super) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Empty>, D::Error> {
@@ -78,6 +100,12 @@ pub(super) struct RawStep {
     pub(super) buffer: Option<RawBuffer>,
     pub(super) buffer_length: Option<RawMemory>,
     pub(super) resize: Option<RawResize>,
+    /// Toolchain glue steps (extension).
+    #[serde(default, deserialize_with = "present")]
+    pub(super) glue_start: Option<Empty>,
+    pub(super) glue_call: Option<RawGlueCall>,
+    #[serde(default, deserialize_with = "present")]
+    pub(super) glue_output: Option<Empty>,
     /// Read by hand (serde_yaml 0.9 wants YAML tags for enums; the case
     /// format writes `{returns: [-1]}` and `ok`).
     pub(super) expect: Option<Yaml>,
@@ -180,6 +208,7 @@ pub(super) enum RawExpect {
     Trap(TrapKind),
     Error(ErrorKind),
     OneOf(Vec<RawExpect>),
+    Text(String),
 }
 
 /// `imports`: `stub` (every import of the module made as it declares it),

@@ -19,6 +19,8 @@ struct Scope<'a> {
     named: &'a BTreeMap<String, (usize, ModuleInfo)>,
     current: Option<&'a str>,
     host_memories: &'a [(String, AddressType)],
+    /// Whether the case has a `glue`.
+    glue: bool,
 }
 
 impl<'a> Scope<'a> {
@@ -77,21 +79,23 @@ pub(super) fn build_step(
     named: &BTreeMap<String, (usize, ModuleInfo)>,
     current: Option<&str>,
     host_memories: &[(String, AddressType)],
+    glue: bool,
 ) -> Result<Step, LoadError> {
-    let sc = Scope { path, cx, main, named, current, host_memories };
+    let sc = Scope { path, cx, main, named, current, host_memories, glue };
     if rs.instance.is_some() && rs.invoke.is_none() && rs.get.is_none() {
         return Err(cx.err(&format!("{path}.instance"), "`instance` belongs to an `invoke` or `get` step"));
     }
     let mut found: Found = Vec::new();
     module_actions(&rs, &sc, &mut found)?;
     call_actions(&rs, &sc, &mut found)?;
+    glue_actions(&rs, &sc, &mut found)?;
     let (expect_raw, claim_raw) = (rs.expect.clone(), rs.claim.clone());
     memory_actions(rs, &sc, &mut found)?;
     let (action, result_types) = one(found, &sc)?;
     let expect_path = format!("{path}.expect");
     let expected = match expect_raw {
         None => match action {
-            Action::Instantiate | Action::Compile | Action::Write { .. } | Action::NewMemory { .. } | Action::Resize { .. } | Action::Module { .. } | Action::Register { .. } => Expect::Ok,
+            Action::Instantiate | Action::Compile | Action::Write { .. } | Action::NewMemory { .. } | Action::Resize { .. } | Action::Module { .. } | Action::Register { .. } | Action::GlueStart => Expect::Ok,
             _ => return Err(cx.err(path, format!("`{}` needs an `expect`", action.label()))),
         },
         Some(raw) => expect(raw_expect(&raw, &expect_path, cx)?, &action, result_types.as_deref(), &expect_path, cx)?,
@@ -113,7 +117,7 @@ fn one(mut found: Found, sc: &Scope) -> Result<(Action, Option<Vec<ValType>>), L
         1 => Ok(found.pop().expect("one")),
         0 => Err(sc.cx.err(
             sc.path,
-            "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`, `buffer`, `buffer_length`, `resize`, `module`, `register`, `get`",
+            "the step does nothing: expected one of `instantiate`, `validate`, `invoke`, `grow`, `size`, `read`, `write`, `new_memory`, `buffer`, `buffer_length`, `resize`, `module`, `register`, `get`, `glue_start`, `glue_call`, `glue_output`",
         )),
         n => {
             let labels: Vec<String> = found.iter().map(|(a, _)| a.label()).collect();
@@ -192,6 +196,34 @@ fn call_actions(rs: &RawStep, sc: &Scope, found: &mut Found) -> Result<(), LoadE
         args.push(typed(v, *t).map_err(|e| cx.err(&format!("{path}.args.{j}"), format!("argument {}: {e}", j + 1)))?);
     }
     found.push((Action::Invoke { name: name.clone(), args, results: results.clone(), instance: rs.instance.clone() }, Some(results.clone())));
+    Ok(())
+}
+
+/// What a step does through the case's toolchain glue: start it, call a
+/// function through it, take what it said.
+fn glue_actions(rs: &RawStep, sc: &Scope, found: &mut Found) -> Result<(), LoadError> {
+    let need = |key: &str| {
+        if sc.glue {
+            Ok(())
+        } else {
+            Err(sc.cx.err(&format!("{}.{key}", sc.path), format!("`{key}` runs the case's toolchain glue: the case needs a `glue` (file, kind)")))
+        }
+    };
+    if rs.glue_start.is_some() {
+        need("glue_start")?;
+        found.push((Action::GlueStart, None));
+    }
+    if let Some(c) = &rs.glue_call {
+        need("glue_call")?;
+        if c.name.trim().is_empty() {
+            return Err(sc.cx.err(&format!("{}.glue_call.name", sc.path), "expected the name of a function the glue exports"));
+        }
+        found.push((Action::GlueCall { name: c.name.clone(), args: c.args.clone() }, Some(vec![ValType::F64])));
+    }
+    if rs.glue_output.is_some() {
+        need("glue_output")?;
+        found.push((Action::GlueOutput, None));
+    }
     Ok(())
 }
 
