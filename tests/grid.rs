@@ -25,10 +25,6 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wasm-matrix"))
-}
-
 /// The hub's port: apart from the Grid a person may run on 4444.
 const PORT: u16 = 4644;
 
@@ -150,6 +146,14 @@ fn verdicts(path: &Path) -> BTreeMap<(String, String), String> {
 
 fn run(args: &[&str], out: &Path) -> std::process::Output {
     bin().args(["run", "--no-progress", "--out"]).arg(out).args(args).output().unwrap()
+}
+
+/// The tool, as a user runs it: no engine required (CI's
+/// WASM_MATRIX_REQUIRE would make an unavailable column exit 2).
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wasm-matrix"));
+    c.env_remove("WASM_MATRIX_REQUIRE");
+    c
 }
 
 #[test]

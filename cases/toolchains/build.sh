@@ -24,6 +24,11 @@ if [ ! -x "$asc_home/node_modules/.bin/asc" ]; then
   npm install --silent --no-audit --no-fund --prefix "$asc_home" "assemblyscript@$asc_version" >/dev/null
 fi
 
+# clang 14 runs Binaryen's wasm-opt on what it links when it finds one on
+# PATH (the emscripten package brings binaryen): its own folder only, so
+# that the bytes do not depend on what else is installed.
+tcbin="$(mktemp -d)"; ln -s "$(command -v wasm-ld-14)" "$tcbin/wasm-ld-14"
+clang() { PATH="$tcbin:/usr/lib/llvm-14/bin" command clang "$@"; }
 # wasi-libc programs (a reactor: no main, exports called by the host).
 wasi() { clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor "$@"; }
 # Freestanding (no libc), every exported symbol named in the source.
@@ -49,7 +54,7 @@ bare -Wl,--import-memory -o "$out/wasm-ld-bss-import-memory.wasm" "$src/bss.c"
 # memory64: --target=wasm64, 2 pages to start, 4 at most.
 clang --target=wasm64 -nostdlib -O2 -Wl,--no-entry,--initial-memory=131072,--max-memory=262144 -o "$out/clang-wasm64.wasm" "$src/mem64.c"
 # wasm-ld 19: --no-growable-memory (maximum = initial); wasm-ld 14 has no such flag.
-tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp" "$tcbin"' EXIT
 clang --target=wasm32 -O2 -c -o "$tmp/memory.o" "$src/memory.c"
 "$ld19" --no-entry --initial-memory=131072 --no-growable-memory -o "$out/wasm-ld-19-no-growable-memory.wasm" "$tmp/memory.o"
 # AssemblyScript: --initialMemory / --maximumMemory are in pages.
