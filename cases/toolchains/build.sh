@@ -6,6 +6,9 @@
 # The .wasm files are committed, so the tests need no compiler;
 # tests/toolchains.rs rebuilds them with this script when the toolchains
 # are here and compares the bytes.
+# Emscripten 3.1.6 (Debian's, with the JS glue it writes: MODULARIZE, for
+# web, worker and node), Rust (Debian's rustc 1.63 and its wasm32 std) and
+# Go 1.19 (GOOS=js GOARCH=wasm, with Go's own wasm_exec.js) too.
 # Usage: build.sh [OUTDIR] (default: this folder). Installs what it needs
 # (apt-get, npm) when it is missing.
 set -euo pipefail
@@ -19,6 +22,11 @@ if ! command -v clang >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ] || [ ! 
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang lld lld-19 wasi-libc libclang-rt-dev-wasm32 >/dev/null
+fi
+if ! command -v emcc >/dev/null || [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ] || ! command -v go >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends emscripten rustc libstd-rust-dev-wasm32 golang-go >/dev/null
 fi
 if [ ! -x "$asc_home/node_modules/.bin/asc" ]; then
   npm install --silent --no-audit --no-fund --prefix "$asc_home" "assemblyscript@$asc_version" >/dev/null
@@ -62,4 +70,52 @@ asc() { "$asc_home/node_modules/.bin/asc" "$src/heap.ts" -O --initialMemory 2 --
 asc -o "$out/as-max-memory.wasm"
 asc --importMemory -o "$out/as-import-memory.wasm"
 asc --sharedMemory --enable threads -o "$out/as-shared-memory.wasm"
-echo "build.sh: $(clang --version | head -1), $("$ld19" --version), AssemblyScript $asc_version; wrote $(cd "$out" && ls *.wasm | wc -l) modules to $out"
+
+# Emscripten 3.1.6: each build is a .wasm and its glue (.js, a MODULARIZE
+# factory named by EXPORT_NAME), from src/emheap.c. Debian's package has a
+# prebuilt, frozen cache of the system libraries (EM_CACHE is its own); its
+# emcc needs NODE_PATH to find Debian's acorn. Sizes in bytes, as the
+# settings take them: 67108864 = 64 MiB (1024 pages), 134217728 = 128 MiB.
+export NODE_PATH=/usr/share/nodejs
+em() { # NAME SETTINGS...
+  local name="$1"; shift
+  (cd "$out" && emcc -O2 "$src/emheap.c" -o "$name.js" -s MODULARIZE=1 -s ENVIRONMENT=web,worker,node \
+    -s EXPORT_NAME="create_${name//-/_}" "$@")
+}
+# The guide's table: 64 MiB to start, growth allowed up to 128 MiB (dlmalloc).
+em em-max-memory -s INITIAL_MEMORY=67108864 -s MAXIMUM_MEMORY=134217728 -s ALLOW_MEMORY_GROWTH=1
+# No growth: the memory is INITIAL_MEMORY for good; ABORTING_MALLOC is 1 by default then.
+em em-no-growth -s INITIAL_MEMORY=67108864 -s ALLOW_MEMORY_GROWTH=0
+em em-no-growth-nonaborting -s INITIAL_MEMORY=67108864 -s ALLOW_MEMORY_GROWTH=0 -s ABORTING_MALLOC=0
+# Growth with ABORTING_MALLOC=1 set again (growth turns it off by default).
+em em-growth-aborting -s INITIAL_MEMORY=67108864 -s MAXIMUM_MEMORY=134217728 -s ALLOW_MEMORY_GROWTH=1 -s ABORTING_MALLOC=1
+# emmalloc instead of dlmalloc.
+em em-emmalloc -s INITIAL_MEMORY=67108864 -s MAXIMUM_MEMORY=134217728 -s ALLOW_MEMORY_GROWTH=1 -s MALLOC=emmalloc
+# The memory made by the glue (new WebAssembly.Memory) and imported as env.memory.
+em em-imported-memory -s INITIAL_MEMORY=67108864 -s MAXIMUM_MEMORY=134217728 -s ALLOW_MEMORY_GROWTH=1 -s IMPORTED_MEMORY=1
+# A 64 KiB stack (TOTAL_STACK, 3.1.6's name for the stack size) in 16 MiB.
+em em-stack -s INITIAL_MEMORY=16777216 -s TOTAL_STACK=65536
+# Threads: -pthread with a pool of two workers (3.1.6 has no SHARED_MEMORY
+# setting: -pthread makes the memory shared, and imported). Its glue needs
+# its worker script (em-pthread.worker.js) beside it.
+em em-pthread -pthread -s PTHREAD_POOL_SIZE=2 -s INITIAL_MEMORY=67108864 -s MAXIMUM_MEMORY=134217728 -s ALLOW_MEMORY_GROWTH=1 2>/dev/null
+# MEMORY64=1 is not built: 3.1.6's frozen cache has no wasm64 libraries, and
+# with a cache of its own (EM_FROZEN_CACHE=, 4 minutes of library builds)
+# emcc fails at the end running Debian's Node with --experimental-wasm-bigint
+# ("bad option"); see README.md (toolchains).
+
+# Rust (Debian's rustc 1.63, wasm32 std from libstd-rust-dev-wasm32):
+# wasm32-unknown-unknown with what wasm-pack passes to wasm-ld
+# (--max-memory), with --import-memory, and wasm32-wasi.
+rust() { /usr/bin/rustc -O -C strip=symbols --crate-type cdylib "$src/rust_alloc.rs" "$@"; }
+rust --target wasm32-unknown-unknown -C link-arg=--max-memory=134217728 -o "$out/rust-max-memory.wasm"
+rust --target wasm32-unknown-unknown -C link-arg=--import-memory -C link-arg=--max-memory=134217728 -o "$out/rust-import-memory.wasm"
+rust --target wasm32-wasi -o "$out/rust-wasi.wasm"
+
+# Go 1.19, GOOS=js GOARCH=wasm, and the wasm_exec.js of the same Go.
+gosrc="$(mktemp -d)"; trap 'rm -rf "$tmp" "$tcbin" "$gosrc"' EXIT
+cp "$src/go_alloc.go" "$gosrc/main.go"
+(cd "$gosrc" && GO111MODULE=off GOOS=js GOARCH=wasm GOCACHE="$gosrc/cache" go build -trimpath -buildvcs=false -ldflags=-buildid= -o "$out/go-js.wasm" main.go)
+cp "$(go env GOROOT)/misc/wasm/wasm_exec.js" "$out/go-wasm_exec.js"
+
+echo "build.sh: $(clang --version | head -1), $("$ld19" --version), AssemblyScript $asc_version, $(emcc --version 2>/dev/null | head -1), $(/usr/bin/rustc --version), $(go version); wrote $(cd "$out" && ls *.wasm | wc -l) modules to $out"
