@@ -23,6 +23,10 @@ const GOOD: &str = "summary: good\nmodule: |\n  (module (memory (export \"mem\")
 /// A module the step cases below use: one i32 -> i32 export and a memory.
 const M: &str = "module: |\n  (module (memory (export \"mem\") 1 2)\n    (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))\n";
 
+/// The toolchain corpus, for cases that name its files (absolute: the bad
+/// files are written to a temporary folder).
+const TC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/cases/toolchains");
+
 /// What the bad file's error must say (besides its name).
 struct Bad {
     name: &'static str,
@@ -87,6 +91,11 @@ fn case_files() -> Vec<Bad> {
         bad("a stub for an import the module lacks", "bad.yaml", format!("summary: s\n{M}imports:\n  env.nothere: stub\nsteps: []\n"), Some(6), "imports nothing named `env.nothere`"),
         bad("imports that are neither stub nor a map", "bad.yaml", format!("summary: s\n{M}imports: everything\nsteps: []\n"), Some(5), "expected `stub` or a map"),
         bad("a testharness file outside a js-api suite", "bad.any.js", "test(() => {});\n", None, "inside a `js-api`"),
+        bad("glue without a module file", "bad.yaml", format!("summary: s\n{M}glue: {{ file: x.js, kind: go }}\nsteps: []\n"), Some(5), "needs a `module_file`"),
+        bad("an Emscripten glue without its factory", "bad.yaml", format!("summary: s\nmodule_file: {0}/em-max-memory.wasm\nglue: {{ file: {0}/em-max-memory.js, kind: emscripten }}\nsteps: []\n", TC), Some(3), "EXPORT_NAME"),
+        bad("a glue of an unknown kind", "bad.yaml", format!("summary: s\nmodule_file: {0}/go-js.wasm\nglue: {{ file: {0}/go-wasm_exec.js, kind: rustc }}\nsteps: []\n", TC), Some(3), "unknown variant `rustc`"),
+        bad("a glue step without a glue", "bad.yaml", format!("summary: s\n{M}steps:\n  - glue_call: {{ name: f }}\n    expect: any\n"), Some(6), "needs a `glue`"),
+        bad("an empty text expectation", "bad.yaml", format!("summary: s\n{M}steps:\n  - invoke: grow\n    args: [1]\n    expect: {{ text: \"\" }}\n"), Some(8), "non-empty"),
     ]
 }
 
