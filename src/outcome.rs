@@ -344,6 +344,10 @@ pub fn error_kind(stage: Stage, code: Option<&str>, message: &str) -> ErrorKind 
         Stage::NewMemory => {
             if contains_any(&lower, RESOURCE_TEXTS) { ErrorKind::Resource } else { ErrorKind::Invalid }
         }
+        // A JS engine names what it threw: only a TypeError (caught above)
+        // is one; what a toolchain's glue throws or says (`code` "Error",
+        // "glue") is other. An embedder's call error is about the arguments.
+        Stage::Call if code.is_some() => ErrorKind::Other,
         Stage::Call => ErrorKind::TypeError,
         Stage::Access => ErrorKind::Other,
     }
@@ -410,6 +414,9 @@ mod tests {
         assert_eq!(error_kind(Stage::Grow, None, "failed to grow memory by `5`"), ErrorKind::GrowFailed);
         assert_eq!(error_kind(Stage::Grow, Some("RangeError"), "WebAssembly.Memory.grow(): Maximum memory size exceeded"), ErrorKind::GrowFailed);
         assert_eq!(error_kind(Stage::Grow, Some("TypeError"), "bad delta"), ErrorKind::TypeError);
+        assert_eq!(error_kind(Stage::Call, Some("TypeError"), "Cannot convert 1 to a BigInt"), ErrorKind::TypeError);
+        assert_eq!(error_kind(Stage::Call, Some("glue"), "onAbort: OOM"), ErrorKind::Other);
+        assert_eq!(error_kind(Stage::Call, None, "argument type mismatch"), ErrorKind::TypeError);
         assert_eq!(error_kind(Stage::NewMemory, Some("RangeError"), "Property 'maximum': value 1 is below the lower bound 2"), ErrorKind::Invalid);
         assert_eq!(error_kind(Stage::NewMemory, Some("RangeError"), "WebAssembly.Memory(): could not allocate memory"), ErrorKind::Resource);
         assert_eq!(error_kind(Stage::Instantiate, None, "memory minimum size of 10 pages exceeds memory limits"), ErrorKind::Resource);

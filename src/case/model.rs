@@ -471,16 +471,7 @@ mod tests {
         let s: FeatureSwitches = "threads,-multi-memory, +memory64".parse().unwrap();
         assert_eq!(s.on, [Feature::Threads, Feature::Memory64]);
         assert_eq!(s.off, [Feature::MultiMemory]);
-        let mut plan = Plan {
-            wasm: None,
-            features: vec![Feature::Memory64, Feature::MultiMemory],
-            without: vec![],
-            host: Host::default(),
-            imports: vec![],
-            stubs: vec![],
-            modules: vec![],
-            actions: vec![],
-        };
+        let mut plan = Plan::of(None, vec![Feature::Memory64, Feature::MultiMemory]);
         s.apply(&mut plan);
         assert_eq!(plan.features, [Feature::Memory64, Feature::Threads]);
         assert_eq!(plan.without, [Feature::MultiMemory]);
