@@ -15,7 +15,7 @@ fn the_committed_modules_are_what_build_sh_makes() {
     let have = runs("clang")
         && runs("npm")
         && runs("emcc")
-        && runs("go")
+        && Command::new("go").arg("version").output().is_ok_and(|o| o.status.success())
         && Path::new("/usr/bin/rustc").is_file()
         && Path::new("/usr/lib/rustlib/wasm32-unknown-unknown").is_dir()
         && Path::new("/usr/lib/wasm32-wasi/libc.a").is_file()

@@ -88,8 +88,9 @@ Object.assign(STEPS, {
     if (!run.glue) return { kind: 'skipped', message: 'the glue did not start' };
     try {
       const r = await keepingConsole(run.glueLines, () => run.glue.call(arg.name, arg.args));
-      const n = typeof r === 'bigint' ? Number(r) : Number(r);
-      return { kind: 'returns', values: [toVal(n, 'f64')] };
+      // A function without a result (or a Go program that exited during the call).
+      if (r === undefined) return { kind: 'ok' };
+      return { kind: 'returns', values: [toVal(Number(r), 'f64')] };
     } catch (e) {
       return e instanceof WebAssembly.RuntimeError ? trap(e) : error('call', e);
     }

@@ -94,6 +94,7 @@ pub(super) fn expect(raw: RawExpect, action: &Action, results: Option<&[ValType]
             Action::Invoke { .. } if results.is_some_and(|r| r.is_empty()) => Expect::Returns(vec![]),
             Action::Instantiate
             | Action::GlueStart
+            | Action::GlueCall { .. }
             | Action::GlueOutput
             | Action::Write { .. }
             | Action::NewMemory { .. }
