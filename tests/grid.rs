@@ -6,8 +6,9 @@
 //! run stopped with SIGTERM — so that the Grid's `/status` shows every slot
 //! free and no driver or browser is left; more connections than free slots
 //! wait in the Grid's queue and lose no cell; a full Grid gives unavailable
-//! cells with the Grid's own words within its queue's timeout; and the
-//! corpus gives the verdicts it gives with local drivers.
+//! cells with the Grid's own words within its queue's timeout; a node
+//! killed mid-run loses no cell; and the corpus gives the verdicts it gives
+//! with local drivers.
 //!
 //! Needs Java and the Grid's jar (`drivers/grid.sh install`, which `.ci/run`
 //! runs); skipped without them unless `WASM_MATRIX_REQUIRE` names chrome
@@ -280,6 +281,32 @@ fn a_grid_of_a_hub_and_two_nodes_is_left_clean() {
     assert!(why.contains("session") && (why.contains("timed out") || why.contains("timeout")), "the Grid's own words: {why}");
     assert!(o.status.success(), "unavailable cells do not fail a run without --require");
     assert_eq!(grid.busy_slots(), Vec::<String>::new(), "every slot free after the full Grid");
+
+    // A node killed mid-run (its Java process, driver and browsers: the
+    // machine gone) under one of the two Chrome connections: the cases its
+    // session lost run again, on the other node; no cell is lost.
+    let out = tmp.path().join("node-killed.json");
+    let mut child = bin()
+        .args(["run", "--no-progress", "--engines", "chrome", "--jobs", "2", "--webdriver", &wd, "--out"])
+        .arg(&out)
+        .arg(&wide)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while grid.status()["value"]["nodes"].as_array().unwrap().iter().flat_map(|n| n["slots"].as_array().cloned().unwrap_or_default()).filter(|s| !s["session"].is_null()).count() < 2 {
+        assert!(Instant::now() < deadline, "the run did not open its two sessions in 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let node1: i32 = std::fs::read_to_string(root().join(format!("drivers/runtimes/grid/run-{PORT}/node1.pid"))).unwrap().trim().parse().unwrap();
+    // SAFETY: kill(2) on the process group drivers/grid.sh started for node 1.
+    unsafe { libc::kill(-node1, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the run goes on without the node: {status:?}");
+    let v = verdicts(&out);
+    assert_eq!(v.len(), 12_010, "every cell is in the results");
+    assert!(v.values().all(|x| x == "pass"), "no cell is lost with the node: {:?}", v.iter().filter(|(_, x)| *x != "pass").take(3).collect::<Vec<_>>());
 
     // No driver or browser is left under the nodes, and none after the Grid stops.
     assert_eq!(grid.leftovers().len(), 0, "drivers or browsers left: {:?}", grid.leftovers());

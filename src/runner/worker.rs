@@ -53,8 +53,9 @@ pub(super) struct Worker {
     pub(super) big: Arc<tokio::sync::Semaphore>,
     /// What each case takes of it ([`heavy_weights`]), worked out once.
     pub(super) weight: Arc<Vec<u32>>,
-    /// How many of the engine's processes have not given up (see
-    /// [`Worker::start`]).
+    /// How many of the engine's connections are still going: one that
+    /// cannot start leaves its cells to the others while there are others
+    /// (see [`Worker::start`]). Changed only under `queue`'s lock.
     pub(super) live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -190,7 +191,14 @@ impl Worker {
             let p = proc.as_mut().expect("started above");
             self.fill(p, &mut st).await;
             if st.inflight.is_empty() {
-                break;
+                // Done, unless a connection that could not start handed its
+                // cases back meanwhile (see `start`).
+                let queue = self.queue.lock().unwrap();
+                if queue.is_empty() && st.retry.is_empty() {
+                    self.live.fetch_sub(1, SeqCst);
+                    break;
+                }
+                continue;
             }
             match self.next(p, &mut st).await {
                 Next::Going => {}
@@ -220,6 +228,28 @@ impl Worker {
             Err(reason) => format!("{reason:#}"),
         };
         st.failed_starts += 1;
+        // One of several connections that cannot start while others may (a
+        // Grid with fewer free slots than `--jobs` answered with its queue's
+        // timeout; a node that went away as the session opened): it leaves
+        // the cells to the others rather than fail them, or call the column
+        // unavailable. The last connection standing never leaves this way.
+        // The cases it was to run again (those its last connection lost
+        // with it) go back to the queue, whole. `live` changes only under
+        // the queue's lock, so a connection that is finishing sees them.
+        {
+            let mut queue = self.queue.lock().unwrap();
+            if self.live.load(SeqCst) > 1 {
+                for f in st.retry.drain(..).rev() {
+                    queue.push_front(f.case);
+                }
+                self.live.fetch_sub(1, SeqCst);
+                drop(queue);
+                if *self.announced.lock().unwrap() == Availability::Started {
+                    eprintln!("wasm-matrix: {}: one connection of several did not start, the others go on: {reason}", self.spec.id);
+                }
+                return Start::Done;
+            }
+        }
         let never_started = {
             let mut state = self.announced.lock().unwrap();
             match *state {
@@ -232,14 +262,6 @@ impl Worker {
                 Availability::Unavailable => true,
             }
         };
-        // One of several connections that cannot start while another runs
-        // (a Grid with fewer free slots than `--jobs` answered with its
-        // queue's timeout): it leaves the cells to the others rather than
-        // fail them. The last connection standing never leaves this way.
-        if !never_started && st.retry.is_empty() && self.live.fetch_update(SeqCst, SeqCst, |n| (n > 1).then(|| n - 1)).is_ok() {
-            eprintln!("wasm-matrix: {}: one connection of several did not start, the others go on: {reason}", self.spec.id);
-            return Start::Done;
-        }
         if never_started {
             while let Some(f) = self.next_case(&mut st.retry) {
                 let _ = self.tx.send(RunEvent::NotRun { case: f.case, engine: self.spec.id, verdict: crate::diff::Verdict::Unavailable, reason: reason.clone() });
