@@ -61,6 +61,13 @@ fn an_audit_records_each_column_and_writes_cases_that_run() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
     assert!(md.contains("## Modules") && md.contains("grow-1-2.wasm` | 1..2 pages (64 KiB..128 KiB) | ✓ 2 pages | ✓ 2 pages |"), "{md}");
+    // Its own section: the declared memory, imports, a row per column with
+    // every answer, the verdict in words; the overview links to it.
+    assert!(md.contains("## Module grow-1-2.wasm") && md.contains("- memory: 1..2 pages (64 KiB..128 KiB)") && md.contains("- imports: none"), "{md}");
+    assert!(md.contains("| column | validates | compiles | instantiates | pages reached | one page past |"), "{md}");
+    assert!(md.contains("**Verdict:** instantiates on 2 of 2 columns; reaches its declared 2 pages"), "{md}");
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("href=\"#module-grow-1-2-wasm\"") && html.contains("<section id=\"module-grow-1-2-wasm\">"), "the overview links each module to its section");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! documented in the README — and the table and verdict it prints.
 
 pub use crate::results::audit::Record;
-use crate::results::audit::{human, Unanswered, Why};
+use crate::results::audit::{human, row, verdict, Unanswered, Why, ROW_HEAD};
 use super::Module;
 use crate::diff::Verdict;
 use crate::report::terminal::short;
@@ -88,6 +88,7 @@ impl Record {
             sha256: m.sha256.clone(),
             bytes: m.bytes.len(),
             memories: m.declared.memories.clone(),
+            imports: m.declared.imports.iter().map(|(module, kinds)| (module.clone(), kinds.iter().map(|(k, n)| (k.to_string(), *n)).collect())).collect(),
             column: column.to_string(),
             available: true,
             ..Record::default()
@@ -264,7 +265,7 @@ pub fn table(m: &Module, records: &[&Record]) -> String {
         .collect();
     let _ = writeln!(o, "  imports: {}", if imports.is_empty() { "none".into() } else { imports.join("; ") });
     let _ = writeln!(o, "  start function: {}", d.start.map(|s| format!("function {s}")).unwrap_or_else(|| "none".into()));
-    let head = ["column", "validates", "compiles", "instantiates", "pages reached", "one page past", "inst. ms", "compile ms", "instances", "in 16 GiB"];
+    let head = ROW_HEAD;
     let rows: Vec<Vec<String>> = records.iter().filter(|r| r.available).map(|r| row(r)).collect();
     // Each column as wide as its widest cell (a not-answered cell says why).
     let widths: Vec<usize> = (0..head.len()).map(|k| rows.iter().map(|r| r[k].chars().count()).chain([head[k].len()]).max().unwrap_or(0)).collect();
@@ -310,7 +311,7 @@ pub fn table(m: &Module, records: &[&Record]) -> String {
             write_text(&mut o, &r.column, &format!("not answered ({}): {}", fields.join(", "), why.text));
         }
     }
-    let _ = writeln!(o, "  verdict: {}", verdict(m, records));
+    let _ = writeln!(o, "  verdict: {}", verdict(&m.declared.memories, records));
     o
 }
 
@@ -325,89 +326,3 @@ fn write_text(o: &mut String, column: &str, text: &str) {
     }
 }
 
-/// A column's row: every answer, yes / no / why not.
-fn row(r: &Record) -> Vec<String> {
-    let why = |field: &str| r.unanswered.get(field).map(|u| u.label());
-    let yes = |b: Option<bool>, field: &str| match b {
-        Some(true) => "yes".to_string(),
-        Some(false) => "no".to_string(),
-        None => why(field).unwrap_or_else(|| "-".into()),
-    };
-    let or_why = |v: Option<String>, field: &str| v.or_else(|| why(field)).unwrap_or_else(|| "-".into());
-    vec![
-        r.column.clone(),
-        yes(r.compiles, "compiles"),
-        yes(r.compiled, "compiled"),
-        yes(r.instantiates, "instantiates"),
-        or_why(r.reached_pages.map(|p| p.to_string()), "reached_pages"),
-        or_why(r.one_page_past.clone(), "one_page_past"),
-        or_why(r.instantiate_ms.map(|ms| format!("{ms:.1}")), "instantiate_ms"),
-        or_why(r.compile_ms.map(|ms| format!("{ms:.1}")), "compile_ms"),
-        or_why(r.instances.is_some().then(|| instances(r)), "instances"),
-        or_why(r.instances_16gib.map(|n| n.to_string()), "instances_16gib"),
-    ]
-}
-
-/// `12`, or `100 (limit)` when every instance the audit asked for came.
-fn instances(r: &Record) -> String {
-    match (r.instances, r.instances_limit) {
-        (Some(n), Some(l)) if n >= l => format!("{n} (limit)"),
-        (Some(n), _) => n.to_string(),
-        _ => "-".into(),
-    }
-}
-
-/// "instantiates on 15 of 17 columns (not on webkit: ...); reaches its
-/// declared 16384 pages on 15 columns".
-pub fn verdict(m: &Module, records: &[&Record]) -> String {
-    let ran: Vec<&&Record> = records.iter().filter(|r| r.available).collect();
-    let answered: Vec<&&&Record> = ran.iter().filter(|r| r.instantiates.is_some()).collect();
-    let ok: Vec<&&&Record> = answered.iter().copied().filter(|r| r.instantiates == Some(true)).collect();
-    let mut s = format!("instantiates on {} of {} columns", ok.len(), answered.len());
-    if answered.len() < ran.len() {
-        s += " that answered";
-    }
-    let not: Vec<String> = answered
-        .iter()
-        .filter(|r| r.instantiates == Some(false))
-        .map(|r| format!("{}: {}", r.column, r.messages.first().and_then(|m| m.lines().filter(|l| !l.trim().is_empty()).last()).map(str::trim).unwrap_or("no text")))
-        .collect();
-    if !not.is_empty() {
-        let _ = write!(s, " (not on {})", not.join("; "));
-    }
-    let silent: Vec<String> = ran.iter().filter_map(|r| r.unanswered.get("instantiates").map(|u| format!("{}: {}", r.column, u.label()))).collect();
-    if !silent.is_empty() {
-        let _ = write!(s, "; answered on {} of {} columns (not answered on {})", answered.len(), ran.len(), silent.join(", "));
-    }
-    if let Some(mem) = m.declared.memories.first() {
-        let target = mem.maximum;
-        let reached = ok.iter().filter(|r| r.reached_pages.is_some() && r.reached_pages == target).count();
-        match target {
-            Some(t) => {
-                let _ = write!(s, "; reaches its declared {t} pages ({}) on {} of {}", human(t.saturating_mul(mem.page_bytes)), reached, ok.len());
-            }
-            None => {
-                let reached: Vec<u64> = ok.iter().filter_map(|r| r.reached_pages).collect();
-                if let (Some(lo), Some(hi)) = (reached.iter().min(), reached.iter().max()) {
-                    let _ = write!(s, "; no declared maximum: grows to {lo}..{hi} pages ({}..{})", human(lo * mem.page_bytes), human(hi * mem.page_bytes));
-                }
-            }
-        }
-    }
-    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-    for r in ok.iter().filter(|r| r.instances.is_some()) {
-        groups.entry(instances(r)).or_default().push(&r.column);
-    }
-    let counts: Vec<String> = groups
-        .iter()
-        .map(|(n, cols)| if cols.len() > 3 { format!("{n} on {} columns", cols.len()) } else { format!("{n} on {}", cols.join(", ")) })
-        .collect();
-    if !counts.is_empty() {
-        let _ = write!(s, "; live instances per process: {}", counts.join(", "));
-    }
-    let under: Vec<String> = ok.iter().filter_map(|r| r.instances_16gib.filter(|n| u64::from(super::cases::INSTANCES_LIMIT) > *n).map(|n| format!("{n} on {}", r.column))).collect();
-    if !under.is_empty() {
-        let _ = write!(s, "; under a 16 GiB address space: {}", under.join(", "));
-    }
-    s
-}

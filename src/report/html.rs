@@ -63,12 +63,12 @@ pub fn render_page(page: &Page) -> String {
         let _ = writeln!(o, "<p class=\"warn\">load error: {}</p>", esc(e));
     }
     o.push_str("<nav>");
-    for (i, s) in page.sections.iter().enumerate() {
-        let _ = write!(o, "{}<a href=\"#{}\">{}</a>", if i > 0 { " " } else { "" }, s.id, esc(s.nav));
+    for (i, s) in page.sections.iter().filter(|s| !s.nav.is_empty()).enumerate() {
+        let _ = write!(o, "{}<a href=\"#{}\">{}</a>", if i > 0 { " " } else { "" }, esc(&s.id), esc(&s.nav));
     }
     o.push_str("</nav>\n</header>\n<main>\n");
     for s in &page.sections {
-        let _ = writeln!(o, "<section id=\"{}\">\n<h2>{}</h2>", s.id, esc(&s.title));
+        let _ = writeln!(o, "<section id=\"{}\">\n<h2>{}</h2>", esc(&s.id), esc(&s.title));
         for b in &s.blocks {
             block(&mut o, b);
         }

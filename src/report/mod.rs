@@ -49,6 +49,7 @@ pub fn explain(cell: &CellEntry) -> String {
 
 pub mod html;
 pub mod markdown;
+pub mod modules;
 pub mod section;
 pub mod sections;
 pub mod view;

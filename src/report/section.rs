@@ -28,9 +28,10 @@ pub struct Header {
 }
 
 pub struct Section {
-    /// The page anchor (`matrix`) and the navigation's word for it.
-    pub id: &'static str,
-    pub nav: &'static str,
+    /// The page anchor (`matrix`) and the navigation's word for it (empty:
+    /// not in the navigation, as a module's own section).
+    pub id: String,
+    pub nav: String,
     pub title: String,
     pub blocks: Vec<Block>,
 }

@@ -20,12 +20,16 @@ pub fn page(view: &View) -> Page {
         changes(view),
         Some(features(view)),
         atlas(view),
-        modules(view),
+        super::modules::overview(view),
         limits(view),
         claims(view),
         unexpected(view),
     ];
-    Page { header: header(view), sections: sections.into_iter().flatten().collect() }
+    let mut sections: Vec<Section> = sections.into_iter().flatten().collect();
+    // Each audited module's own section, after the overview that links them.
+    let at = sections.iter().position(|s| s.id == "modules").map_or(sections.len(), |i| i + 1);
+    sections.splice(at..at, super::modules::each(view));
+    Page { header: header(view), sections }
 }
 
 /// A verdict's mark.
@@ -117,7 +121,7 @@ fn engines(view: &View) -> Section {
             Cell::text(format!("{} of {} ({:.2}%)", c.steps_ok, c.steps_judged, c.steps_pct())),
         ]);
     }
-    Section { id: "engines", nav: "engines", title: "Engines".into(), blocks: vec![Block::Table(t)] }
+    Section { id: "engines".into(), nav: "engines".into(), title: "Engines".into(), blocks: vec![Block::Table(t)] }
 }
 
 fn matrix(view: &View) -> Section {
@@ -176,7 +180,7 @@ fn matrix(view: &View) -> Section {
         index: json!({ "engines": view.engines.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), "cases": ids }),
         details: details(view),
     };
-    Section { id: "matrix", nav: "matrix", title: "Matrix".into(), blocks: vec![Block::Para(legend), Block::Matrix(m)] }
+    Section { id: "matrix".into(), nav: "matrix".into(), title: "Matrix".into(), blocks: vec![Block::Para(legend), Block::Matrix(m)] }
 }
 
 /// The details the page shows when a case is clicked: per case, its steps
@@ -260,7 +264,7 @@ fn pairwise(view: &View) -> Section {
         t.rows.push(row);
     }
     let intro = vec![Span::text("Share of cases both engines ran with identical normalized outcomes on every step.")];
-    Section { id: "pairwise", nav: "agreement", title: "Pairwise agreement".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
+    Section { id: "pairwise".into(), nav: "agreement".into(), title: "Pairwise agreement".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
 }
 
 fn messages(view: &View) -> Section {
@@ -285,7 +289,7 @@ fn messages(view: &View) -> Section {
         Span::text("Each engine's verbatim text per outcome kind (first line; count of steps)."),
         Span::Hint(" Hover a text for the whole message and a case that gave it.".into()),
     ];
-    Section { id: "messages", nav: "messages", title: "Error messages".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
+    Section { id: "messages".into(), nav: "messages".into(), title: "Error messages".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
 }
 
 fn changes(view: &View) -> Option<Section> {
@@ -317,7 +321,7 @@ fn changes(view: &View) -> Option<Section> {
         }
         blocks.push(Block::Table(t));
     }
-    Some(Section { id: "changes", nav: "what changed", title: "What changed since the baseline run".into(), blocks })
+    Some(Section { id: "changes".into(), nav: "what changed".into(), title: "What changed since the baseline run".into(), blocks })
 }
 
 fn features(view: &View) -> Section {
@@ -345,7 +349,7 @@ fn features(view: &View) -> Section {
         Span::text("Per column, what its cells show: yes (every deciding case passes), no (none does), partial (some); derived from these results."),
         Span::Hint(" Hover an answer for the deciding cases.".into()),
     ];
-    Section { id: "features", nav: "features", title: "Memory features, as measured".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
+    Section { id: "features".into(), nav: "features".into(), title: "Memory features, as measured".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
 }
 
 fn atlas(view: &View) -> Option<Section> {
@@ -384,7 +388,7 @@ fn atlas(view: &View) -> Option<Section> {
         }
         t.rows.push(row);
     }
-    Some(Section { id: "atlas", nav: "limits atlas", title: "Limits atlas".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
+    Some(Section { id: "atlas".into(), nav: "limits atlas".into(), title: "Limits atlas".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
 }
 
 fn limits(view: &View) -> Option<Section> {
@@ -413,7 +417,7 @@ fn limits(view: &View) -> Option<Section> {
         Span::code("limits"),
         Span::text(": per engine the largest variant that succeeded (no trap, error or -1 from a grow) and the first that failed, and how."),
     ];
-    Some(Section { id: "limits", nav: "limits", title: "Limits".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
+    Some(Section { id: "limits".into(), nav: "limits".into(), title: "Limits".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
 }
 
 fn claims(view: &View) -> Option<Section> {
@@ -440,7 +444,7 @@ fn claims(view: &View) -> Option<Section> {
         Span::code("claim"),
         Span::text(" says what the claim predicts; without one the claim is the case's expectation.)"),
     ];
-    Some(Section { id: "claims", nav: "seed claims", title: "Seed claims".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
+    Some(Section { id: "claims".into(), nav: "seed claims".into(), title: "Seed claims".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
 }
 
 fn unexpected(view: &View) -> Option<Section> {
@@ -456,55 +460,7 @@ fn unexpected(view: &View) -> Option<Section> {
     if items.is_empty() {
         return None;
     }
-    Some(Section { id: "unexpected", nav: "unexpected", title: "Unexpected divergences".into(), blocks: vec![Block::List(items)] })
+    Some(Section { id: "unexpected".into(), nav: "unexpected".into(), title: "Unexpected divergences".into(), blocks: vec![Block::List(items)] })
 }
 
-/// `audit`'s modules: a row per module, a column per engine, each cell the
-/// pages its memory reached (of its maximum) or why it did not instantiate.
-fn modules(view: &View) -> Option<Section> {
-    if view.modules.is_empty() {
-        return None;
-    }
-    let mut names: Vec<&str> = view.modules.iter().map(|r| r.module.as_str()).collect();
-    names.dedup();
-    let mut columns: Vec<&str> = Vec::new();
-    for r in view.modules {
-        if !columns.contains(&r.column.as_str()) {
-            columns.push(&r.column);
-        }
-    }
-    let mut head = vec![Cell::text("module"), Cell::text("memory")];
-    head.extend(columns.iter().map(|c| Cell::text(*c)));
-    let mut t = Table::new("modules", head);
-    for name in names {
-        let mine: Vec<&crate::results::audit::Record> = view.modules.iter().filter(|r| r.module == name).collect();
-        let first = mine[0];
-        let memory = first.memories.first().map(|m| m.describe()).unwrap_or_else(|| "none".into());
-        let mut row = vec![Cell::of(vec![Span::code(name)]).header().title(format!("sha256 {}, {} bytes", first.sha256, first.bytes)), Cell::text(memory)];
-        for c in &columns {
-            row.push(match mine.iter().find(|r| r.column == *c) {
-                None => Cell::text(""),
-                Some(r) if !r.available => Cell::text("–").class("v-unavailable").title_opt(r.reason.clone()),
-                Some(r) if r.instantiates == Some(true) => {
-                    let reached = r.reached_pages.map(|p| format!("{p} pages")).unwrap_or_else(|| "instantiates".into());
-                    Cell::text(format!("✓ {reached}")).class("v-pass").title(format!("one page past: {}", r.one_page_past.as_deref().unwrap_or("-")))
-                }
-                Some(r) if r.instantiates == Some(false) => Cell::text("✗ no").class("v-fail").title(r.messages.join("\n")),
-                // Not answered: why, never a "no".
-                Some(r) => match r.unanswered.get("instantiates") {
-                    Some(why) => Cell::text(format!("? {}", why.label())).class("v-unavailable").title(why.text.clone()),
-                    None => Cell::text("? not answered").class("v-unavailable"),
-                },
-            });
-        }
-        t.rows.push(row);
-    }
-    let intro = vec![
-        Span::text("Modules audited by "),
-        Span::code("wasm-matrix audit"),
-        Span::text(": whether each instantiates with every import stubbed, and the pages its memory reached growing to its maximum."),
-        Span::Hint(" Hover a cell for what one page more did, why it did not instantiate, or why the column gave no answer (timed out, over the memory budget, crashed).".into()),
-    ];
-    Some(Section { id: "modules", nav: "modules", title: "Modules".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
-}
 

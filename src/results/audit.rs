@@ -3,6 +3,7 @@
 //! reads for its "Modules" section.
 
 use serde::{Deserialize, Serialize};
+use std::fmt::Write;
 
 /// One memory of a module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +62,10 @@ pub struct Record {
     pub bytes: usize,
     /// The module's memories as it declares them.
     pub memories: Vec<MemoryDecl>,
+    /// Its imports: module name -> kind (`func`, `memory`, `table`,
+    /// `global`, `tag`) -> how many (extension).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub imports: std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>>,
     pub column: String,
     /// Whether the column ran it at all, and if not why.
     pub available: bool,
@@ -166,4 +171,94 @@ impl Unanswered {
             Why::NotRun => "not run".into(),
         }
     }
+}
+
+/// The answers' names, in the order of [`row`].
+pub const ROW_HEAD: [&str; 10] = ["column", "validates", "compiles", "instantiates", "pages reached", "one page past", "inst. ms", "compile ms", "instances", "in 16 GiB"];
+
+/// A column's row: every answer, yes / no / why not.
+pub fn row(r: &Record) -> Vec<String> {
+    let why = |field: &str| r.unanswered.get(field).map(|u| u.label());
+    let yes = |b: Option<bool>, field: &str| match b {
+        Some(true) => "yes".to_string(),
+        Some(false) => "no".to_string(),
+        None => why(field).unwrap_or_else(|| "-".into()),
+    };
+    let or_why = |v: Option<String>, field: &str| v.or_else(|| why(field)).unwrap_or_else(|| "-".into());
+    vec![
+        r.column.clone(),
+        yes(r.compiles, "compiles"),
+        yes(r.compiled, "compiled"),
+        yes(r.instantiates, "instantiates"),
+        or_why(r.reached_pages.map(|p| p.to_string()), "reached_pages"),
+        or_why(r.one_page_past.clone(), "one_page_past"),
+        or_why(r.instantiate_ms.map(|ms| format!("{ms:.1}")), "instantiate_ms"),
+        or_why(r.compile_ms.map(|ms| format!("{ms:.1}")), "compile_ms"),
+        or_why(r.instances.is_some().then(|| instances(r)), "instances"),
+        or_why(r.instances_16gib.map(|n| n.to_string()), "instances_16gib"),
+    ]
+}
+
+/// `12`, or `100 (limit)` when every instance the audit asked for came.
+fn instances(r: &Record) -> String {
+    match (r.instances, r.instances_limit) {
+        (Some(n), Some(l)) if n >= l => format!("{n} (limit)"),
+        (Some(n), _) => n.to_string(),
+        _ => "-".into(),
+    }
+}
+
+/// "instantiates on 15 of 17 columns (not on webkit: ...); reaches its
+/// declared 16384 pages on 15 columns".
+pub fn verdict(memories: &[MemoryDecl], records: &[&Record]) -> String {
+    let ran: Vec<&&Record> = records.iter().filter(|r| r.available).collect();
+    let answered: Vec<&&&Record> = ran.iter().filter(|r| r.instantiates.is_some()).collect();
+    let ok: Vec<&&&Record> = answered.iter().copied().filter(|r| r.instantiates == Some(true)).collect();
+    let mut s = format!("instantiates on {} of {} columns", ok.len(), answered.len());
+    if answered.len() < ran.len() {
+        s += " that answered";
+    }
+    let not: Vec<String> = answered
+        .iter()
+        .filter(|r| r.instantiates == Some(false))
+        .map(|r| format!("{}: {}", r.column, r.messages.first().and_then(|m| m.lines().filter(|l| !l.trim().is_empty()).last()).map(str::trim).unwrap_or("no text")))
+        .collect();
+    if !not.is_empty() {
+        let _ = write!(s, " (not on {})", not.join("; "));
+    }
+    let silent: Vec<String> = ran.iter().filter_map(|r| r.unanswered.get("instantiates").map(|u| format!("{}: {}", r.column, u.label()))).collect();
+    if !silent.is_empty() {
+        let _ = write!(s, "; answered on {} of {} columns (not answered on {})", answered.len(), ran.len(), silent.join(", "));
+    }
+    if let Some(mem) = memories.first() {
+        let target = mem.maximum;
+        let reached = ok.iter().filter(|r| r.reached_pages.is_some() && r.reached_pages == target).count();
+        match target {
+            Some(t) => {
+                let _ = write!(s, "; reaches its declared {t} pages ({}) on {} of {}", human(t.saturating_mul(mem.page_bytes)), reached, ok.len());
+            }
+            None => {
+                let reached: Vec<u64> = ok.iter().filter_map(|r| r.reached_pages).collect();
+                if let (Some(lo), Some(hi)) = (reached.iter().min(), reached.iter().max()) {
+                    let _ = write!(s, "; no declared maximum: grows to {lo}..{hi} pages ({}..{})", human(lo * mem.page_bytes), human(hi * mem.page_bytes));
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for r in ok.iter().filter(|r| r.instances.is_some()) {
+        groups.entry(instances(r)).or_default().push(&r.column);
+    }
+    let counts: Vec<String> = groups
+        .iter()
+        .map(|(n, cols)| if cols.len() > 3 { format!("{n} on {} columns", cols.len()) } else { format!("{n} on {}", cols.join(", ")) })
+        .collect();
+    if !counts.is_empty() {
+        let _ = write!(s, "; live instances per process: {}", counts.join(", "));
+    }
+    let under: Vec<String> = ok.iter().filter_map(|r| r.instances_16gib.filter(|n| r.instances_limit.is_some_and(|l| l > *n)).map(|n| format!("{n} on {}", r.column))).collect();
+    if !under.is_empty() {
+        let _ = write!(s, "; under a 16 GiB address space: {}", under.join(", "));
+    }
+    s
 }
