@@ -114,9 +114,76 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
     });
     let cells: Vec<(usize, &'static Column)> = order.into_iter().flat_map(|c| columns.iter().map(move |e| (c, *e))).collect();
     let start = std::time::Instant::now();
+    let mut progress = Progress::new(&cases, &cells);
     let interrupted = runner::run_blocking(shared, cells, opts, |ev| {
-        collector.record(&ev);
+        if let Some(entry) = collector.record(&ev) {
+            progress.done(&entry.case, &entry.engine);
+        }
         true
     });
+    progress.bar.finish_and_clear();
     collector.finish(start.elapsed().as_secs_f64(), vec![], interrupted).with_context(|| format!("{}: cannot write", out.display()))
+}
+
+/// The audit's progress bar (on a terminal): cells done of all, and what it
+/// waits on: each module not finished with the columns that still have its
+/// cells, first in the order they run.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    /// (module, column) -> cells left.
+    left: Vec<((String, String), usize)>,
+}
+
+impl Progress {
+    fn new(cases: &[crate::case::Case], cells: &[(usize, &'static Column)]) -> Progress {
+        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let pb = indicatif::ProgressBar::new(cells.len() as u64);
+            pb.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cells {elapsed_precise} {wide_msg}").expect("a valid template"));
+            pb
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let mut left: Vec<((String, String), usize)> = Vec::new();
+        for (c, col) in cells {
+            let key = (module_of(&cases[*c].id).to_string(), col.id.to_string());
+            match left.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => left.push((key, 1)),
+            }
+        }
+        let p = Progress { bar, left };
+        p.say();
+        p
+    }
+
+    fn done(&mut self, case: &str, column: &str) {
+        let module = module_of(case);
+        if let Some(i) = self.left.iter().position(|((m, c), _)| m == module && c == column) {
+            self.left[i].1 -= 1;
+            if self.left[i].1 == 0 {
+                self.left.remove(i);
+            }
+        }
+        self.bar.inc(1);
+        self.say();
+    }
+
+    /// "waiting on ffmpeg-core.wasm: chrome, wasmtime; esbuild.wasm: node26".
+    fn say(&self) {
+        let mut modules: Vec<(&str, Vec<&str>)> = Vec::new();
+        for ((m, c), _) in &self.left {
+            match modules.iter_mut().find(|(x, _)| x == m) {
+                Some((_, cols)) => cols.push(c),
+                None => modules.push((m, vec![c])),
+            }
+        }
+        let parts: Vec<String> = modules.iter().take(2).map(|(m, cols)| format!("{m}: {}", cols.join(", "))).collect();
+        let more = if modules.len() > 2 { format!(" (+{} modules)", modules.len() - 2) } else { String::new() };
+        self.bar.set_message(if parts.is_empty() { String::new() } else { format!("waiting on {}{more}", parts.join("; ")) });
+    }
+}
+
+/// The module a case of the audit is of: its id's folder (`esbuild/instantiate`).
+fn module_of(case: &str) -> &str {
+    case.rsplit_once('/').map_or(case, |(m, _)| m)
 }
