@@ -85,6 +85,19 @@ impl Grid {
         processes_in(&sessions)
     }
 
+    /// Waits (at most 60 s) until `n` slots hold a session.
+    fn wait_busy(&self, n: usize, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let busy = self.status()["value"]["nodes"].as_array().unwrap().iter().flat_map(|n| n["slots"].as_array().cloned().unwrap_or_default()).filter(|s| !s["session"].is_null()).count();
+            if busy >= n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn webdriver(&self) -> String {
         format!("chrome={0},firefox={0}", self.url)
     }
@@ -143,6 +156,11 @@ const SPIN: &str = "summary: a call that never returns\nmodule: |\n  (module (fu
 fn verdicts(path: &Path) -> BTreeMap<(String, String), String> {
     let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     doc["cells"].as_array().unwrap().iter().map(|c| ((c["case"].as_str().unwrap().to_string(), c["engine"].as_str().unwrap().to_string()), c["verdict"].as_str().unwrap().to_string())).collect()
+}
+
+/// The tool in the background: `run ARGS --out OUT CASES`.
+fn spawn_run(args: &[&str], out: &Path, cases: &Path) -> Child {
+    bin().args(["run", "--no-progress"]).args(args).arg("--out").arg(out).arg(cases).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
 
 fn run(args: &[&str], out: &Path) -> std::process::Output {
@@ -213,19 +231,8 @@ fn a_grid_of_a_hub_and_two_nodes_is_left_clean() {
         write_case(&many, &format!("spin{k}"), &SPIN.replace("summary: a call", &format!("timeout: 60\nsummary: a call ({k})")));
     }
     let out = tmp.path().join("term.json");
-    let mut child: Child = bin()
-        .args(["run", "--no-progress", "--engines", "chrome,firefox", "--webdriver", &wd, "--out"])
-        .arg(&out)
-        .arg(&many)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while grid.status()["value"]["nodes"].as_array().unwrap().iter().flat_map(|n| n["slots"].as_array().cloned().unwrap_or_default()).filter(|s| !s["session"].is_null()).count() < 2 {
-        assert!(Instant::now() < deadline, "the run did not open its two sessions in 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut child: Child = spawn_run(&["--engines", "chrome,firefox", "--webdriver", &wd], &out, &many);
+    grid.wait_busy(2, "the run did not open its two sessions in 60 s");
     std::thread::sleep(Duration::from_secs(1));
     terminate(&child);
     let stopped = Instant::now();
@@ -254,19 +261,8 @@ fn a_grid_of_a_hub_and_two_nodes_is_left_clean() {
     // session waits in the queue until the hub's timeout (20 s here), then
     // its cells are unavailable with the Grid's own words.
     let out_hold = tmp.path().join("hold.json");
-    let mut holder = bin()
-        .args(["run", "--no-progress", "--engines", "chrome,firefox", "--webdriver", &wd, "--out"])
-        .arg(&out_hold)
-        .arg(&many)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while grid.status()["value"]["nodes"].as_array().unwrap().iter().flat_map(|n| n["slots"].as_array().cloned().unwrap_or_default()).filter(|s| !s["session"].is_null()).count() < 2 {
-        assert!(Instant::now() < deadline, "the holding run did not open its two sessions in 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut holder = spawn_run(&["--engines", "chrome,firefox", "--webdriver", &wd], &out_hold, &many);
+    grid.wait_busy(2, "the holding run did not open its two sessions in 60 s");
     let out = tmp.path().join("full.json");
     let started = Instant::now();
     let o = run(&["--engines", "chrome", "--webdriver", &wd, small[0].to_str().unwrap()], &out);
@@ -286,19 +282,8 @@ fn a_grid_of_a_hub_and_two_nodes_is_left_clean() {
     // machine gone) under one of the two Chrome connections: the cases its
     // session lost run again, on the other node; no cell is lost.
     let out = tmp.path().join("node-killed.json");
-    let mut child = bin()
-        .args(["run", "--no-progress", "--engines", "chrome", "--jobs", "2", "--webdriver", &wd, "--out"])
-        .arg(&out)
-        .arg(&wide)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while grid.status()["value"]["nodes"].as_array().unwrap().iter().flat_map(|n| n["slots"].as_array().cloned().unwrap_or_default()).filter(|s| !s["session"].is_null()).count() < 2 {
-        assert!(Instant::now() < deadline, "the run did not open its two sessions in 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut child = spawn_run(&["--engines", "chrome", "--jobs", "2", "--webdriver", &wd], &out, &wide);
+    grid.wait_busy(2, "the run did not open its two sessions in 60 s");
     let node1: i32 = std::fs::read_to_string(root().join(format!("drivers/runtimes/grid/run-{PORT}/node1.pid"))).unwrap().trim().parse().unwrap();
     // SAFETY: kill(2) on the process group drivers/grid.sh started for node 1.
     unsafe { libc::kill(-node1, libc::SIGKILL) };
