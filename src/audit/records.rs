@@ -42,9 +42,11 @@ struct Steps<'a> {
 
 impl<'a> Steps<'a> {
     fn new(cell: &'a CellEntry, limit: f64) -> Steps<'a> {
-        // The step that ended the case early, if one did.
+        // The step that ended the case early, if one did (a step the
+        // column cannot do makes the ones that need it skipped: theirs is
+        // its reason, not "skipped").
         let fatal = cell.steps.iter().find_map(|s| match s.outcome {
-            StepOutcome::Timeout { .. } | StepOutcome::Crash { .. } => not_answered(&s.outcome, None, limit),
+            StepOutcome::Timeout { .. } | StepOutcome::Crash { .. } | StepOutcome::Unsupported { .. } => not_answered(&s.outcome, None, limit),
             _ => None,
         });
         Steps { cell, fatal, limit }
