@@ -80,15 +80,18 @@ function pipe(requests, keep, waitMs) {
 // in-page measures are the page's: cases with those run in the page.
 const HARNESS_URL = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : null;
 const pageOnly = (req) => (req.plan.actions || []).some((a) => a && typeof a === 'object' && ('testharness' in a || 'measure' in a));
+const inWorker = (req) => Boolean(HARNESS_URL) && typeof Worker === 'function' && !pageOnly(req);
 
+// Runs `requests` in order: each run of consecutive cases that can go to
+// the case worker there, the others in the page.
 async function runInPage(requests, events) {
   let i = 0;
   while (i < requests.length) {
-    const inWorker = HARNESS_URL && typeof Worker === 'function' && !pageOnly(requests[i]);
+    const here = inWorker(requests[i]);
     let j = i;
-    while (j < requests.length && (HARNESS_URL && typeof Worker === 'function' && !pageOnly(requests[j])) === inWorker) j += 1;
+    while (j < requests.length && inWorker(requests[j]) === here) j += 1;
     const run = requests.slice(i, j);
-    if (inWorker) await runInWorker(run, events);
+    if (here) await runInWorker(run, events);
     else await runBatch(run, 4, events);
     i = j;
   }

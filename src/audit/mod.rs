@@ -107,11 +107,7 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
     // A module's instantiate case first: its compile step is the column's
     // one compile of the module, which the process keeps for the rest.
     let mut order: Vec<usize> = (0..cases.len()).collect();
-    order.sort_by_key(|&c| {
-        let id = &cases[c].id;
-        let (module, name) = id.rsplit_once('/').unwrap_or(("", id));
-        (module.to_string(), name != "instantiate")
-    });
+    order.sort_by_key(|&c| (module_of(&cases[c].id), !cases[c].id.ends_with("/instantiate")));
     let cells: Vec<(usize, &'static Column)> = order.into_iter().flat_map(|c| columns.iter().map(move |e| (c, *e))).collect();
     let start = std::time::Instant::now();
     let mut progress = Progress::new(&cases, &cells);
@@ -128,14 +124,14 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
 /// The audit's progress bar (on a terminal): cells done of all, and what it
 /// waits on: each module not finished with the columns that still have its
 /// cells, first in the order they run.
-struct Progress {
+struct Progress<'a> {
     bar: indicatif::ProgressBar,
     /// (module, column) -> cells left.
-    left: Vec<((String, String), usize)>,
+    left: Vec<((&'a str, &'static str), usize)>,
 }
 
-impl Progress {
-    fn new(cases: &[crate::case::Case], cells: &[(usize, &'static Column)]) -> Progress {
+impl<'a> Progress<'a> {
+    fn new(cases: &'a [crate::case::Case], cells: &[(usize, &'static Column)]) -> Progress<'a> {
         let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             let pb = indicatif::ProgressBar::new(cells.len() as u64);
             pb.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cells {elapsed_precise} {wide_msg}").expect("a valid template"));
@@ -143,9 +139,9 @@ impl Progress {
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let mut left: Vec<((String, String), usize)> = Vec::new();
+        let mut left: Vec<((&str, &'static str), usize)> = Vec::new();
         for (c, col) in cells {
-            let key = (module_of(&cases[*c].id).to_string(), col.id.to_string());
+            let key = (module_of(&cases[*c].id), col.id);
             match left.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => left.push((key, 1)),
@@ -158,7 +154,7 @@ impl Progress {
 
     fn done(&mut self, case: &str, column: &str) {
         let module = module_of(case);
-        if let Some(i) = self.left.iter().position(|((m, c), _)| m == module && c == column) {
+        if let Some(i) = self.left.iter().position(|((m, c), _)| *m == module && *c == column) {
             self.left[i].1 -= 1;
             if self.left[i].1 == 0 {
                 self.left.remove(i);
@@ -171,8 +167,8 @@ impl Progress {
     /// "waiting on ffmpeg-core.wasm: chrome, wasmtime; esbuild.wasm: node26".
     fn say(&self) {
         let mut modules: Vec<(&str, Vec<&str>)> = Vec::new();
-        for ((m, c), _) in &self.left {
-            match modules.iter_mut().find(|(x, _)| x == m) {
+        for &((m, c), _) in &self.left {
+            match modules.iter_mut().find(|(x, _)| *x == m) {
                 Some((_, cols)) => cols.push(c),
                 None => modules.push((m, vec![c])),
             }

@@ -25,14 +25,20 @@ fn by_module<'a>(view: &View<'a>) -> Vec<(&'a str, Vec<&'a Record>)> {
     out
 }
 
+/// The overview, then one section per module; none without an audit.
+pub fn sections(view: &View) -> Vec<Section> {
+    let modules = by_module(view);
+    if modules.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![overview(view, &modules)];
+    out.extend(modules.iter().map(|(name, records)| one(name, records)));
+    out
+}
+
 /// `audit`'s modules: a row per module, a column per engine, each cell the
 /// pages its memory reached (of its maximum) or why it did not instantiate.
-pub fn overview(view: &View) -> Option<Section> {
-    if view.modules.is_empty() {
-        return None;
-    }
-    let mut names: Vec<&str> = view.modules.iter().map(|r| r.module.as_str()).collect();
-    names.dedup();
+fn overview(view: &View, modules: &[(&str, Vec<&Record>)]) -> Section {
     let mut columns: Vec<&str> = Vec::new();
     for r in view.modules {
         if !columns.contains(&r.column.as_str()) {
@@ -42,8 +48,7 @@ pub fn overview(view: &View) -> Option<Section> {
     let mut head = vec![Cell::text("module"), Cell::text("memory")];
     head.extend(columns.iter().map(|c| Cell::text(*c)));
     let mut t = Table::new("modules", head);
-    for name in names {
-        let mine: Vec<&crate::results::audit::Record> = view.modules.iter().filter(|r| r.module == name).collect();
+    for (name, mine) in modules {
         let first = mine[0];
         let memory = first.memories.first().map(|m| m.describe()).unwrap_or_else(|| "none".into());
         let link = Span::Link { href: format!("#{}", anchor(name)), text: name.to_string(), code: true };
@@ -72,12 +77,7 @@ pub fn overview(view: &View) -> Option<Section> {
         Span::text(": whether each instantiates with every import stubbed, and the pages its memory reached growing to its maximum. Each module's name leads to its own section: every answer of every column, with the engines' whole texts."),
         Span::Hint(" Hover a cell for what one page more did, why it did not instantiate, or why the column gave no answer (timed out, over the memory budget, crashed).".into()),
     ];
-    Some(Section { id: "modules".into(), nav: "modules".into(), title: "Modules".into(), blocks: vec![Block::Para(intro), Block::Table(t)] })
-}
-
-/// One section per audited module.
-pub fn each(view: &View) -> Vec<Section> {
-    by_module(view).into_iter().map(|(name, records)| one(name, &records)).collect()
+    Section { id: "modules".into(), nav: "modules".into(), title: "Modules".into(), blocks: vec![Block::Para(intro), Block::Table(t)] }
 }
 
 fn one(name: &str, records: &[&Record]) -> Section {

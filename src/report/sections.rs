@@ -12,23 +12,13 @@ use serde_json::json;
 
 /// The report: its header, then each section that has something to show.
 pub fn page(view: &View) -> Page {
-    let sections = [
-        Some(engines(view)),
-        Some(matrix(view)),
-        Some(pairwise(view)),
-        Some(messages(view)),
-        changes(view),
-        Some(features(view)),
-        atlas(view),
-        super::modules::overview(view),
-        limits(view),
-        claims(view),
-        unexpected(view),
-    ];
-    let mut sections: Vec<Section> = sections.into_iter().flatten().collect();
-    // Each audited module's own section, after the overview that links them.
-    let at = sections.iter().position(|s| s.id == "modules").map_or(sections.len(), |i| i + 1);
-    sections.splice(at..at, super::modules::each(view));
+    let mut sections: Vec<Section> = [Some(engines(view)), Some(matrix(view)), Some(pairwise(view)), Some(messages(view)), changes(view), Some(features(view)), atlas(view)]
+        .into_iter()
+        .flatten()
+        .collect();
+    // audit's modules: the overview, then each module's own section.
+    sections.extend(super::modules::sections(view));
+    sections.extend([limits(view), claims(view), unexpected(view)].into_iter().flatten());
     Page { header: header(view), sections }
 }
 

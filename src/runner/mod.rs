@@ -238,7 +238,7 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>,
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let sessions = Arc::new(crate::transport::browser::OpenSessions::default());
     // Should `on_event` panic, its unwinding closes the sessions left.
-    let _guard = CloseOnDrop { rt: &rt, sessions: sessions.clone() };
+    let guard = CloseOnDrop { rt: &rt, sessions: sessions.clone() };
     let stopped = rt.block_on(async move {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let job = tokio::spawn(run(cases, cells, opts, tx, sessions.clone()));
@@ -271,7 +271,7 @@ pub fn run_blocking(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>,
         close_sessions(&sessions).await;
         stopped
     });
-    drop(_guard);
+    drop(guard);
     rt.shutdown_timeout(Duration::from_secs(2));
     stopped
 }

@@ -177,12 +177,8 @@ fn read_glue(g: &RawGlue, has_module_file: bool, cx: &Ctx) -> Result<Glue, LoadE
     if g.kind == GlueKind::Emscripten && g.factory.as_deref().is_none_or(|f| f.trim().is_empty()) {
         return Err(cx.err("glue.factory", "an Emscripten glue needs `factory`: the build's EXPORT_NAME (a MODULARIZE build's factory function)"));
     }
-    let full = cx.file.parent().unwrap_or(Path::new(".")).join(&g.file);
-    let size = std::fs::metadata(&full).map_err(|e| cx.err("glue.file", format!("cannot read `{}`: {e}", full.display())))?.len();
-    if size > MAX_GLUE_BYTES {
-        return Err(cx.err("glue.file", format!("`{}` is {} KiB, larger than a glue file may be ({} KiB)", g.file, size >> 10, MAX_GLUE_BYTES >> 10)));
-    }
-    let script = std::fs::read_to_string(&full).map_err(|e| cx.err("glue.file", format!("cannot read `{}` as text: {e}", full.display())))?;
+    let bytes = read_beside(&g.file, "glue.file", MAX_GLUE_BYTES, cx)?;
+    let script = String::from_utf8(bytes).map_err(|e| cx.err("glue.file", format!("`{}` is not UTF-8 text: {e}", g.file)))?;
     Ok(Glue { kind: g.kind, file: g.file.clone(), factory: g.factory.clone(), script })
 }
 
@@ -191,16 +187,21 @@ const MAX_MODULE_BYTES: u64 = 256 << 20;
 
 /// A `module_file`: the bytes of a WebAssembly binary beside the case file.
 fn read_module_file(path: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
-    let full = cx.file.parent().unwrap_or(Path::new(".")).join(path);
-    let size = std::fs::metadata(&full).map_err(|e| cx.err("module_file", format!("cannot read `{}`: {e}", full.display())))?.len();
-    if size > MAX_MODULE_BYTES {
-        return Err(cx.err("module_file", format!("`{path}` is {} MiB, larger than a module file may be ({} MiB)", size >> 20, MAX_MODULE_BYTES >> 20)));
-    }
-    let bytes = std::fs::read(&full).map_err(|e| cx.err("module_file", format!("cannot read `{}`: {e}", full.display())))?;
+    let bytes = read_beside(path, "module_file", MAX_MODULE_BYTES, cx)?;
     if !bytes.starts_with(b"\0asm") {
         return Err(cx.err("module_file", format!("`{path}` is not a WebAssembly binary: expected a file that starts with \\0asm")));
     }
     Ok(bytes)
+}
+
+/// A file the case names (`key`), relative to the case file, at most `max` bytes.
+fn read_beside(path: &str, key: &str, max: u64, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
+    let full = cx.file.parent().unwrap_or(Path::new(".")).join(path);
+    let size = std::fs::metadata(&full).map_err(|e| cx.err(key, format!("cannot read `{}`: {e}", full.display())))?.len();
+    if size > max {
+        return Err(cx.err(key, format!("`{path}` is {}, larger than a `{key}` may be ({})", crate::budget::show(size), crate::budget::show(max))));
+    }
+    std::fs::read(&full).map_err(|e| cx.err(key, format!("cannot read `{}`: {e}", full.display())))
 }
 
 pub(super) fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {

@@ -1,7 +1,7 @@
-//! Every WebDriver session this process has open, by its endpoint and id:
-//! a session is entered when it opens and left when its DELETE is sent.
+//! Every WebDriver session a run has open, by its endpoint and id: a
+//! session is entered when it opens and left when its DELETE is sent.
 //! However a run ends — Ctrl-C, SIGTERM, a panicked worker whose connection
-//! was dropped without closing — [`close_all`] sends each one left its
+//! was dropped without closing — [`OpenSessions::close_all`] sends each one left its
 //! DELETE on a connection of its own (not the session's, which may be busy
 //! with a script that will never return), all at once, with a bounded wait.
 //! On a Selenium Grid or a cloud provider a session not deleted holds a
@@ -59,12 +59,12 @@ impl OpenSessions {
         if open.is_empty() {
             return Vec::new();
         }
-        let connector = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-            Ok(b) => b.https_or_http().enable_http1().build(),
-            Err(e) => return open.iter().map(|(u, i)| format!("{u}/session/{i}: no TLS root certificates ({e})")).collect(),
+        let connector = match super::session::connector() {
+            Ok(c) => c,
+            Err(e) => return open.iter().map(|(u, i)| format!("{u}/session/{i}: {e:#}")).collect(),
         };
         let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build::<_, Empty<Bytes>>(connector);
-        let deletes = open.into_iter().map(|(url, id)| {
+        let deletes: Vec<_> = open.into_iter().map(|(url, id)| {
             let client = client.clone();
             tokio::spawn(async move {
                 let at = format!("{url}/session/{id}");
@@ -79,10 +79,9 @@ impl OpenSessions {
                     Err(_) => Some(format!("{at}: no answer in {} s", limit.as_secs())),
                 }
             })
-        });
-        let handles: Vec<_> = deletes.collect();
+        }).collect();
         let mut failed = Vec::new();
-        for h in handles {
+        for h in deletes {
             if let Ok(Some(why)) = h.await {
                 failed.push(why);
             }
