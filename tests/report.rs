@@ -179,6 +179,7 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
         doc.cases.push(CaseEntry {
             id: id.clone(),
             file: format!("cases/{id}.yaml"),
+            form: Default::default(),
             summary: format!("synthetic case {i}"),
             tags: vec![tags[i % tags.len()].into()],
             source: None,
@@ -190,6 +191,8 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
                 claim: None,
                 message: None,
                 line: Some(3),
+                grows: true,
+                varies: false,
             }],
         });
         for (e, engine) in engines.iter().enumerate() {

@@ -183,6 +183,17 @@ impl AddressType {
 }
 
 impl Action {
+    /// Whether it grows a memory: a `grow` step, or an invoke of an export
+    /// the case named for `memory.grow` (`grow`, `grow64`, `grow_to`), whose
+    /// -1 is a refused grow.
+    pub fn grows(&self) -> bool {
+        match self {
+            Action::Grow { .. } => true,
+            Action::Invoke { name, .. } => name.contains("grow"),
+            _ => false,
+        }
+    }
+
     /// A JS form other than the spec's, when the step asks for one: a test
     /// of the JS API's argument conversion, which embedders do not have.
     pub fn non_spec_js_form(&self) -> Option<JsForm> {
@@ -284,10 +295,11 @@ fn form_label(form: Option<JsForm>, address: AddressType) -> &'static str {
     }
 }
 
-/// One step of a case: an action, what is expected, and where it was written.
+/// One step of a case: what is expected of its action (the plan's action of
+/// the same index: an action is stored once, in the plan that travels) and
+/// where it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub action: Action,
     pub expect: Expect,
     /// What a claim under test (a seed-guide claim, a blog post) predicts for
     /// this step, where it differs from `expect` (extension).
@@ -302,16 +314,20 @@ pub struct Step {
     /// Where the step comes from, shown before it (.wast:
     /// `memory_grow.wast:123 assert_return`).
     pub prefix: Option<String>,
+    /// Its action differs between the file's `vary` variants: it uses the
+    /// varied values (a limit sweep is judged on such steps).
+    pub varies: bool,
 }
 
 impl Step {
     /// A step the tool makes itself (no file line, claim or message).
-    pub fn new(action: Action, expect: Expect) -> Step {
-        Step { action, expect, claim: None, message: None, line: 0, implicit: false, prefix: None }
+    pub fn new(expect: Expect) -> Step {
+        Step { expect, claim: None, message: None, line: 0, implicit: false, prefix: None, varies: false }
     }
 
-    pub fn label(&self) -> String {
-        let label = self.action.label();
+    /// The step as reports show it: its action, where it comes from.
+    pub fn label(&self, action: &Action) -> String {
+        let label = action.label();
         match &self.prefix {
             Some(p) => format!("{p}: {label}"),
             None if self.implicit => format!("{label} (implicit)"),
@@ -387,12 +403,39 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wasm(#[serde(with = "hex_bytes")] pub Vec<u8>);
 
+/// What a case was written as. A script (.wast) holds many assertions and a
+/// testharness file many subtests: the reports show their cells as
+/// passed/total, and their time limits grow with their length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Form {
+    /// A YAML case (or one the tool makes: fuzz, probe, audit).
+    #[default]
+    Case,
+    /// A `.wast` script's module and its commands.
+    Script,
+    /// A JS API testharness file.
+    Testharness,
+}
+
+impl Form {
+    /// Whether its cells are counted (passed/total).
+    pub fn counted(self) -> bool {
+        self != Form::Case
+    }
+
+    pub fn is_case(&self) -> bool {
+        *self == Form::Case
+    }
+}
+
 /// A loaded case.
 #[derive(Debug, Clone)]
 pub struct Case {
     /// `grow/beyond-maximum`, with a `[name=value]` suffix for `vary` expansions.
     pub id: String,
     pub file: PathBuf,
+    pub form: Form,
     pub summary: String,
     pub tags: Vec<String>,
     pub source: Option<String>,
@@ -420,15 +463,19 @@ pub struct Case {
 }
 
 impl Case {
-    /// A case of `steps`, run by `plan`: its actions are the steps' (set
-    /// here, the one place that does). Every maker of cases (the loader,
-    /// .wast scripts, testharness files, the fuzzer, probe) starts here and
-    /// sets the fields it knows: `Case { summary, ..Case::new(...) }`.
-    pub fn new(id: String, file: PathBuf, steps: Vec<Step>, mut plan: Plan) -> Case {
-        plan.actions = steps.iter().map(|s| s.action.clone()).collect();
+    /// A case of `steps`, each an action and what is expected of it, run by
+    /// `plan`: the actions go to the plan (set here, the one place that
+    /// does), the rest stays in `steps`, index for index. Every maker of
+    /// cases (the loader, .wast scripts, testharness files, the fuzzer,
+    /// probe) starts here and sets the fields it knows: `Case { summary,
+    /// ..Case::new(...) }`.
+    pub fn new(id: String, file: PathBuf, steps: Vec<(Action, Step)>, mut plan: Plan) -> Case {
+        let (actions, steps) = steps.into_iter().unzip();
+        plan.actions = actions;
         Case {
             id,
             file,
+            form: Form::Case,
             summary: String::new(),
             tags: vec![],
             source: None,
@@ -441,6 +488,16 @@ impl Case {
             needs_memory: None,
             memory_budget: None,
         }
+    }
+
+    /// Each step with its action.
+    pub fn steps(&self) -> impl Iterator<Item = (&Action, &Step)> {
+        self.plan.actions.iter().zip(&self.steps)
+    }
+
+    /// Step `i` as reports show it.
+    pub fn step_label(&self, i: usize) -> String {
+        self.steps[i].label(&self.plan.actions[i])
     }
 
     pub fn has_tag(&self, tag: &str) -> bool {
@@ -456,7 +513,6 @@ impl Case {
                 *seconds *= factor;
             }
         };
-        self.steps.iter_mut().for_each(|s| scale(&mut s.action));
         Arc::make_mut(&mut self.plan).actions.iter_mut().for_each(scale);
     }
 }

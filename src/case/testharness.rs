@@ -7,7 +7,7 @@
 //! root) and on the globals `// META: global=` names.
 
 use super::error::LoadError;
-use super::{Action, Case, Expect, Plan, Step};
+use super::{Action, Case, Expect, Form, Plan, Step};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -124,12 +124,13 @@ pub fn parse_testharness(text: &str, file: &Path, id: &str) -> Result<Vec<Case>,
     let action = Action::Testharness { scripts, globals, seconds };
     let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     Ok(vec![Case {
+        form: Form::Testharness,
         summary: format!("the JS API's own tests in {name}"),
         tags: vec!["testharness".into()],
         source: Some(format!("testharness file {}", file.display())),
         // The harness times its subtests out first; the process gets more.
         timeout: Some(seconds + 10.0),
-        ..Case::new(id.to_string(), file.to_path_buf(), vec![Step::new(action, Expect::Ok)], Plan::of(None, vec![]))
+        ..Case::new(id.to_string(), file.to_path_buf(), vec![(action, Step::new(Expect::Ok))], Plan::of(None, vec![]))
     }])
 }
 

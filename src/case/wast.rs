@@ -30,7 +30,7 @@ struct Builder<'t> {
     text: &'t str,
     file_name: String,
     modules: Vec<Wasm>,
-    steps: Vec<Step>,
+    steps: Vec<(Action, Step)>,
     /// Exported function signatures of the current instance and of named ones.
     current: Option<Arc<ModuleInfo>>,
     named: HashMap<String, Arc<ModuleInfo>>,
@@ -49,15 +49,15 @@ impl Builder<'_> {
 
     fn push(&mut self, span: Span, command: &str, action: Action, expect: Expect, message: Option<&str>) {
         let line = self.line(span);
-        self.steps.push(Step {
-            action,
+        self.steps.push((action, Step {
             expect,
             claim: None,
             message: message.map(str::to_string),
             line,
             implicit: false,
             prefix: Some(format!("{}:{line} {command}", self.file_name)),
-        });
+            varies: false,
+        }));
     }
 
     fn unsupported(&mut self, span: Span, command: &str, reason: impl Into<String>) {
@@ -336,6 +336,7 @@ pub fn parse_wast(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
     }
     let plan = Plan { modules: b.modules, ..Plan::of(None, FEATURES.to_vec()) };
     Ok(vec![Case {
+        form: Form::Script,
         summary: format!("{file_name}: {} commands", b.steps.len()),
         tags: vec!["wast".into()],
         source: Some(format!(".wast script {file_name}")),
@@ -360,10 +361,10 @@ mod tests {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             for case in parse_wast(&text, &path, "t").unwrap() {
-                for s in &case.steps {
+                for (action, s) in case.steps() {
                     let prefix = s.prefix.as_deref().unwrap();
                     let command = prefix.split_once(' ').unwrap().1.to_string();
-                    let kind = match &s.action {
+                    let kind = match action {
                         Action::Unsupported { reason, .. } => {
                             assert!(!reason.is_empty());
                             "unsupported"
@@ -423,8 +424,8 @@ mod tests {
         assert_eq!(e[3], &Expect::Trap(TrapKind::StackExhausted));
         assert_eq!(e[4], &compile_error(ErrorKind::Invalid));
         assert_eq!(case.steps[1].line, 2);
-        assert_eq!(case.steps[1].label(), "x.wast:2 assert_return: invoke f()");
-        let Action::Invoke { results, .. } = &case.steps[1].action else { panic!() };
+        assert_eq!(case.step_label(1), "x.wast:2 assert_return: invoke f()");
+        let Action::Invoke { results, .. } = &case.plan.actions[1] else { panic!() };
         assert_eq!(results, &[ValType::F32]);
     }
 
@@ -434,7 +435,7 @@ mod tests {
         let text = "(module (func (export \"\u{202e}abc\") (result i32) (i32.const 1)))\n(assert_return (invoke \"\u{202e}abc\") (i32.const 1))";
         let case = &parse_wast(text, Path::new("names.wast"), "names.wast").unwrap()[0];
         assert_eq!(case.steps.len(), 2);
-        let Action::Invoke { name, .. } = &case.steps[1].action else { panic!() };
+        let Action::Invoke { name, .. } = &case.plan.actions[1] else { panic!() };
         assert_eq!(name, "\u{202e}abc");
     }
 

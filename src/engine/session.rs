@@ -571,13 +571,13 @@ steps:
             let super::super::Launch::Worker(make) = column.launch else { continue };
             let outcomes = run(make().as_mut(), &smoke);
             for (i, ok) in check_steps(&smoke, &outcomes).iter().enumerate() {
-                assert_ne!(*ok, Some(false), "{}: step {} ({}) gave {:?}", column.id, i + 1, smoke.steps[i].label(), outcomes[i]);
+                assert_ne!(*ok, Some(false), "{}: step {} ({}) gave {:?}", column.id, i + 1, smoke.step_label(i), outcomes[i]);
             }
             let outcomes = run(make().as_mut(), &host);
             let unsupported = outcomes.iter().position(|o| matches!(o, Outcome::Unsupported(_)));
             for (i, ok) in check_steps(&host, &outcomes).iter().enumerate() {
                 let excused = unsupported.is_some_and(|u| i >= u);
-                assert!(*ok != Some(false) || excused, "{}: host memory step {} ({}) gave {:?}", column.id, i + 1, host.steps[i].label(), outcomes[i]);
+                assert!(*ok != Some(false) || excused, "{}: host memory step {} ({}) gave {:?}", column.id, i + 1, host.step_label(i), outcomes[i]);
             }
             with_host_memories += usize::from(unsupported.is_none());
             ran += 1;

@@ -32,12 +32,12 @@ pub enum Class {
 /// it expect what the model computed after the grow succeeded, so the
 /// engine's own (allowed) path is not judged against them; the failed grow
 /// is the miss, which its class calls nondeterministic.
-pub fn first_miss(steps: &[Step], outcomes: &[Outcome]) -> Option<Miss> {
-    for (i, (s, o)) in steps.iter().zip(outcomes).enumerate() {
+pub fn first_miss(case: &Case, outcomes: &[Outcome]) -> Option<Miss> {
+    for (i, ((a, s), o)) in case.steps().zip(outcomes).enumerate() {
         if matches!(o, Outcome::Unsupported(_)) {
             return None;
         }
-        if s.expect.check(o) == Some(false) || (matches!(s.expect, Expect::OneOf(_)) && grow_failed_below_maximum(s, o)) {
+        if s.expect.check(o) == Some(false) || (matches!(s.expect, Expect::OneOf(_)) && grow_failed_below_maximum(a, s, o)) {
             return Some(Miss { step: i, outcome: o.clone() });
         }
     }
@@ -45,10 +45,10 @@ pub fn first_miss(steps: &[Step], outcomes: &[Outcome]) -> Option<Miss> {
 }
 
 /// A grow the spec lets succeed that failed.
-pub(super) fn grow_failed_below_maximum(step: &Step, o: &Outcome) -> bool {
+pub(super) fn grow_failed_below_maximum(action: &Action, step: &Step, o: &Outcome) -> bool {
     matches!(step.expect, Expect::OneOf(_))
-        && matches!((&step.action, o), (Action::Invoke { name, .. }, Outcome::Returns(v)) if name == "grow" && matches!(v.as_slice(), [Val::I32(-1)] | [Val::I64(-1)]))
-        || matches!((&step.action, o), (Action::Grow { .. }, Outcome::Error(ErrorKind::GrowFailed, _)))
+        && matches!((action, o), (Action::Invoke { name, .. }, Outcome::Returns(v)) if name == "grow" && matches!(v.as_slice(), [Val::I32(-1)] | [Val::I64(-1)]))
+        || matches!((action, o), (Action::Grow { .. }, Outcome::Error(ErrorKind::GrowFailed, _)))
 }
 
 /// What the outcome was, without the engine's text.
@@ -65,8 +65,8 @@ pub(super) fn short(o: &Outcome) -> String {
 /// A finding's class key: the operation, the spec's answer, each group of
 /// engines with what it did. Values differ from program to program; the
 /// kinds do not, so one root cause is one class.
-pub(super) fn class_key(step: &Step, misses: &[(&str, &Miss)]) -> (Class, String) {
-    let op = match &step.action {
+pub(super) fn class_key(action: &Action, step: &Step, misses: &[(&str, &Miss)]) -> (Class, String) {
+    let op = match action {
         Action::Invoke { name, .. } => name.split('_').next().unwrap_or(name).to_string(),
         other => other.label().split(' ').next().unwrap_or("").to_string(),
     };
@@ -88,7 +88,7 @@ pub(super) fn class_key(step: &Step, misses: &[(&str, &Miss)]) -> (Class, String
             other => format!("{other:?}"),
         }
     }
-    let class = if misses.iter().all(|(_, m)| grow_failed_below_maximum(step, &m.outcome)) { Class::Nondeterministic } else { Class::Finding };
+    let class = if misses.iter().all(|(_, m)| grow_failed_below_maximum(action, step, &m.outcome)) { Class::Nondeterministic } else { Class::Finding };
     let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (e, m) in misses {
         groups.entry(kind(&m.outcome)).or_default().push(e);
@@ -103,7 +103,7 @@ pub(super) fn misses<'e>(engines: &[&'e str], case: &Case, outcomes: &[Vec<Outco
         .iter()
         .zip(outcomes)
         .filter(|(_, o)| !refuses_proposal(case, o))
-        .filter_map(|(e, o)| first_miss(&case.steps, o).map(|m| (*e, m)))
+        .filter_map(|(e, o)| first_miss(case, o).map(|m| (*e, m)))
         .collect()
 }
 
@@ -126,7 +126,7 @@ pub(super) fn classes_of(engines: &[&str], case: &Case, outcomes: &[Vec<Outcome>
     // engines' at that step, or a timeout class when there are none.
     let answered: Vec<(&str, &Miss)> = at.iter().filter(|(_, m)| !matches!(m.outcome, Outcome::Timeout(_))).copied().collect();
     let at = if answered.is_empty() { at } else { answered };
-    let (class, key) = class_key(&case.steps[first], &at);
+    let (class, key) = class_key(&case.plan.actions[first], &case.steps[first], &at);
     let class = if at.iter().all(|(_, m)| matches!(m.outcome, Outcome::Timeout(_))) { Class::Timeout } else { class };
     // The engines' own texts for traps and errors; a crash's or a timeout's
     // text carries pids and timings, and the files must not change from run

@@ -15,10 +15,10 @@ impl Program {
     }
 
     /// The steps, each with what the spec says (the reference model).
-    pub fn steps(&self) -> Vec<Step> {
+    pub fn steps(&self) -> Vec<(Action, Step)> {
         let mut sizes: Vec<u64> = self.mems.iter().map(|m| m.min).collect();
         let mut bytes: HashMap<(u32, u64), u8> = HashMap::new();
-        let step = Step::new;
+        let step = |action: Action, expect: Expect| (action, Step::new(expect));
         let inb = |sizes: &[u64], mem: u32, at: u64, len: u64| {
             at.checked_add(len).is_some_and(|end| end <= sizes[mem as usize] * self.mems[mem as usize].page())
         };

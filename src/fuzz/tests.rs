@@ -115,8 +115,8 @@ fn a_planted_divergence_is_found_minimized_and_its_case_reproduces_it() {
     let text = yaml(f, 1);
     let case = crate::case::load::parse_case(&text, std::path::Path::new("finding-01.yaml"), "found/finding-01").unwrap().remove(0);
     let out = exec.run(std::slice::from_ref(&case));
-    assert!(first_miss(&case.steps, &out[0][0]).is_none(), "wasmi conforms to the written case");
-    assert!(first_miss(&case.steps, &out[0][1]).is_some(), "the liar does not");
+    assert!(first_miss(&case, &out[0][0]).is_none(), "wasmi conforms to the written case");
+    assert!(first_miss(&case, &out[0][1]).is_some(), "the liar does not");
     // No finding against wasmi alone: the model agrees with a real engine.
     assert!(found.iter().filter(|f| f.class == Class::Finding).all(|f| f.key.contains("liar")), "{:?}", found.iter().map(|f| &f.key).collect::<Vec<_>>());
 }
@@ -141,7 +141,7 @@ fn the_model_agrees_with_wasmtime_and_wasmi() {
     assert!(has(&|p| p.mems.iter().any(|m| m.shared)) > 20);
     assert!(has(&|p| p.mems.iter().any(|m| m.page1)) > 20);
     assert!(has(&|p| p.ops.iter().any(|o| matches!(o, Op::Init { .. }))) > 20);
-    assert!(has(&|p| p.steps()[0].expect != Expect::Ok) > 5, "some active segments do not fit");
+    assert!(has(&|p| p.steps()[0].1.expect != Expect::Ok) > 5, "some active segments do not fit");
     let (found, stats) = fuzz(&mut exec, 5, Some(400), None);
     assert_eq!(stats.programs, 400);
     let against_wasmtime: Vec<&String> = found.iter().filter(|f| f.class == Class::Finding && f.engines.iter().any(|e| e == "wasmtime")).map(|f| &f.key).collect();
@@ -189,13 +189,13 @@ fn steps_after_an_allowed_grow_failure_are_not_judged() {
     let case = crate::case::load::parse_case(text, std::path::Path::new("t.yaml"), "t").unwrap().remove(0);
     // Step 0 is the implicit instantiate.
     let failed = vec![Outcome::Ok, Outcome::Error(ErrorKind::GrowFailed, "refused".into()), Outcome::Pages(0)];
-    let miss = first_miss(&case.steps, &failed).expect("the failed grow is a miss");
+    let miss = first_miss(&case, &failed).expect("the failed grow is a miss");
     assert_eq!(miss.step, 1);
-    let (class, _) = judge::class_key(&case.steps[1], &[("wamr", &miss)]);
+    let (class, _) = judge::class_key(&case.plan.actions[1], &case.steps[1], &[("wamr", &miss)]);
     assert_eq!(class, Class::Nondeterministic);
     // The grow that succeeded is judged on: a wrong size after it is a miss.
     let lied = vec![Outcome::Ok, Outcome::Returns(vec![Val::I64(0)]), Outcome::Pages(0)];
-    assert_eq!(first_miss(&case.steps, &lied).map(|m| m.step), Some(2));
+    assert_eq!(first_miss(&case, &lied).map(|m| m.step), Some(2));
     let grown = vec![Outcome::Ok, Outcome::Returns(vec![Val::I64(0)]), Outcome::Pages(1)];
-    assert_eq!(first_miss(&case.steps, &grown), None);
+    assert_eq!(first_miss(&case, &grown), None);
 }

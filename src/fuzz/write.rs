@@ -28,8 +28,8 @@ pub fn yaml(f: &Found, n: usize) -> String {
     let _ = writeln!(o, "steps:");
     // The instantiation is implicit unless it is what the spec makes fail.
     let skip = usize::from(case.steps[0].expect == Expect::Ok);
-    for s in case.steps.iter().skip(skip) {
-        match &s.action {
+    for (action, s) in case.steps().skip(skip) {
+        match action {
             Action::Invoke { name, args, .. } => {
                 let args: Vec<String> = args.iter().map(|a| match a {
                     Val::I64(v) => format!("\"{v}\""),

@@ -189,7 +189,7 @@ fn probe_case(
     timeout: Option<f64>,
 ) -> crate::case::Case {
     use crate::case::{Case, Expect, Plan, Step};
-    let steps = actions.into_iter().map(|a| Step::new(a, Expect::Any)).collect();
+    let steps = actions.into_iter().map(|a| (a, Step::new(Expect::Any))).collect();
     let file = format!("{id}.yaml").into();
     Case { summary, timeout, ..Case::new(id, file, steps, Plan { host, ..Plan::of(wasm, features) }) }
 }

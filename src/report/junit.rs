@@ -11,7 +11,7 @@ pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
     for engine in &doc.engines {
         let mut suite = TestSuite::new(engine.id.as_str());
         for cell in doc.cells.iter().filter(|c| c.engine == engine.id) {
-            let counted = doc.cases.iter().any(|c| c.id == cell.case && crate::results::counted(&c.file));
+            let counted = doc.cases.iter().any(|c| c.id == cell.case && c.form.counted());
             if counted && cell.verdict.ran() {
                 // A script or testharness file: a test case per assertion
                 // or subtest, so that CI shows which one failed.

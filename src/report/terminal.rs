@@ -273,7 +273,7 @@ fn divergent_rows(doc: &ResultsDoc) -> Vec<DivRow> {
 /// assertions, their subtests), one column per engine; empty without such
 /// cases.
 pub fn counts_table(doc: &ResultsDoc, wide: bool, width: usize) -> String {
-    let cases: Vec<&str> = doc.cases.iter().filter(|c| crate::results::counted(&c.file)).map(|c| c.id.as_str()).collect();
+    let cases: Vec<&str> = doc.cases.iter().filter(|c| c.form.counted()).map(|c| c.id.as_str()).collect();
     if cases.is_empty() {
         return String::new();
     }

@@ -5,7 +5,7 @@
 use crate::outcome::Outcomes as _;
 use super::terminal::{expect_text, same_outcome, short};
 use crate::diff::Verdict;
-use crate::results::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome};
+use crate::results::{CaseEntry, CaseStep, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::collections::BTreeMap;
 
 /// One row of the matrix: a case, shown at its headline step.
@@ -45,7 +45,7 @@ impl Row<'_> {
             Some(c) if c.verdict == Verdict::Unavailable => "unavailable".into(),
             Some(c) if c.verdict == Verdict::OverBudget => "over budget".into(),
             Some(c) if c.verdict == Verdict::Unsupported => "not for it".into(),
-            Some(c) if self.case.is_some_and(|k| crate::results::counted(&k.file)) => crate::results::count_text(c.passed()),
+            Some(c) if self.case.is_some_and(|k| k.form.counted()) => crate::results::count_text(c.passed()),
             Some(c) => self.step.and_then(|i| c.steps.get(i)).map(short).unwrap_or_else(|| c.verdict.name().into()),
         }
     }
@@ -180,9 +180,11 @@ pub fn headline(message: &str) -> String {
     out.chars().take(200).collect()
 }
 
-fn is_failure_kind(step: &StepEntry) -> bool {
+/// Whether a step did not go through: it failed, or (`written` grows a
+/// memory) the grow was refused.
+fn is_failure_kind(step: &StepEntry, written: Option<&CaseStep>) -> bool {
     !matches!(step.outcome, StepOutcome::Ok | StepOutcome::Returns { .. } | StepOutcome::Pages { .. } | StepOutcome::Bytes { .. })
-        || (step.step.contains("grow") && step.outcome.is_grow_failure())
+        || (written.is_some_and(|w| w.grows) && step.outcome.is_grow_failure())
 }
 
 /// `limits/declared-maximum[pages=65536]` -> (`limits/declared-maximum`, `pages=65536`).
@@ -500,16 +502,18 @@ fn limits(rows: &[Row], n: usize) -> Vec<LimitRow> {
                     for (v, r) in &variants {
                         let Some(cell) = r.cells[e].filter(|c| c.verdict.ran()) else { continue };
                         let label = v.to_string();
-                        // A sweep is judged on the steps that use its value
-                        // (`invoke grow(32768)` for `pages=32768`), else on all.
-                        let values: Vec<&str> = v.split(',').filter_map(|p| p.split_once('=').map(|(_, x)| x.trim())).collect();
-                        let uses = |s: &&StepEntry| values.iter().any(|x| !x.is_empty() && s.step.contains(x));
-                        let judged: Vec<&StepEntry> = if cell.steps.iter().any(|s| uses(&s)) {
-                            cell.steps.iter().filter(|s| uses(s) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
+                        // A sweep is judged on the steps that use its values
+                        // (`invoke grow(32768)` for `pages=32768`: the loader
+                        // marks them), else on all.
+                        let written = |i: usize| r.case.and_then(|c| c.steps.get(i));
+                        let uses = |i: usize| written(i).is_some_and(|w| w.varies);
+                        let steps = cell.steps.iter().enumerate();
+                        let judged: Vec<(usize, &StepEntry)> = if (0..cell.steps.len()).any(uses) {
+                            steps.filter(|(i, s)| uses(*i) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
                         } else {
-                            cell.steps.iter().collect()
+                            steps.collect()
                         };
-                        match judged.into_iter().find(|s| is_failure_kind(s)) {
+                        match judged.into_iter().map(|(i, s)| (s, written(i))).find(|(s, w)| is_failure_kind(s, *w)).map(|(s, _)| s) {
                             None if first_fail.is_none() => best = Some(label),
                             None => {}
                             Some(s) if first_fail.is_none() => first_fail = Some((label, format!("{}: {}", s.step, short(s)))),

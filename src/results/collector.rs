@@ -5,7 +5,7 @@
 use super::{CaseEntry, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome, Summary};
 use crate::case::ErrorKind;
 use crate::outcome::Subtests;
-use crate::case::{Case, Step};
+use crate::case::{Action, Case, Step};
 use crate::diff::{check_steps, verdict, Known, Verdict};
 use crate::engine::Column;
 use crate::outcome::Outcome;
@@ -134,8 +134,7 @@ impl<'a> Collector<'a> {
             engine: run.engine.to_string(),
             verdict: v,
             steps: case
-                .steps
-                .iter()
+                .steps()
                 .zip(&run.outcomes)
                 .zip(&checks)
                 .enumerate()
@@ -205,9 +204,9 @@ pub fn write_json_atomically(path: &Path, doc: &ResultsDoc) -> std::io::Result<(
     std::fs::rename(&tmp, path)
 }
 
-fn step_entry(step: &Step, outcome: &Outcome, ok: Option<bool>, us: Option<u64>) -> StepEntry {
+fn step_entry((action, step): (&Action, &Step), outcome: &Outcome, ok: Option<bool>, us: Option<u64>) -> StepEntry {
     StepEntry {
-        step: step.label(),
+        step: step.label(action),
         ok,
         outcome: outcome.into(),
         expect: Some(step.expect.to_json()),

@@ -20,7 +20,7 @@ pub use merge::merge;
 pub use step::{StepEntry, StepOutcome};
 
 use anyhow::{anyhow, Context};
-use crate::case::{Case, Expect};
+use crate::case::{Case, Expect, Form};
 use crate::diff::Verdict;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -94,6 +94,10 @@ impl CellEntry {
 pub struct CaseEntry {
     pub id: String,
     pub file: String,
+    /// `script` (.wast) or `testharness`: the cell is counted in assertions
+    /// or subtests (extension; absent for a case).
+    #[serde(default, skip_serializing_if = "Form::is_case")]
+    pub form: Form,
     pub summary: String,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -120,6 +124,13 @@ pub struct CaseStep {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// The step grows a memory: a -1 it returns is a refused grow (extension).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grows: bool,
+    /// The step uses the values the case's `vary` sweeps: a limit sweep is
+    /// judged on it (extension).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub varies: bool,
 }
 
 impl CaseEntry {
@@ -127,6 +138,7 @@ impl CaseEntry {
         CaseEntry {
             id: case.id.clone(),
             file: case.file.display().to_string(),
+            form: case.form,
             summary: case.summary.clone(),
             tags: case.tags.clone(),
             source: case.source.clone(),
@@ -139,14 +151,15 @@ impl CaseEntry {
                 .chain(case.plan.without.iter().map(|f| format!("-{}", f.name())))
                 .collect(),
             steps: case
-                .steps
-                .iter()
-                .map(|s| CaseStep {
-                    step: s.label(),
+                .steps()
+                .map(|(a, s)| CaseStep {
+                    step: s.label(a),
                     expect: s.expect.to_json(),
                     claim: s.claim.as_ref().map(Expect::to_json),
                     message: s.message.clone(),
                     line: (s.line > 0).then_some(s.line),
+                    grows: a.grows(),
+                    varies: s.varies,
                 })
                 .collect(),
         }
@@ -303,12 +316,6 @@ impl CellEntry {
         let judged: Vec<bool> = self.steps.iter().filter_map(|s| s.ok).collect();
         (judged.iter().filter(|ok| **ok).count(), judged.len())
     }
-}
-
-/// Whether a case file holds many assertions (a .wast script, a testharness
-/// file): the reports show its cells as passed/total.
-pub fn counted(file: &str) -> bool {
-    file.ends_with(".wast") || file.ends_with(".any.js")
 }
 
 /// `1,023/1,025`, as wpt.fyi shows a file's subtests.

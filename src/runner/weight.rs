@@ -31,8 +31,7 @@ pub(super) fn memory_heavy(case: &Case) -> bool {
         return bytes >= 1 << 30;
     }
     // Scripts and testharness files raise their time limit for their length.
-    let script = case.file.extension().is_some_and(|e| e == "wast") || matches!(case.plan.actions.first(), Some(Action::Testharness { .. }));
-    (case.timeout.is_some() && !script)
+    (case.timeout.is_some() && case.form.is_case())
         || case.plan.actions.iter().any(|a| match a {
             Action::Grow { delta, .. } => *delta >= GIB_PAGES,
             Action::NewMemory { initial, .. } => *initial >= GIB_PAGES,

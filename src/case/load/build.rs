@@ -67,14 +67,14 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
     };
     for (i, rs) in raw.steps.into_iter().enumerate() {
         let path = format!("steps.{i}");
-        let mut step = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories, glue.is_some())?;
+        let (action, mut step) = build_step(rs, &path, &cx, info.as_ref(), &named, current.as_deref(), &host_memories, glue.is_some())?;
         step.line = cx.step_line(i, &path);
-        match &step.action {
+        match &action {
             Action::Module { name, .. } => current = name.clone(),
             Action::Instantiate => current = None,
             _ => {}
         }
-        if let Action::NewMemory { name, address, .. } = &step.action {
+        if let Action::NewMemory { name, address, .. } = &action {
             if host_memories.iter().any(|(n, _)| n == name) {
                 return Err(cx.err(&format!("{path}.new_memory.as"), format!("a memory named `{name}` is already made by an earlier step")));
             }
@@ -82,15 +82,15 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         }
         // A case that compiles or counts instances itself says when it instantiates.
         // The glue instantiates the module itself.
-        has_instantiate |= matches!(step.action, Action::Instantiate | Action::Compile | Action::Instances { .. } | Action::GlueStart);
-        steps.push(step);
+        has_instantiate |= matches!(action, Action::Instantiate | Action::Compile | Action::Instances { .. } | Action::GlueStart);
+        steps.push((action, step));
     }
     if steps.is_empty() && wasm.is_none() {
         return Err(cx.err("summary", "a case needs `steps` or a `module` (expected at least one of them)"));
     }
     if wasm.is_some() && !has_instantiate {
-        let at = steps.iter().position(|s| !matches!(s.action, Action::NewMemory { .. })).unwrap_or(steps.len());
-        steps.insert(at, Step { implicit: true, ..Step::new(Action::Instantiate, Expect::Ok) });
+        let at = steps.iter().position(|(a, _)| !matches!(a, Action::NewMemory { .. })).unwrap_or(steps.len());
+        steps.insert(at, (Action::Instantiate, Step { implicit: true, ..Step::new(Expect::Ok) }));
     }
 
     let mut imports = Vec::new();

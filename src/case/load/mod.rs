@@ -132,7 +132,22 @@ pub fn parse_case(text: &str, file: &Path, id: &str) -> Result<Vec<Case>, LoadEr
         let vary = combo.into_iter().collect();
         cases.push(build(raw, file, id, spans, vary)?);
     }
+    mark_varying_steps(&mut cases);
     Ok(cases)
+}
+
+/// Marks the steps whose action differs between a file's variants (a step
+/// past the first variant's last differs).
+fn mark_varying_steps(cases: &mut [Case]) {
+    let Some(first) = cases.first() else { return };
+    let differs: Vec<bool> = (0..cases.iter().map(|c| c.steps.len()).max().unwrap_or(0))
+        .map(|i| cases.iter().any(|c| c.plan.actions.get(i) != first.plan.actions.get(i)))
+        .collect();
+    for case in cases.iter_mut() {
+        for (step, differs) in case.steps.iter_mut().zip(&differs) {
+            step.varies = *differs;
+        }
+    }
 }
 
 
@@ -154,7 +169,7 @@ mod tests {
         let cases = parse(&text).unwrap();
         let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["topic/t[max=2]", "topic/t[max=65536]"]);
-        assert_eq!(cases[1].steps[1].action, Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)], results: vec![ValType::I32], instance: None });
+        assert_eq!(cases[1].plan.actions[1], Action::Invoke { name: "grow".into(), args: vec![Val::I32(65536)], results: vec![ValType::I32], instance: None });
         assert!(cases[1].wat.as_deref().unwrap().contains("1 65536"));
         assert_eq!(cases[1].vary.get("max").map(String::as_str), Some("65536"));
     }
@@ -163,7 +178,7 @@ mod tests {
     fn implicit_instantiate_goes_after_leading_new_memory_steps() {
         let text = "summary: s\nimports: {\"env.m\": m}\nmodule: (module (import \"env\" \"m\" (memory 1)))\nsteps:\n  - new_memory: {as: m, initial: 1}\n  - size: {memory: m}\n    expect: {pages: 1}\n";
         let case = &parse(text).unwrap()[0];
-        let labels: Vec<String> = case.steps.iter().map(|s| s.label()).collect();
+        let labels: Vec<String> = (0..case.steps.len()).map(|i| case.step_label(i)).collect();
         assert_eq!(labels, ["new_memory m (1)", "instantiate (implicit)", "size m"]);
         assert_eq!(case.plan.imports, vec![MemoryImport { module: "env".into(), name: "m".into(), memory: "m".into() }]);
         assert_eq!(case.steps[2].line, 6);
@@ -196,7 +211,7 @@ mod tests {
     fn args_and_results_are_typed_by_the_signature() {
         let text = "summary: s\nmodule: |\n  (module (func (export \"f\") (param i32 i64 f32 f64) (result i64) (local.get 1)))\nsteps:\n  - invoke: f\n    args: [4294967295, \"0xffffffffffffffff\", nan, -1.5]\n    expect: { returns: [-1] }\n";
         let case = &parse(text).unwrap()[0];
-        let Action::Invoke { args, .. } = &case.steps[1].action else { panic!() };
+        let Action::Invoke { args, .. } = &case.plan.actions[1] else { panic!() };
         assert_eq!(args[0], Val::I32(-1));
         assert_eq!(args[1], Val::I64(-1));
         assert_eq!(args[2], Val::F32(0x7fc0_0000));

@@ -80,7 +80,7 @@ pub(super) fn build_step(
     current: Option<&str>,
     host_memories: &[(String, AddressType)],
     glue: bool,
-) -> Result<Step, LoadError> {
+) -> Result<(Action, Step), LoadError> {
     let sc = Scope { path, cx, main, named, current, host_memories, glue };
     if rs.instance.is_some() && rs.invoke.is_none() && rs.get.is_none() {
         return Err(cx.err(&format!("{path}.instance"), "`instance` belongs to an `invoke` or `get` step"));
@@ -108,7 +108,7 @@ pub(super) fn build_step(
         }
     };
     // The line is filled in by the caller, which knows the step's index.
-    Ok(Step { action, expect: expected, claim, message: None, line: 0, implicit: false, prefix: None })
+    Ok((action, Step { expect: expected, claim, message: None, line: 0, implicit: false, prefix: None, varies: false }))
 }
 
 /// The one action of a step, or why the step is not one.
