@@ -164,7 +164,7 @@ pub fn run(count: usize, engines: &[&'static Column], main: Option<&Path>) -> an
     if !errors.is_empty() || cases.len() != count {
         bail!("the tiny cases did not load: {} of {count}, {} errors", cases.len(), errors.len());
     }
-    let modules: Vec<Vec<u8>> = cases.iter().map(|c| c.plan.wasm.clone().unwrap_or_default()).collect();
+    let modules: Vec<Vec<u8>> = cases.iter().map(|c| c.plan.wasm.as_deref().unwrap_or_default().to_vec()).collect();
     println!(
         "loading: {count} case files in {:.3} s ({:.0} files/s, {:.1} us each)",
         secs(load),

@@ -349,7 +349,7 @@ pub struct MemoryImport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     #[serde(default, with = "super::values::hex_bytes_opt", skip_serializing_if = "Option::is_none")]
-    pub wasm: Option<Vec<u8>>,
+    pub wasm: Option<Arc<[u8]>>,
     #[serde(default)]
     pub features: Vec<Feature>,
     /// Proposals switched off where an engine has a switch (`run --features
@@ -378,7 +378,7 @@ impl Plan {
     /// A plan around one module (or none) with these proposals: no imports,
     /// stubs or further modules; its actions come from the case's steps
     /// ([`Case::new`]).
-    pub fn of(wasm: Option<Vec<u8>>, features: Vec<Feature>) -> Plan {
+    pub fn of(wasm: Option<Arc<[u8]>>, features: Vec<Feature>) -> Plan {
         Plan { wasm, features, without: vec![], host: Host::default(), imports: vec![], stubs: vec![], modules: vec![], glue: None, actions: vec![] }
     }
 

@@ -236,17 +236,19 @@ pub mod hex_bytes {
 }
 
 pub mod hex_bytes_opt {
+    //! Shared bytes (a module the cases of one file, or one audit, share), hex on the wire.
     use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
 
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(bytes: &Option<Arc<[u8]>>, s: S) -> Result<S::Ok, S::Error> {
         match bytes {
-            Some(b) => super::hex_bytes::serialize(b, s),
+            Some(b) => super::hex_bytes::serialize(&b.to_vec(), s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<[u8]>>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        s.map(|s| super::hex_bytes::decode(&s).map_err(serde::de::Error::custom)).transpose()
+        s.map(|s| super::hex_bytes::decode(&s).map(Arc::from).map_err(serde::de::Error::custom)).transpose()
     }
 }

@@ -146,7 +146,7 @@ impl Program {
             // its memories can reach of the memory budget.
             timeout: self.grows_big().then_some(120.0),
             commits_at_most: Some(self.commits_at_most()),
-            ..Case::new(id.into(), format!("{id}.yaml").into(), steps, Plan::of(Some(self.wasm()), self.features()))
+            ..Case::new(id.into(), format!("{id}.yaml").into(), steps, Plan::of(Some(self.wasm().into()), self.features()))
         }
     }
 

@@ -191,7 +191,7 @@ fn probe_case(
     use crate::case::{Case, Expect, Plan, Step};
     let steps = actions.into_iter().map(|a| (a, Step::new(Expect::Any))).collect();
     let file = format!("{id}.yaml").into();
-    Case { summary, timeout, ..Case::new(id, file, steps, Plan { host, ..Plan::of(wasm, features) }) }
+    Case { summary, timeout, ..Case::new(id, file, steps, Plan { host, ..Plan::of(wasm.map(Into::into), features) }) }
 }
 
 /// Whether a probe case went through — for a grow by `n`, that it

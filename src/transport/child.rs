@@ -54,7 +54,7 @@ pub fn serve(engine_id: &str) -> i32 {
         // A large module travels apart, once per process (see `modules`).
         if let Some(m) = &req.module {
             match received.bytes(m) {
-                Ok(bytes) => req.plan.wasm = Some(bytes.to_vec()),
+                Ok(bytes) => req.plan.wasm = Some(bytes),
                 Err(why) => {
                     let mut alive = true;
                     for index in req.from..req.plan.actions.len() {

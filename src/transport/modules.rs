@@ -77,7 +77,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// (a worker holds at most [`KEPT_BYTES`] of them).
 #[derive(Default)]
 pub struct Received {
-    kept: Vec<(String, std::sync::Arc<Vec<u8>>)>,
+    kept: Vec<(String, std::sync::Arc<[u8]>)>,
 }
 
 /// The most module bytes a process keeps.
@@ -85,7 +85,7 @@ pub const KEPT_BYTES: usize = 128 << 20;
 
 impl Received {
     /// The bytes of `r`, read from its file on first use.
-    pub fn bytes(&mut self, r: &ModuleRef) -> Result<std::sync::Arc<Vec<u8>>, String> {
+    pub fn bytes(&mut self, r: &ModuleRef) -> Result<std::sync::Arc<[u8]>, String> {
         if let Some(pos) = self.kept.iter().position(|(h, _)| *h == r.sha256) {
             let entry = self.kept.remove(pos);
             let bytes = entry.1.clone();
@@ -96,7 +96,7 @@ impl Received {
         if bytes.len() != r.len {
             return Err(format!("{}: {} bytes, the runner wrote {}", r.path.display(), bytes.len(), r.len));
         }
-        let bytes = std::sync::Arc::new(bytes);
+        let bytes: std::sync::Arc<[u8]> = bytes.into();
         self.kept.push((r.sha256.clone(), bytes.clone()));
         while self.kept.iter().map(|(_, b)| b.len()).sum::<usize>() > KEPT_BYTES && self.kept.len() > 1 {
             self.kept.remove(0);

@@ -9,7 +9,9 @@ use crate::case::*;
 use super::super::module::ModuleInfo;
 use super::super::spans::{block_step_lines, LazySpans};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::SystemTime;
 
 
 pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, vary: BTreeMap<String, String>) -> Result<Case, LoadError> {
@@ -45,7 +47,7 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         (Some(wat), None) => {
             let wasm = compile_wat(wat, "module", &cx)?;
             let info = ModuleInfo::read(&wasm).map_err(|e| cx.err("module", format!("cannot read the compiled module: {e}")))?;
-            (Some(wasm), Some(info))
+            (Some(Arc::from(wasm)), Some(info))
         }
         (None, Some(path)) => {
             let wasm = read_module_file(path, &cx)?;
@@ -93,42 +95,7 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         steps.insert(at, (Action::Instantiate, Step { implicit: true, ..Step::new(Expect::Ok) }));
     }
 
-    let mut imports = Vec::new();
-    let mut stubs = Vec::new();
-    let map = match &raw.imports {
-        RawImports::All(word) if word == "stub" => {
-            let info = info.as_ref().ok_or_else(|| cx.err("imports", "`imports: stub` stubs a module's imports: the case needs a `module` or `module_file`"))?;
-            stubs = info.imports.clone();
-            BTreeMap::new()
-        }
-        RawImports::All(other) => return Err(cx.err("imports", format!("expected `stub` or a map of `module.name` to a memory's name or `stub`, found `{other}`"))),
-        RawImports::Some(map) => map.clone(),
-    };
-    for (key, memory) in &map {
-        let at = format!("imports.{key}");
-        if memory == "stub" {
-            let stub = info.as_ref().and_then(|i| i.imports.iter().find(|s| format!("{}.{}", s.module, s.name) == *key));
-            match stub {
-                Some(s) => stubs.push(s.clone()),
-                None => return Err(cx.err(&at, format!("the module imports nothing named `{key}`"))),
-            }
-            continue;
-        }
-        let (module, name) = key
-            .split_once('.')
-            .ok_or_else(|| cx.err(&at, format!("import `{key}` must be written `module.name` (e.g. `env.memory`)")))?;
-        if !host_memories.iter().any(|(n, _)| n == memory) {
-            return Err(cx.err(&at, format!("import `{key}` names memory `{memory}`, but no `new_memory` step makes it")));
-        }
-        if let Some(info) = &info {
-            if !info.memory_imports.iter().any(|(m, n)| m == module && n == name) {
-                let list: Vec<String> = info.memory_imports.iter().map(|(m, n)| format!("{m}.{n}")).collect();
-                return Err(cx.err(&at, format!("the module imports no memory `{key}` (memory imports: {})", none_if_empty(&list))));
-            }
-        }
-        imports.push(MemoryImport { module: module.into(), name: name.into(), memory: memory.clone() });
-    }
-
+    let (imports, stubs) = imports(&raw.imports, info.as_ref(), &host_memories, &cx)?;
     let plan = Plan { host: raw.host, imports, stubs, modules, glue, ..Plan::of(wasm, raw.features) };
     Ok(Case {
         summary: raw.summary,
@@ -186,10 +153,26 @@ fn read_glue(g: &RawGlue, has_module_file: bool, cx: &Ctx) -> Result<Glue, LoadE
 const MAX_MODULE_BYTES: u64 = 256 << 20;
 
 /// A `module_file`: the bytes of a WebAssembly binary beside the case file.
-fn read_module_file(path: &str, cx: &Ctx) -> Result<Vec<u8>, LoadError> {
+/// The cases that name one file (a `vary` sweep, an audit's cases of a
+/// module) share one copy, read once while any of them holds it.
+fn read_module_file(path: &str, cx: &Ctx) -> Result<Arc<[u8]>, LoadError> {
+    static READ: Mutex<Vec<(PathBuf, SystemTime, Weak<[u8]>)>> = Mutex::new(Vec::new());
+    let full = cx.file.parent().unwrap_or(Path::new(".")).join(path);
+    let stamp = std::fs::canonicalize(&full).ok().zip(std::fs::metadata(&full).and_then(|m| m.modified()).ok());
+    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
+    read.retain(|(_, _, w)| w.strong_count() > 0);
+    if let Some((at, modified)) = &stamp {
+        if let Some(bytes) = read.iter().find(|(p, m, _)| p == at && m == modified).and_then(|(_, _, w)| w.upgrade()) {
+            return Ok(bytes);
+        }
+    }
     let bytes = read_beside(path, "module_file", MAX_MODULE_BYTES, cx)?;
     if !bytes.starts_with(b"\0asm") {
         return Err(cx.err("module_file", format!("`{path}` is not a WebAssembly binary: expected a file that starts with \\0asm")));
+    }
+    let bytes: Arc<[u8]> = bytes.into();
+    if let Some((at, modified)) = stamp {
+        read.push((at, modified, Arc::downgrade(&bytes)));
     }
     Ok(bytes)
 }
@@ -215,3 +198,45 @@ pub(super) fn compile_wat(wat: &str, key: &str, cx: &Ctx) -> Result<Vec<u8>, Loa
     parsed.encode().map_err(fail)
 }
 
+
+/// The case's `imports`: memory imports bound to the memories its
+/// `new_memory` steps make, and imports stubbed as the module declares them.
+fn imports(raw: &RawImports, info: Option<&ModuleInfo>, host_memories: &[(String, AddressType)], cx: &Ctx) -> Result<(Vec<MemoryImport>, Vec<crate::case::module::ImportStub>), LoadError> {
+    let mut imports = Vec::new();
+    let mut stubs = Vec::new();
+    let map = match raw {
+        RawImports::All(word) if word == "stub" => {
+            let info = info.ok_or_else(|| cx.err("imports", "`imports: stub` stubs a module's imports: the case needs a `module` or `module_file`"))?;
+            stubs = info.imports.clone();
+            BTreeMap::new()
+        }
+        RawImports::All(other) => return Err(cx.err("imports", format!("expected `stub` or a map of `module.name` to a memory's name or `stub`, found `{other}`"))),
+        RawImports::Some(map) => map.clone(),
+    };
+    for (key, memory) in &map {
+        let at = format!("imports.{key}");
+        if memory == "stub" {
+            let stub = info.and_then(|i| i.imports.iter().find(|s| format!("{}.{}", s.module, s.name) == *key));
+            match stub {
+                Some(s) => stubs.push(s.clone()),
+                None => return Err(cx.err(&at, format!("the module imports nothing named `{key}`"))),
+            }
+            continue;
+        }
+        let (module, name) = key
+            .split_once('.')
+            .ok_or_else(|| cx.err(&at, format!("import `{key}` must be written `module.name` (e.g. `env.memory`)")))?;
+        if !host_memories.iter().any(|(n, _)| n == memory) {
+            return Err(cx.err(&at, format!("import `{key}` names memory `{memory}`, but no `new_memory` step makes it")));
+        }
+        if let Some(info) = info {
+            if !info.memory_imports.iter().any(|(m, n)| m == module && n == name) {
+                let list: Vec<String> = info.memory_imports.iter().map(|(m, n)| format!("{m}.{n}")).collect();
+                return Err(cx.err(&at, format!("the module imports no memory `{key}` (memory imports: {})", none_if_empty(&list))));
+            }
+        }
+        imports.push(MemoryImport { module: module.into(), name: name.into(), memory: memory.clone() });
+    }
+
+    Ok((imports, stubs))
+}
