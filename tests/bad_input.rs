@@ -95,6 +95,9 @@ fn case_files() -> Vec<Bad> {
         bad("an Emscripten glue without its factory", "bad.yaml", format!("summary: s\nmodule_file: {0}/em-max-memory.wasm\nglue: {{ file: {0}/em-max-memory.js, kind: emscripten }}\nsteps: []\n", TC), Some(3), "EXPORT_NAME"),
         bad("a glue of an unknown kind", "bad.yaml", format!("summary: s\nmodule_file: {0}/go-js.wasm\nglue: {{ file: {0}/go-wasm_exec.js, kind: rustc }}\nsteps: []\n", TC), Some(3), "unknown variant `rustc`"),
         bad("a glue step without a glue", "bad.yaml", format!("summary: s\n{M}steps:\n  - glue_call: {{ name: f }}\n    expect: any\n"), Some(6), "needs a `glue`"),
+        bad("a glue file in another folder", "bad.yaml", format!("summary: s\nmodule_file: {0}/em-pthread.wasm\nglue: {{ file: {0}/em-pthread.js, kind: emscripten, factory: f, files: [../em-pthread.worker.js] }}\nsteps: []\n", TC), Some(3), "lies beside it"),
+        bad("a glue file that is not there", "bad.yaml", format!("summary: s\nmodule_file: {0}/em-pthread.wasm\nglue: {{ file: {0}/em-pthread.js, kind: emscripten, factory: f, files: [nope.worker.js] }}\nsteps: []\n", TC), Some(3), "cannot read"),
+        bad("runs_on an unknown kind of column", "bad.yaml", format!("summary: s\n{M}runs_on: [browser, phone]\nsteps: []\n"), Some(5), "unknown variant `phone`"),
         bad("an empty text expectation", "bad.yaml", format!("summary: s\n{M}steps:\n  - invoke: grow\n    args: [1]\n    expect: {{ text: \"\" }}\n"), Some(8), "non-empty"),
     ]
 }

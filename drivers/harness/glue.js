@@ -34,18 +34,34 @@ async function keepingConsole(lines, f) {
   }
 }
 
+// Where the glue finds a file it loads by name (`locateFile`) and its own
+// script for the threads it starts (`mainScriptUrlOrBlob`): a shell's
+// Worker takes a file, so the shells get the paths on disk; a page (or its
+// worker) gets blob: URLs of the texts, as a site would serve them.
+const onDisk = typeof process === 'object' && process.versions != null && typeof WorkerGlobalScope === 'undefined' && typeof document === 'undefined';
+function glueFiles(glue) {
+  const files = new Map();
+  for (const f of glue.files || []) {
+    files.set(f.name, onDisk ? f.path : URL.createObjectURL(new Blob([f.script], { type: 'text/javascript' })));
+  }
+  const main = onDisk ? glue.path : new Blob([glue.script], { type: 'text/javascript' });
+  return { locate: (path) => files.get(path) || path, main };
+}
+
 const GLUE_START = {
   emscripten: async (run, glue) => {
     const exported = evaluateGlue(glue.script);
     const factory = typeof exported === 'function' ? exported : globalThis[glue.factory];
     if (typeof factory !== 'function') return { kind: 'error', stage: 'instantiate', code: 'glue', message: `the glue defines no factory \`${glue.factory}\`` };
     const lines = run.glueLines;
+    const files = glueFiles(glue);
     const M = await factory({
       wasmBinary: run.bytes,
       print: (s) => lines.push(`print: ${s}`),
       printErr: (s) => lines.push(`printErr: ${s}`),
       onAbort: (what) => lines.push(`onAbort: ${what}`),
-      locateFile: (path) => path,
+      locateFile: files.locate,
+      mainScriptUrlOrBlob: files.main,
     });
     run.glue = { call: (name, args) => {
       const f = M[`_${name}`];

@@ -146,6 +146,46 @@ pub struct Glue {
     pub factory: Option<String>,
     /// The loader's text, as the toolchain wrote it.
     pub script: String,
+    /// Where the loader is on disk (absolute): a shell's glue hands it to
+    /// the threads it starts (Emscripten's `mainScriptUrlOrBlob`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    /// Files beside the loader that it loads by name (`locateFile`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<GlueFile>,
+}
+
+/// A file a glue loads by name: a pthreads build's `NAME.worker.js`. The
+/// shells get its path on disk (Node's `Worker` takes a file), the
+/// browsers its text (as a blob: URL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlueFile {
+    pub name: String,
+    pub path: String,
+    pub script: String,
+}
+
+/// The kinds of column (`runs_on`, extension): a case that is about a page
+/// (cross-origin isolation) is for the browsers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// The engines embedded in the tool (wasmtime, wasmi, WAMR, ...).
+    Embedded,
+    /// The JS shells (Node, Deno, Bun).
+    Shell,
+    /// The browsers over WebDriver.
+    Browser,
+}
+
+impl ColumnKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnKind::Embedded => "embedded",
+            ColumnKind::Shell => "shell",
+            ColumnKind::Browser => "browser",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -460,6 +500,8 @@ pub struct Case {
     /// The case's own memory budget (`memory_budget`, extension): its
     /// process is held to the smaller of this and the run's while it runs.
     pub memory_budget: Option<u64>,
+    /// The kinds of column it is for (`runs_on`, extension); `None`: all.
+    pub runs_on: Option<Vec<ColumnKind>>,
 }
 
 impl Case {
@@ -487,6 +529,7 @@ impl Case {
             commits_at_most: None,
             needs_memory: None,
             memory_budget: None,
+            runs_on: None,
         }
     }
 

@@ -112,6 +112,20 @@ pub enum RunEvent {
 /// shells when its `global=` names `jsshell`, in the browsers when it
 /// names `window`, never on the embedded engines; else why not.
 fn runs_on(case: &Case, column: &Column) -> Result<(), String> {
+    use crate::case::ColumnKind;
+    let kind = match column.launch {
+        Launch::Worker(_) => ColumnKind::Embedded,
+        Launch::Js(_) => ColumnKind::Shell,
+        Launch::Browser(_) => ColumnKind::Browser,
+    };
+    if let Some(kinds) = case.runs_on.as_ref().filter(|k| !k.contains(&kind)) {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        return Err(format!("the case runs on {} columns only (`runs_on`), and this is {} column", names.join(" and "), match kind {
+            ColumnKind::Embedded => "an embedded",
+            ColumnKind::Shell => "a shell",
+            ColumnKind::Browser => "a browser",
+        }));
+    }
     if let (Some(glue), Launch::Worker(_)) = (&case.plan.glue, column.launch) {
         return Err(format!("the case runs its module through a toolchain's JS glue (`{}`): the JS columns only", glue.file));
     }

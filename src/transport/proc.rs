@@ -74,7 +74,7 @@ impl Proc {
                 if t.len() == STDERR_LINES {
                     t.pop_front();
                 }
-                t.push_back(line);
+                t.push_back(without_colours(&line));
             }
         });
         // A writer task, so that a full stdin pipe never blocks reading events.
@@ -185,5 +185,37 @@ impl Proc {
         if tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await.is_err() {
             self.kill().await;
         }
+    }
+}
+
+/// A line without its terminal colour codes (`ESC [ ... m`: Deno colours
+/// its uncaught errors even into a pipe), as a reader of the death note
+/// would see it on a terminal.
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then the final byte (@ to ~).
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_codes_are_dropped_and_the_text_kept() {
+        let deno = "\u{1b}[0m\u{1b}[1m\u{1b}[31merror\u{1b}[0m: Uncaught (in worker \"\") ReferenceError: __filename is not defined at \u{1b}[38;5;245mfile:///x.js\u{1b}[0m";
+        assert_eq!(super::without_colours(deno), "error: Uncaught (in worker \"\") ReferenceError: __filename is not defined at file:///x.js");
+        assert_eq!(super::without_colours("plain [1m text \u{1b}"), "plain [1m text \u{1b}");
     }
 }

@@ -106,6 +106,7 @@ pub(super) fn build(raw: RawCase, file: &Path, id: String, spans: &LazySpans, va
         timeout: raw.timeout,
         needs_memory,
         memory_budget,
+        runs_on: raw.runs_on,
         ..Case::new(id, file.to_path_buf(), steps, plan)
     })
 }
@@ -145,8 +146,24 @@ fn read_glue(g: &RawGlue, has_module_file: bool, cx: &Ctx) -> Result<Glue, LoadE
         return Err(cx.err("glue.factory", "an Emscripten glue needs `factory`: the build's EXPORT_NAME (a MODULARIZE build's factory function)"));
     }
     let bytes = read_beside(&g.file, "glue.file", MAX_GLUE_BYTES, cx)?;
-    let script = String::from_utf8(bytes).map_err(|e| cx.err("glue.file", format!("`{}` is not UTF-8 text: {e}", g.file)))?;
-    Ok(Glue { kind: g.kind, file: g.file.clone(), factory: g.factory.clone(), script })
+    let text = |bytes: Vec<u8>, key: &str, name: &str| String::from_utf8(bytes).map_err(|e| cx.err(key, format!("`{name}` is not UTF-8 text: {e}")));
+    let script = text(bytes, "glue.file", &g.file)?;
+    let mut files = Vec::new();
+    for (i, name) in g.files.iter().enumerate() {
+        let key = format!("glue.files.{i}");
+        if name.contains('/') || name.contains('\\') {
+            return Err(cx.err(&key, format!("`{name}`: a file the glue loads by name lies beside it (a name, no folder)")));
+        }
+        let script = text(read_beside(name, &key, MAX_GLUE_BYTES, cx)?, &key, name)?;
+        files.push(GlueFile { name: name.clone(), path: absolute_beside(name, cx), script });
+    }
+    Ok(Glue { kind: g.kind, file: g.file.clone(), factory: g.factory.clone(), script, path: absolute_beside(&g.file, cx), files })
+}
+
+/// The absolute path of a file beside the case file.
+fn absolute_beside(name: &str, cx: &Ctx) -> String {
+    let full = cx.file.parent().unwrap_or(Path::new(".")).join(name);
+    std::path::absolute(&full).unwrap_or(full).display().to_string()
 }
 
 /// The largest module file read: real modules (ffmpeg's core) are tens of MiB.

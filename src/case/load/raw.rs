@@ -34,6 +34,9 @@ pub(super) struct RawCase {
     /// A toolchain's JS loader for the module (extension).
     #[serde(default)]
     pub(super) glue: Option<RawGlue>,
+    /// The kinds of column the case is for (extension; all when absent).
+    #[serde(default)]
+    pub(super) runs_on: Option<Vec<ColumnKind>>,
     /// What the case commits on an engine that commits what it grows
     /// (extension): `4GiB`.
     #[serde(default)]
@@ -61,6 +64,10 @@ pub(super) struct RawGlue {
     pub(super) kind: GlueKind,
     #[serde(default)]
     pub(super) factory: Option<String>,
+    /// Files beside it that the glue loads by name (a pthreads build's
+    /// `NAME.worker.js`).
+    #[serde(default)]
+    pub(super) files: Vec<String>,
 }
 
 /// `glue_call: {name, args}`.
