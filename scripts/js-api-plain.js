@@ -7,13 +7,27 @@
 const argv = typeof Deno !== 'undefined' ? Deno.args : process.argv.slice(2);
 const read = typeof Deno !== 'undefined' ? (p) => Deno.readTextFileSync(p) : (p) => require('fs').readFileSync(p, 'utf8');
 const say = (line) => (typeof Deno !== 'undefined' ? console.log(line) : process.stdout.write(line + '\n'));
+// Done once the results are said: the harness's own timeout timer would
+// hold the shell for its whole length.
+const exit = () => (typeof Deno !== 'undefined' ? Deno.exit(0) : process.exit(0));
 const seconds = Number(argv[0]);
 const [harness, ...rest] = argv.slice(1);
 let said = false;
+// A promise rejection nobody handled, before the results or in the 50 ms
+// after: the file's harness error, as the tool charges it.
+let rejected = null;
+const onRejection = (reason) => { rejected = rejected || String(reason); };
+if (typeof Deno !== 'undefined') globalThis.addEventListener('unhandledrejection', (e) => { e.preventDefault(); onRejection(e.reason); });
+else process.on('unhandledRejection', onRejection);
 globalThis.__plainDone = (tests, status) => {
   if (said) return;
   said = true;
-  say(JSON.stringify({ status: status.status, message: status.message == null ? null : String(status.message), tests: Array.from(tests).map((t) => ({ name: String(t.name), status: t.status })) }));
+  const tests_ = Array.from(tests).map((t) => ({ name: String(t.name), status: t.status }));
+  // As the tool does, a file's late failures are given 50 ms to show.
+  setTimeout(() => {
+    say(JSON.stringify({ status: status.status, message: status.message == null ? null : String(status.message), rejected, tests: tests_ }));
+    exit();
+  }, 50);
 };
 const hook = 'add_completion_callback(function (tests, status) { __plainDone(tests, status); });\n'
   + 'setup({ explicit_timeout: true, output: false });\n'

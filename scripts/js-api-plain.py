@@ -13,7 +13,7 @@ usage: scripts/js-api-plain.py SUITE RESULTS.json [SHELL=COMMAND ...]
            shells drivers/install.sh installs, with the flags the registry
            gives them)
 """
-import json, os, re, subprocess, sys
+import concurrent.futures, json, os, re, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -26,7 +26,10 @@ SHELLS = {
     'deno': [f'{RT}/deno/node_modules/@deno/linux-x64-glibc/deno', 'run', '--allow-read'],
     'bun': [f'{RT}/bun/node_modules/@oven/bun-linux-x64/bin/bun', 'run'],
 }
-SECONDS = 10  # testharness.js's own timeout for a file, as the tool's default
+# testharness.js's own timeouts, as the tool gives them: 10 s, 60 s for
+# `// META: timeout=long`.
+def seconds_of(path):
+    return 60 if any(re.match(r'\s*//\s*META:\s*timeout=long', l) for l in open(path, encoding='utf-8')) else 10
 
 
 def scripts_of(suite, path):
@@ -43,17 +46,18 @@ def scripts_of(suite, path):
 
 def plain(cmd, suite, path):
     harness = os.path.normpath(os.path.join(suite, '..', 'harness', 'testharness.js'))
+    seconds = seconds_of(path)
     try:
-        p = subprocess.run(cmd + [os.path.join(HERE, 'js-api-plain.js'), str(SECONDS), harness] + scripts_of(suite, path),
-                           capture_output=True, text=True, timeout=SECONDS + 30)
+        p = subprocess.run(cmd + [os.path.join(HERE, 'js-api-plain.js'), str(seconds), harness] + scripts_of(suite, path),
+                           capture_output=True, text=True, timeout=seconds + 120)
     except subprocess.TimeoutExpired:
         return None, 'no answer'
     for line in p.stdout.splitlines():
         if line.startswith('{"status"'):
             r = json.loads(line)
             tests = r['tests']
-            note = '' if r['status'] == 0 else f"harness status {r['status']}: {r['message']}"
-            return (sum(1 for t in tests if t['status'] == 0), len(tests)), note
+            errs = ([f"harness status {r['status']}: {r['message']}"] if r['status'] != 0 else []) + ([f"rejection: {r['rejected']}"] if r['rejected'] else [])
+            return (sum(1 for t in tests if t['status'] == 0), len(tests), bool(errs)), '; '.join(errs)
     return None, f"exit {p.returncode}: {(p.stderr.strip().splitlines() or [''])[-1][:160]}"
 
 
@@ -66,21 +70,24 @@ def main():
     doc = json.load(open(results))
     files = {c['id']: c['file'] for c in doc['cases'] if c.get('form') == 'testharness'}
     cells = {(c['case'], c['engine']): c for c in doc['cells']}
+    jobs = [(case, file, shell, cmd, cells[(case, shell)]) for case, file in sorted(files.items()) for shell, cmd in shells.items() if (case, shell) in cells]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        plains = list(pool.map(lambda j: plain(j[3], suite, j[1]), jobs))
     equal = differ = 0
-    for case, file in sorted(files.items()):
-        for shell, cmd in shells.items():
-            cell = cells.get((case, shell))
-            if cell is None:
-                continue
-            judged = [s.get('ok') for s in cell['steps'] if s.get('ok') is not None]
-            tool = (sum(1 for ok in judged if ok), len(judged))
-            mine, note = plain(cmd, suite, file)
-            same = mine == tool
-            equal += same
-            differ += not same
-            if not same:
-                print(f"{case} on {shell}: tool {tool[0]}/{tool[1]} ({cell['verdict']}), plain {'%d/%d' % mine if mine else '-'} {note}")
-    print(f"{equal} of {equal + differ} file x shell counts equal")
+    for (case, file, shell, cmd, cell), (mine, note) in zip(jobs, plains):
+        # The tool's cell: the subtests, and a `harness` step where the
+        # harness erred (or the file timed out as a whole).
+        subtests = [s for s in cell['steps'] if s['step'] != 'harness' and s.get('ok') is not None]
+        erred = any(s['step'] == 'harness' or s['kind'] in ('timeout', 'crash') for s in cell['steps'])
+        subtests = [s for s in subtests if s['kind'] not in ('timeout', 'crash')]
+        tool = (sum(1 for s in subtests if s['ok']), len(subtests), erred)
+        same = mine == tool
+        equal += same
+        differ += not same
+        if not same:
+            err = lambda e: ' + harness error' if e else ''
+            print(f"{case} on {shell}: tool {tool[0]}/{tool[1]}{err(tool[2])} ({cell['verdict']}), plain {'%d/%d%s' % (mine[0], mine[1], err(mine[2])) if mine else '-'} {note}")
+    print(f"{equal} of {equal + differ} file x shell counts (passed/total, and whether the harness erred) equal")
 
 
 if __name__ == '__main__':

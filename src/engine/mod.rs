@@ -246,9 +246,13 @@ pub const ENGINES: &[Column] = &[
     Column { id: "wamr", name: "wamr", family: "WAMR", what: "WAMR 2.4.3 fast interpreter (wamrx-sys), software bounds checks",
         configuration: "wamrx-sys defaults (bulk memory, reference types); no host-managed heap",
         // Measured (audit of @swc/wasm, 97 pages, no maximum): every grow
-        // after the first reallocates and copies the whole memory, so what
-        // it grows to is resident (2 -> 3 GiB: 5.7 s; the worker reached
-        // 8.9 GB growing to 4 GiB). wamr-hwbound reserves and does not.
+        // copies the whole memory, so what it grows to is resident, twice
+        // while it copies (2 -> 3 GiB: 5.7 s; the worker reached 8.9 GB
+        // growing to 4 GiB). Why (strace): WAMR's os_mmap marks the 2 MiB-
+        // aligned part of a linear memory MADV_HUGEPAGE, which splits the
+        // mapping when its size is no multiple of 2 MiB (97 pages); mremap
+        // of the whole then fails (EFAULT) and os_mremap_slow maps a new
+        // memory and copies the old. wamr-hwbound reserves and does not.
         grow_commits: true,
         launch: Launch::Worker(|| Box::new(session::Embedded::new(wamr::Wamr::Soft))), version: wamr::VERSION },
     Column { id: "wamr-hwbound", name: "wamr-hwbound", family: "WAMR", what: "WAMR 2.4.3 fast interpreter, hardware bounds checks (guard pages)",
