@@ -103,6 +103,9 @@ pub enum Outcome {
     Trap(TrapKind, String),
     Error(ErrorKind, String),
     Crash(String),
+    /// The run's memory budget killed the engine's process (or browser):
+    /// the tool's limit, not the engine's answer. Its kind is `crash`.
+    OverBudget(String),
     Timeout(String),
     Unsupported(String),
     Skipped(String),
@@ -184,7 +187,7 @@ impl Outcomes for Outcome {
             Outcome::Bytes(_) => (Kind::Bytes, None),
             Outcome::Trap(k, m) => (Kind::Trap(*k), Some(m)),
             Outcome::Error(k, m) => (Kind::Error(*k), Some(m)),
-            Outcome::Crash(m) => (Kind::Crash, Some(m)),
+            Outcome::Crash(m) | Outcome::OverBudget(m) => (Kind::Crash, Some(m)),
             Outcome::Timeout(m) => (Kind::Timeout, Some(m)),
             Outcome::Unsupported(m) => (Kind::Unsupported, Some(m)),
             Outcome::Skipped(m) => (Kind::Skipped, Some(m)),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use wasm_matrix::diff::Verdict;
-use wasm_matrix::results::ResultsDoc;
+use wasm_matrix::results::{ResultsDoc, StepOutcome};
 
 const EMBEDDED: &str = "wasmtime,wasmer,wasmi";
 
@@ -675,6 +675,7 @@ fn a_process_over_the_memory_budget_is_a_budget_kill_and_the_run_goes_on() {
     assert_eq!(crashed.step, "invoke grow(16384)");
     let why = crashed.message().unwrap();
     assert!(why.starts_with("memory budget: exceeded the 256 MiB memory budget at"), "{why}");
+    assert!(matches!(crashed.outcome, StepOutcome::OverBudget { .. }), "a budget kill is typed as one: {crashed:?}");
     assert!(doc.cells.iter().filter(|c| c.case.starts_with("small")).all(|c| c.verdict == Verdict::Pass), "the run went on in a new worker");
     assert!(stdout(&o).contains("budget kill"), "the table tells a budget kill from a crash: {}", stdout(&o));
 }

@@ -22,7 +22,7 @@ enum Said {
 fn not_answered(o: &StepOutcome, fatal: Option<&Unanswered>, limit: f64) -> Option<Unanswered> {
     Some(match o {
         StepOutcome::Timeout { .. } => Unanswered::timed_out(limit),
-        StepOutcome::Crash { message } if message.starts_with(crate::budget::BUDGET_PREFIX) => Unanswered::new(Why::OverBudget, message.clone()),
+        StepOutcome::OverBudget { message } => Unanswered::new(Why::OverBudget, message.clone()),
         StepOutcome::Crash { message } => Unanswered::new(Why::Crashed, message.clone()),
         StepOutcome::Unsupported { message } => Unanswered::new(Why::Unsupported, message.clone()),
         StepOutcome::Skipped { message } => match fatal {
@@ -46,7 +46,7 @@ impl<'a> Steps<'a> {
         // column cannot do makes the ones that need it skipped: theirs is
         // its reason, not "skipped").
         let fatal = cell.steps.iter().find_map(|s| match s.outcome {
-            StepOutcome::Timeout { .. } | StepOutcome::Crash { .. } | StepOutcome::Unsupported { .. } => not_answered(&s.outcome, None, limit),
+            StepOutcome::Timeout { .. } | StepOutcome::Crash { .. } | StepOutcome::OverBudget { .. } | StepOutcome::Unsupported { .. } => not_answered(&s.outcome, None, limit),
             _ => None,
         });
         Steps { cell, fatal, limit }
@@ -232,7 +232,10 @@ fn grow(m: &Module, c: &CellEntry, limit: f64, r: &mut Record) {
         }
     }
     let at_limit = m.declared.memories.first().is_some_and(|d| !d.memory64 && d.page_bytes == 65536 && r.reached_pages == Some(65536));
-    if let Some(g) = c.steps[..n - 2].iter().filter(|s| s.step.starts_with("grow")).find(|s| matches!(s.outcome, StepOutcome::Trap { .. } | StepOutcome::Error { .. })).filter(|_| !at_limit) {
+    // The case as `cases::cases` writes it: the imported memory's
+    // `new_memory`, the instantiation, the grows, the size, one page past.
+    let first_grow = 1 + usize::from(m.declared.memories.first().is_some_and(|d| d.import.is_some()));
+    if let Some(g) = c.steps[first_grow.min(n - 2)..n - 2].iter().find(|s| matches!(s.outcome, StepOutcome::Trap { .. } | StepOutcome::Error { .. })).filter(|_| !at_limit) {
         if let Some(t) = g.message() {
             r.messages.push(format!("{}: {t}", g.step));
         }

@@ -19,7 +19,7 @@ pub fn short(step: &StepEntry) -> String {
         StepOutcome::Trap { trap, .. } => format!("trap {}", trap.name()),
         StepOutcome::Error { error, .. } => format!("error {}", error.name()),
         // The tool's memory budget stopped it: not the engine's own crash.
-        StepOutcome::Crash { message } if message.starts_with(crate::budget::BUDGET_PREFIX) => "budget kill".into(),
+        StepOutcome::OverBudget { .. } => "budget kill".into(),
         other => other.kind().to_string(),
     }
 }

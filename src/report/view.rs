@@ -509,7 +509,7 @@ fn limits(rows: &[Row], n: usize) -> Vec<LimitRow> {
                         let uses = |i: usize| written(i).is_some_and(|w| w.varies);
                         let steps = cell.steps.iter().enumerate();
                         let judged: Vec<(usize, &StepEntry)> = if (0..cell.steps.len()).any(uses) {
-                            steps.filter(|(i, s)| uses(*i) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
+                            steps.filter(|(i, s)| uses(*i) || matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::OverBudget { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. })).collect()
                         } else {
                             steps.collect()
                         };
@@ -543,7 +543,7 @@ fn claims<'a>(rows: &[Row<'a>]) -> Vec<ClaimRow<'a>> {
                         let missed = c.steps.iter().find(|s| {
                             if has_claims { s.claim_ok == Some(false) } else { s.ok == Some(false) }
                         });
-                        let untestable = |s: &StepEntry| matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. });
+                        let untestable = |s: &StepEntry| matches!(s.outcome, StepOutcome::Crash { .. } | StepOutcome::OverBudget { .. } | StepOutcome::Timeout { .. } | StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. });
                         match missed {
                             Some(s) if untestable(s) => {
                                 // Name the step that stopped it, not the skipped one.

@@ -21,6 +21,9 @@ pub enum StepOutcome {
     Trap { trap: TrapKind, message: String },
     Error { error: ErrorKind, message: String },
     Crash { message: String },
+    /// A crash the memory budget caused (`"over_budget": true` beside
+    /// `"kind": "crash"`, extension).
+    OverBudget { message: String },
     Timeout { message: String },
     Unsupported { message: String },
     Skipped { message: String },
@@ -35,7 +38,7 @@ impl Outcomes for StepOutcome {
             StepOutcome::Bytes { .. } => (Kind::Bytes, None),
             StepOutcome::Trap { trap, message } => (Kind::Trap(*trap), Some(message)),
             StepOutcome::Error { error, message } => (Kind::Error(*error), Some(message)),
-            StepOutcome::Crash { message } => (Kind::Crash, Some(message)),
+            StepOutcome::Crash { message } | StepOutcome::OverBudget { message } => (Kind::Crash, Some(message)),
             StepOutcome::Timeout { message } => (Kind::Timeout, Some(message)),
             StepOutcome::Unsupported { message } => (Kind::Unsupported, Some(message)),
             StepOutcome::Skipped { message } => (Kind::Skipped, Some(message)),
@@ -52,6 +55,7 @@ impl StepOutcome {
             StepOutcome::Trap { message, .. }
             | StepOutcome::Error { message, .. }
             | StepOutcome::Crash { message }
+            | StepOutcome::OverBudget { message }
             | StepOutcome::Timeout { message }
             | StepOutcome::Unsupported { message }
             | StepOutcome::Skipped { message } => message.clear(),
@@ -70,7 +74,7 @@ impl StepOutcome {
 impl Serialize for StepOutcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let w = StepWire::of("", None, self, None, None, None);
-        OutcomeWire { error: w.error, hex: w.hex, kind: w.kind, message: w.message, pages: w.pages, trap: w.trap, values: w.values }.serialize(s)
+        OutcomeWire { error: w.error, hex: w.hex, kind: w.kind, message: w.message, over_budget: w.over_budget, pages: w.pages, trap: w.trap, values: w.values }.serialize(s)
     }
 }
 
@@ -83,6 +87,8 @@ struct OutcomeWire {
     kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    over_budget: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +107,7 @@ impl From<&Outcome> for StepOutcome {
             Outcome::Trap(k, m) => StepOutcome::Trap { trap: *k, message: m.clone() },
             Outcome::Error(k, m) => StepOutcome::Error { error: *k, message: m.clone() },
             Outcome::Crash(m) => StepOutcome::Crash { message: m.clone() },
+            Outcome::OverBudget(m) => StepOutcome::OverBudget { message: m.clone() },
             Outcome::Timeout(m) => StepOutcome::Timeout { message: m.clone() },
             Outcome::Unsupported(m) => StepOutcome::Unsupported { message: m.clone() },
             Outcome::Skipped(m) => StepOutcome::Skipped { message: m.clone() },
@@ -156,6 +163,8 @@ struct StepWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    over_budget: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pages: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trap: Option<TrapKind>,
@@ -184,6 +193,7 @@ impl StepWire {
             },
             kind: o.kind().to_string(),
             message: o.message().map(str::to_string),
+            over_budget: matches!(o, StepOutcome::OverBudget { .. }).then_some(true),
             pages: match o {
                 StepOutcome::Pages { pages } => Some(*pages),
                 _ => None,
@@ -223,6 +233,7 @@ impl<'de> Deserialize<'de> for StepEntry {
             "bytes" => StepOutcome::Bytes { hex: w.hex.clone().ok_or_else(|| need("hex"))? },
             "trap" => StepOutcome::Trap { trap: w.trap.ok_or_else(|| need("trap"))?, message: message()? },
             "error" => StepOutcome::Error { error: w.error.ok_or_else(|| need("error"))?, message: message()? },
+            "crash" if w.over_budget == Some(true) => StepOutcome::OverBudget { message: message()? },
             "crash" => StepOutcome::Crash { message: message()? },
             "timeout" => StepOutcome::Timeout { message: message()? },
             "unsupported" => StepOutcome::Unsupported { message: message()? },
@@ -252,6 +263,9 @@ mod tests {
             (StepOutcome::Pages { pages: 2 }, r#"{"step":"s","ok":true,"kind":"pages","pages":2,"expect":"ok"}"#),
             (StepOutcome::Bytes { hex: "00ff".into() }, r#"{"step":"s","ok":true,"hex":"00ff","kind":"bytes","expect":"ok"}"#),
             (StepOutcome::Ok, r#"{"step":"s","ok":true,"kind":"ok","expect":"ok"}"#),
+            // A budget kill is a crash that says so; a plain crash does not.
+            (StepOutcome::OverBudget { message: "memory budget: killed".into() }, r#"{"step":"s","ok":true,"kind":"crash","message":"memory budget: killed","over_budget":true,"expect":"ok"}"#),
+            (StepOutcome::Crash { message: "signal 11".into() }, r#"{"step":"s","ok":true,"kind":"crash","message":"signal 11","expect":"ok"}"#),
         ];
         let trap = StepOutcome::Trap { trap: TrapKind::OutOfBounds, message: "oob".into() };
         assert_eq!(serde_json::to_string(&trap).unwrap(), r#"{"kind":"trap","message":"oob","trap":"out_of_bounds"}"#);

@@ -8,7 +8,6 @@ use crate::transport::server::HarnessServer;
 use crate::transport::browser::BrowserConn;
 use crate::transport::proc::Proc;
 use crate::engine::{Column, Launch};
-use crate::outcome::Outcome;
 use crate::transport::Death;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -121,7 +120,7 @@ impl Conn {
 
     pub(super) async fn death(&mut self) -> Death {
         match self {
-            Conn::Process(p) => Death { outcome: Outcome::Crash(p.death().await), driver_died: false },
+            Conn::Process(p) => Death { outcome: p.death().await, driver_died: false },
             Conn::Browser(b) => b.death(),
         }
     }

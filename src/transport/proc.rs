@@ -6,6 +6,7 @@
 use super::mirror::{mirror_path, read_mirror};
 use super::process::{describe_status, die_with_parent, limit_address_space, own_child};
 use super::protocol::Event;
+use crate::outcome::{Outcome, Outcomes as _};
 use anyhow::{bail, Context};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -100,7 +101,7 @@ impl Proc {
             }
             Ok(Some(Ok(other))) => bail!("{} said {other:?} before `ready`", program.display()),
             Ok(Some(Err(e))) => Err(anyhow::Error::msg(e).context(format!("{} did not start", program.display()))),
-            Ok(None) => Err(anyhow::Error::msg(proc.death().await).context(format!("{} did not start", program.display()))),
+            Ok(None) => Err(anyhow::Error::msg(proc.death().await.message().unwrap_or_default().to_string()).context(format!("{} did not start", program.display()))),
             Err(_) => {
                 proc.kill().await;
                 bail!("{} did not say `ready` within {} s", program.display(), ready_within.as_secs())
@@ -153,12 +154,12 @@ impl Proc {
         let _ = self.child.wait().await;
     }
 
-    /// Waits for the process to end and describes how it ended (a budget
-    /// kill says so, not just "signal 9").
-    pub async fn death(&mut self) -> String {
+    /// Waits for the process to end and says how it ended: a crash, or a
+    /// budget kill (not just "signal 9").
+    pub async fn death(&mut self) -> Outcome {
         if let Some(why) = self.budget.as_ref().and_then(|w| w.killed()) {
             let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
-            return why;
+            return Outcome::OverBudget(why);
         }
         let status = match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
             Ok(Ok(s)) => describe_status(s),
@@ -172,11 +173,11 @@ impl Proc {
         }
         let tail: Vec<String> = self.stderr.lock().unwrap().iter().cloned().collect();
         let tail = tail.join("\n");
-        if tail.trim().is_empty() {
+        Outcome::Crash(if tail.trim().is_empty() {
             format!("worker died: {status}")
         } else {
             format!("worker died: {status}; stderr: {}", tail.trim())
-        }
+        })
     }
 
     /// Closes stdin (the worker then exits) and waits briefly for it.

@@ -282,7 +282,7 @@ impl Session {
                 // The page may be dead or spinning: this session is done.
                 self.page = None;
                 match self.driver.budget_kill() {
-                    Some(why) => Err(Outcome::Crash(why)),
+                    Some(why) => Err(Outcome::OverBudget(why)),
                     None => Err(failure_outcome(&e, total)),
                 }
             }
