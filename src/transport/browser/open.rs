@@ -59,7 +59,7 @@ impl OpenSessions {
         if open.is_empty() {
             return Vec::new();
         }
-        let connector = match super::session::connector() {
+        let connector = match connector() {
             Ok(c) => c,
             Err(e) => return open.iter().map(|(u, i)| format!("{u}/session/{i}: {e:#}")).collect(),
         };
@@ -94,4 +94,12 @@ impl Entry {
     pub(super) fn leave(&self) {
         self.list.open.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
+}
+
+/// The connector every WebDriver request goes through, a session's and its
+/// last DELETE's: http, or https for a remote Grid (rustls with the
+/// system's roots).
+pub(super) fn connector() -> anyhow::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>> {
+    use anyhow::Context;
+    Ok(hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().context("no TLS root certificates for the WebDriver connection")?.https_or_http().enable_http1().build())
 }

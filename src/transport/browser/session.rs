@@ -77,7 +77,7 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver, sessio
     let caps = capabilities(&browser, setup, profile.as_ref().map(|p| p.path()));
     // A browser that never comes up (one under an address-space limit it
     // cannot live in) must not hold the run: the session gets a time limit.
-    let mut builder = ClientBuilder::new(connector()?);
+    let mut builder = ClientBuilder::new(super::open::connector()?);
     let limit = if matches!(setup, Setup::Remote { .. }) { REMOTE_SESSION_LIMIT } else { SESSION_LIMIT };
     let client = tokio::time::timeout(limit, builder.capabilities(caps).connect(&driver.url))
         .await
@@ -98,12 +98,6 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver, sessio
         _ => None,
     };
     Ok((Session { client, driver, _profile: profile, page: None, entry }, version))
-}
-
-/// The connector every WebDriver request goes through: http, or https for
-/// a remote Grid (rustls with the system's roots).
-pub(super) fn connector() -> anyhow::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>> {
-    Ok(hyper_rustls::HttpsConnectorBuilder::new().with_native_roots().context("no TLS root certificates for the WebDriver connection")?.https_or_http().enable_http1().build())
 }
 
 /// A browser session for uses other than running cases (the report's
