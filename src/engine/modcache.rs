@@ -5,21 +5,23 @@
 //! go first past a total, and a `compile` step always compiles afresh (its
 //! time is what it measures).
 
+use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 
 /// Modules below this many bytes are not kept.
 const SMALLEST: usize = 64 << 10;
-/// The most wasm bytes kept, all entries together (a module's cases run
-/// one after another; an engine's code for a 30 MB module is hundreds of MB).
+/// The most wasm bytes kept compiled, all entries together (a module's
+/// cases run one after another; an engine's code for a 30 MB module is
+/// hundreds of MB).
 const TOTAL: usize = 64 << 20;
 
-/// An engine configuration (its feature switches and host cap) and a
-/// module's bytes, as a key.
-type Key = ((u16, Option<u64>), u64);
+/// An engine configuration (its feature switches and host cap) and the
+/// sha256 of a module's bytes, as a key: the bytes themselves are not kept
+/// (the case's own copy is the worker's only one).
+type Key = ((u16, Option<u64>), [u8; 32]);
 
 pub struct ModuleCache<M> {
-    entries: VecDeque<(Key, Vec<u8>, M)>,
+    entries: VecDeque<(Key, usize, M)>,
     bytes: usize,
 }
 
@@ -30,9 +32,7 @@ impl<M: Clone> Default for ModuleCache<M> {
 }
 
 fn key(engine: (u16, Option<u64>), wasm: &[u8]) -> Key {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    wasm.hash(&mut h);
-    (engine, h.finish())
+    (engine, Sha256::digest(wasm).into())
 }
 
 impl<M: Clone> ModuleCache<M> {
@@ -42,7 +42,7 @@ impl<M: Clone> ModuleCache<M> {
             return None;
         }
         let k = key(engine, wasm);
-        self.entries.iter().find(|(ek, bytes, _)| *ek == k && bytes.as_slice() == wasm).map(|(_, _, m)| m.clone())
+        self.entries.iter().find(|(ek, len, _)| *ek == k && *len == wasm.len()).map(|(_, _, m)| m.clone())
     }
 
     /// Keeps a module compiled from `wasm` (if it is large enough to be worth it).
@@ -52,12 +52,12 @@ impl<M: Clone> ModuleCache<M> {
         }
         while self.bytes + wasm.len() > TOTAL {
             match self.entries.pop_front() {
-                Some((_, bytes, _)) => self.bytes -= bytes.len(),
+                Some((_, len, _)) => self.bytes -= len,
                 None => break,
             }
         }
         self.bytes += wasm.len();
-        self.entries.push_back((key(engine, wasm), wasm.to_vec(), module));
+        self.entries.push_back((key(engine, wasm), wasm.len(), module));
     }
 }
 
