@@ -33,7 +33,7 @@ async function moduleBytes(req) {
   if (!m) return req.plan.wasm ? hexToBytes(req.plan.wasm) : new Uint8Array(0);
   if (received.has(m.sha256)) return keep(received, m.sha256, received.get(m.sha256), 2);
   let bytes;
-  if (typeof window !== 'undefined' || IN_PAGE_WORKER) {
+  if (IN_BROWSER) {
     const r = await fetch(`/module/${m.sha256}`);
     if (!r.ok) throw new Error(`cannot fetch the module ${m.sha256} from the harness server: HTTP ${r.status}`);
     bytes = new Uint8Array(await r.arrayBuffer());

@@ -38,13 +38,12 @@ async function keepingConsole(lines, f) {
 // script for the threads it starts (`mainScriptUrlOrBlob`): a shell's
 // Worker takes a file, so the shells get the paths on disk; a page (or its
 // worker) gets blob: URLs of the texts, as a site would serve them.
-const onDisk = typeof process === 'object' && process.versions != null && typeof WorkerGlobalScope === 'undefined' && typeof document === 'undefined';
 function glueFiles(glue) {
   const files = new Map();
   for (const f of glue.files || []) {
-    files.set(f.name, onDisk ? f.path : URL.createObjectURL(new Blob([f.script], { type: 'text/javascript' })));
+    files.set(f.name, IN_BROWSER ? URL.createObjectURL(new Blob([f.script], { type: 'text/javascript' })) : f.path);
   }
-  const main = onDisk ? glue.path : new Blob([glue.script], { type: 'text/javascript' });
+  const main = IN_BROWSER ? new Blob([glue.script], { type: 'text/javascript' }) : glue.path;
   return { locate: (path) => files.get(path) || path, main };
 }
 

@@ -18,6 +18,9 @@ const PAGE = 65536;
 // A dedicated worker of the harness page (see `runInWorker` in main.js):
 // a classic worker has importScripts, a shell's main realm does not.
 const IN_PAGE_WORKER = typeof importScripts === 'function' && typeof window === 'undefined';
+// The harness page or its worker (files come from the tool's server), as
+// against a shell (files are on disk).
+const IN_BROWSER = typeof window !== 'undefined' || IN_PAGE_WORKER;
 const SYNC_LIMIT = 4096;
 const scratch = new DataView(new ArrayBuffer(8));
 

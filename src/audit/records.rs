@@ -6,7 +6,7 @@ use crate::results::audit::{human, row, verdict, Unanswered, Why, ROW_HEAD};
 use super::Module;
 use crate::diff::Verdict;
 use crate::report::terminal::short;
-use crate::results::{CellEntry, ResultsDoc, StepEntry, StepOutcome};
+use crate::results::{CaseEntry, CellEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::fmt::Write;
 
 /// What a step said to a question: yes, no (with the engine's whole text),
@@ -171,7 +171,8 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
             // A module that does not instantiate reaches no size: the
             // question does not apply (its refusal is the answer).
             if let Some(c) = cell("grow", &mut r, &["reached_pages", "one_page_past"]).filter(|_| r.instantiates != Some(false)) {
-                grow(m, c, limit, &mut r);
+                let written = doc.cases.iter().find(|k| k.id == c.case);
+                grow(m, c, written, limit, &mut r);
             }
             if let Some(c) = cell("instances-16gib", &mut r, &["instances_16gib"]) {
                 let steps = Steps::new(c, limit);
@@ -217,7 +218,7 @@ fn count(o: &StepOutcome) -> Option<u64> {
 
 /// The grow case: the size reached and what one page past did; the first
 /// grow that did not succeed says why the memory stopped where it did.
-fn grow(m: &Module, c: &CellEntry, limit: f64, r: &mut Record) {
+fn grow(m: &Module, c: &CellEntry, written: Option<&CaseEntry>, limit: f64, r: &mut Record) {
     let n = c.steps.len();
     if n < 3 {
         return;
@@ -232,10 +233,10 @@ fn grow(m: &Module, c: &CellEntry, limit: f64, r: &mut Record) {
         }
     }
     let at_limit = m.declared.memories.first().is_some_and(|d| !d.memory64 && d.page_bytes == 65536 && r.reached_pages == Some(65536));
-    // The case as `cases::cases` writes it: the imported memory's
-    // `new_memory`, the instantiation, the grows, the size, one page past.
-    let first_grow = 1 + usize::from(m.declared.memories.first().is_some_and(|d| d.import.is_some()));
-    if let Some(g) = c.steps[first_grow.min(n - 2)..n - 2].iter().find(|s| matches!(s.outcome, StepOutcome::Trap { .. } | StepOutcome::Error { .. })).filter(|_| !at_limit) {
+    // The grows of the search (the case's steps that grow), not the last
+    // step's one page past.
+    let grows = |i: usize| written.and_then(|w| w.steps.get(i)).is_some_and(|s| s.grows);
+    if let Some(g) = c.steps[..n - 2].iter().enumerate().filter(|(i, _)| grows(*i)).map(|(_, s)| s).find(|s| matches!(s.outcome, StepOutcome::Trap { .. } | StepOutcome::Error { .. })).filter(|_| !at_limit) {
         if let Some(t) = g.message() {
             r.messages.push(format!("{}: {t}", g.step));
         }

@@ -242,7 +242,7 @@ pub mod hex_bytes_opt {
 
     pub fn serialize<S: Serializer>(bytes: &Option<Arc<[u8]>>, s: S) -> Result<S::Ok, S::Error> {
         match bytes {
-            Some(b) => super::hex_bytes::serialize(&b.to_vec(), s),
+            Some(b) => super::hex_bytes::serialize(b, s),
             None => s.serialize_none(),
         }
     }

@@ -189,26 +189,11 @@ impl Proc {
     }
 }
 
-/// A line without its terminal colour codes (`ESC [ ... m`: Deno colours
-/// its uncaught errors even into a pipe), as a reader of the death note
-/// would see it on a terminal.
+/// A line without its terminal colour codes (Deno colours its uncaught
+/// errors even into a pipe), as a reader of the death note would see it on
+/// a terminal: `console`'s (indicatif's) ANSI parser.
 fn without_colours(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            // Parameters and intermediates, then the final byte (@ to ~).
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    console::strip_ansi_codes(line).into_owned()
 }
 
 #[cfg(test)]
