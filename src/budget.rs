@@ -94,6 +94,13 @@ pub fn default_budget() -> Option<u64> {
     Some(available.saturating_sub(2 << 30).min(total / 10 * 8).max(1 << 30))
 }
 
+/// The audit's resident ceiling by default: a quarter of the machine's
+/// memory (6 GiB on a 24 GiB machine), so that auditing big modules on
+/// every column leaves the machine to its user.
+pub fn default_resident_limit() -> Option<u64> {
+    meminfo("MemTotal:").map(|t| t / 4)
+}
+
 /// Resident bytes of `pid` and every process below it (a browser's
 /// renderers under its driver).
 pub fn tree_rss(pid: u32) -> u64 {

@@ -59,6 +59,20 @@ fn search_bits(m: &MemoryDecl) -> u32 {
     (bytes / m.page_bytes.max(1)).max(1).ilog2()
 }
 
+/// The grows of a search without a declared maximum: first straight to
+/// the search's top (2^`bits` pages), then by each power of two of pages
+/// from 2^(`bits`-1) down to 1, each kept when it succeeds. A column that
+/// reaches the top does it in one grow, so an engine that copies its
+/// memory on every grow (WAMR's software-bounds build) copies only the
+/// initial memory, not GiBs a dozen times; where the top fails, the powers
+/// find the largest size the column reaches, to a page.
+fn search_deltas(initial: u64, bits: u32) -> Vec<u64> {
+    let top = (1u64 << bits).saturating_sub(initial);
+    let mut d: Vec<u64> = Some(top).filter(|t| *t > 0).into_iter().collect();
+    d.extend((0..bits).rev().map(|b| 1u64 << b));
+    d
+}
+
 fn head(out: &mut String, summary: &str, source: &str, d: &Declared) {
     let _ = writeln!(out, "summary: {}", yaml_str(summary));
     let _ = writeln!(out, "tags: [audit]");
@@ -80,9 +94,8 @@ fn yaml_str(s: &str) -> String {
 /// cases after it: one compile per module and column); live `instances` until one fails,
 /// then one more for the engine's text; and, when the first memory can be
 /// reached from the host (exported, or imported and so made here), `grow`:
-/// to its declared maximum, or without one as far as the column goes (a
-/// grow by each power of two of pages from the search's top down, each
-/// kept when it succeeds: the largest size the column reaches, to a page),
+/// to its declared maximum, or without one as far as the column goes
+/// ([`search_deltas`]: the largest size the column reaches, to a page),
 /// then one page past.
 ///
 /// `limit`: the cases' time limit ([`limit`]), written where it is longer
@@ -106,11 +119,18 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     t.push_str("imports: stub\nsteps:\n  - validate: {}\n    expect: any\n  - compile: {}\n    expect: any\n  - instantiate: {}\n    expect: any\n");
     out.push(CaseFile { name: "instantiate.yaml", text: t });
 
+    // (An imported memory is made, stubbed, for each instance too.)
+    let initial: u64 = d.memories.iter().map(|m| m.initial.saturating_mul(m.page_bytes)).sum();
     let instances = |name, summary: &str, host: &str| {
         let mut t = String::new();
         head(&mut t, summary, source, d);
-        // Each instance has its own memories: a memory-heavy case.
-        let _ = writeln!(t, "timeout: {limit}\n{host}imports: stub\nsteps:");
+        // Each instance has its own memories: what an engine that commits
+        // its memories commits for the most instances and one more, at
+        // most 16 GiB (past that the memory budget stops the case where it
+        // gets there, and a module that does not instantiate at all still
+        // says so).
+        let needs = (initial.saturating_mul(u64::from(INSTANCES_LIMIT) + 1).min(AS_LIMIT) >> 20).max(64);
+        let _ = writeln!(t, "timeout: {limit}\nneeds_memory: {needs}MiB\n{host}imports: stub\nsteps:");
         let _ = writeln!(t, "  - instances: {{ limit: {INSTANCES_LIMIT} }}\n    expect: any\n  - instantiate: {{}}\n    expect: any");
         CaseFile { name, text: t }
     };
@@ -133,8 +153,10 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     };
     head(&mut t, &format!("audit: the module's memory grows from {} pages to {what}, then one page past", m.initial), source, d);
     // A GiB grow takes its time on engines that commit what they grow (the
-    // case then runs as a memory-heavy one, within the budget).
-    let _ = writeln!(t, "timeout: {limit}");
+    // case then runs as a memory-heavy one, within the budget), and there
+    // commits the size it reaches at most.
+    let reach = m.maximum.unwrap_or(1u64 << search_bits(m)).saturating_mul(m.page_bytes);
+    let _ = writeln!(t, "timeout: {limit}\nneeds_memory: {}MiB", (reach >> 20).max(64));
     let memory = match (&m.import, m.exports.first()) {
         (Some(import), _) => {
             // Imported: made here, as declared, and bound; the rest stubbed.
@@ -160,7 +182,7 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     let _ = writeln!(t, "  - instantiate: {{}}\n    expect: any");
     let deltas: Vec<u64> = match m.maximum {
         Some(max) => vec![max.saturating_sub(m.initial)],
-        None => (0..search_bits(m)).rev().map(|b| 1u64 << b).collect(),
+        None => search_deltas(m.initial, search_bits(m)),
     };
     for delta in deltas {
         let _ = writeln!(t, "  - grow: {{ memory: {}, delta: {delta} }}\n    expect: any", yaml_str(&memory));
@@ -169,4 +191,34 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     let _ = writeln!(t, "  - grow: {{ memory: {}, delta: 1 }}\n    expect: any", yaml_str(&memory));
     out.push(CaseFile { name: "grow.yaml", text: t });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_deltas;
+
+    /// Applying the search's grows to a column that reaches `limit` pages
+    /// (each kept when it fits) ends at that limit, to a page; a column
+    /// that reaches the top gets there in the first grow.
+    #[test]
+    fn the_search_reaches_each_limit_to_a_page() {
+        let bits = 16;
+        for initial in [0u64, 1, 17, 97, 320, 65535] {
+            let deltas = search_deltas(initial, bits);
+            for limit in [initial, initial + 1, 16384, 32767, 40000, 65535, 65536].into_iter().filter(|l| *l >= initial) {
+                let mut size = initial;
+                let mut grown = 0;
+                for d in &deltas {
+                    if size + d <= limit {
+                        size += d;
+                        grown += 1;
+                    }
+                }
+                assert_eq!(size, limit, "initial {initial}, limit {limit}");
+                if limit == 1 << bits && initial < limit {
+                    assert_eq!((grown, deltas[0]), (1, limit - initial), "one grow to the top");
+                }
+            }
+        }
+    }
 }

@@ -269,6 +269,12 @@ pub(super) struct AuditArgs {
     /// Memory each engine process may keep resident (as for `run`)
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     pub(super) memory_budget: Option<Budget>,
+    /// What all the audit's processes together may hold before a cell that
+    /// may take much memory (a big module's, a memory-heavy one) waits for
+    /// room; one such cell always runs [default: a quarter of the machine's
+    /// memory; `off`: no ceiling]
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub(super) resident_limit: Option<Budget>,
     /// Seconds a case may take; a module's cases get 3 s more per MiB of
     /// it (a 30 MB module takes Cranelift tens of seconds to compile on a
     /// busy machine)

@@ -293,6 +293,10 @@ impl AuditPlan {
         if let Some(Budget(b)) = args.memory_budget {
             opts.memory_budget = b;
         }
+        opts.resident_limit = match args.resident_limit {
+            Some(Budget(b)) => b,
+            None => crate::budget::default_resident_limit(),
+        };
         Ok(AuditPlan { modules, engines, out: args.out, opts, expect })
     }
 

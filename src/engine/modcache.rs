@@ -1,19 +1,18 @@
 //! Compiled modules an embedded worker keeps between cases: the five cases
 //! `audit` writes for one 30 MB module then compile it once per engine
 //! configuration instead of five times. Only large modules are kept (a
-//! small one compiles faster than it is hashed and compared), the oldest
-//! go first past a total, and a `compile` step always compiles afresh (its
-//! time is what it measures).
+//! small one compiles faster than it is hashed and compared), only the
+//! most recent one (an audit runs a module's cases one after another on a
+//! column; the code of the module before is hundreds of MB that nothing
+//! asks for again), and a `compile` step always compiles afresh (its time
+//! is what it measures).
 
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
 
 /// Modules below this many bytes are not kept.
 const SMALLEST: usize = 64 << 10;
-/// The most wasm bytes kept compiled, all entries together (a module's
-/// cases run one after another; an engine's code for a 30 MB module is
-/// hundreds of MB).
-const TOTAL: usize = 64 << 20;
+/// Modules above this many bytes are not kept either.
+const LARGEST: usize = 64 << 20;
 
 /// An engine configuration (its feature switches and host cap) and the
 /// sha256 of a module's bytes, as a key: the bytes themselves are not kept
@@ -21,13 +20,12 @@ const TOTAL: usize = 64 << 20;
 type Key = ((u16, Option<u64>), [u8; 32]);
 
 pub struct ModuleCache<M> {
-    entries: VecDeque<(Key, usize, M)>,
-    bytes: usize,
+    kept: Option<(Key, usize, M)>,
 }
 
 impl<M: Clone> Default for ModuleCache<M> {
     fn default() -> Self {
-        ModuleCache { entries: VecDeque::new(), bytes: 0 }
+        ModuleCache { kept: None }
     }
 }
 
@@ -42,22 +40,29 @@ impl<M: Clone> ModuleCache<M> {
             return None;
         }
         let k = key(engine, wasm);
-        self.entries.iter().find(|(ek, len, _)| *ek == k && *len == wasm.len()).map(|(_, _, m)| m.clone())
+        self.kept.iter().find(|(ek, len, _)| *ek == k && *len == wasm.len()).map(|(_, _, m)| m.clone())
     }
 
-    /// Keeps a module compiled from `wasm` (if it is large enough to be worth it).
+    /// At a case's start: the kept module goes unless the case is of it (a
+    /// column that moved on to other modules does not hold the code of one
+    /// it is done with; `wasm`: the case's module, if it has one).
+    pub fn forget_other(&mut self, engine: (u16, Option<u64>), wasm: Option<&[u8]>) {
+        let same = match (&self.kept, wasm) {
+            (Some((k, len, _)), Some(w)) => *len == w.len() && *k == key(engine, w),
+            _ => false,
+        };
+        if !same {
+            self.kept = None;
+        }
+    }
+
+    /// Keeps a module compiled from `wasm` (if it is large enough to be
+    /// worth it) in place of the one kept before.
     pub fn put(&mut self, engine: (u16, Option<u64>), wasm: &[u8], module: M) {
-        if wasm.len() < SMALLEST || wasm.len() > TOTAL || self.get(engine, wasm).is_some() {
+        if wasm.len() < SMALLEST || wasm.len() > LARGEST || self.get(engine, wasm).is_some() {
             return;
         }
-        while self.bytes + wasm.len() > TOTAL {
-            match self.entries.pop_front() {
-                Some((_, len, _)) => self.bytes -= len,
-                None => break,
-            }
-        }
-        self.bytes += wasm.len();
-        self.entries.push_back((key(engine, wasm), wasm.len(), module));
+        self.kept = Some((key(engine, wasm), wasm.len(), module));
     }
 }
 
@@ -66,7 +71,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn large_modules_are_kept_per_engine_and_the_oldest_go_first() {
+    fn large_modules_are_kept_per_engine_and_only_the_latest() {
         let mut c: ModuleCache<u32> = ModuleCache::default();
         let big = vec![7u8; 100 << 10];
         let small = vec![7u8; 100];
@@ -78,10 +83,22 @@ mod tests {
         let mut other = big.clone();
         other[5] = 8;
         assert_eq!(c.get((0, None), &other), None);
-        // Past the total, the oldest entry goes.
-        let huge = vec![1u8; TOTAL - (50 << 10)];
-        c.put((0, None), &huge, 3);
+        // Another module takes its place.
+        let next = vec![1u8; 200 << 10];
+        c.put((0, None), &next, 3);
         assert_eq!(c.get((0, None), &big), None);
-        assert_eq!(c.get((0, None), &huge), Some(3));
+        assert_eq!(c.get((0, None), &next), Some(3));
+        let huge = vec![1u8; LARGEST + 1];
+        c.put((0, None), &huge, 4);
+        assert_eq!((c.get((0, None), &huge), c.get((0, None), &next)), (None, Some(3)), "too large to keep");
+        // A case of the same module keeps it; one of another module (or of
+        // none) lets it go.
+        c.forget_other((0, None), Some(&next));
+        assert_eq!(c.get((0, None), &next), Some(3));
+        c.forget_other((0, None), Some(&small));
+        assert_eq!(c.get((0, None), &next), None);
+        c.put((0, None), &next, 3);
+        c.forget_other((0, None), None);
+        assert_eq!(c.get((0, None), &next), None);
     }
 }

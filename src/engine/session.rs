@@ -56,6 +56,7 @@ impl<B: Backend> Engine for Embedded<B> {
                     Some(Ok(l)) => Some(l),
                     None => None,
                 };
+                self.modules.forget_other(key, plan.wasm.as_deref());
                 let mut session = Session::new(backend.store(engine, &plan.host), plan);
                 session.cache = Some((&mut self.modules, key));
                 session.run(from, emit)

@@ -10,6 +10,7 @@
 //! engine process's loop: its window, restarts and blame).
 
 mod conn;
+mod resident;
 mod weight;
 mod worker;
 #[cfg(test)]
@@ -47,6 +48,9 @@ pub struct RunOptions {
     /// An address-space limit (RLIMIT_AS) on every engine process and
     /// browser driver the run starts (`probe`'s measures under a limit).
     pub address_space: Option<u64>,
+    /// The whole run's resident ceiling for cells that may take much
+    /// memory (see `resident`; None: none, as `run` has).
+    pub resident_limit: Option<u64>,
 }
 
 impl RunOptions {
@@ -60,6 +64,7 @@ impl RunOptions {
             serve_addr: ([127, 0, 0, 1], 0).into(),
             memory_budget: crate::budget::default_budget(),
             address_space: None,
+            resident_limit: None,
         }
     }
 }
@@ -164,7 +169,9 @@ fn over_budget(case: &Case, column: &Column, budget: Option<u64>) -> Option<Stri
 /// The browser sessions it opens are entered in `sessions`: the caller
 /// closes any left open when the run has ended or been stopped.
 pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, opts: RunOptions, tx: mpsc::UnboundedSender<RunEvent>, sessions: Arc<crate::transport::browser::OpenSessions>) {
-    let (units, weight) = heavy_weights(&cases, opts.memory_budget);
+    // The weights a committing column gives (the raised priority of a
+    // request line, shared by every column, follows them).
+    let (units, weight) = heavy_weights(&cases, opts.memory_budget, true);
     // Each request line is serialized once and shared by every engine.
     let mut lines: BTreeMap<usize, Arc<str>> = BTreeMap::new();
     // The run's large modules, each written once (see `transport::modules`).
@@ -203,9 +210,11 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let cores = Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
     let server = Arc::new(conn::SharedServer { sessions, ..Default::default() });
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
+    let ceiling = opts.resident_limit.map(resident::Ceiling::new);
     let weight = Arc::new(weight);
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
+        let weight = if spec.grow_commits { weight.clone() } else { Arc::new(heavy_weights(&cases, opts.memory_budget, false).1) };
         let queue = Arc::new(Mutex::new(queue));
         let started = Arc::new(Mutex::new(Availability::Unknown));
         let cells = queue.lock().unwrap().len().max(1);
@@ -229,6 +238,7 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
                 server: server.clone(),
                 big: big.clone(),
                 weight: weight.clone(),
+                ceiling: ceiling.clone(),
                 live: live.clone(),
             };
             tasks.push(tokio::spawn(w.run()));

@@ -39,20 +39,26 @@ pub(super) fn memory_heavy(case: &Case) -> bool {
         })
 }
 
-/// What memory-heavy cases take of the memory budget, as permits of one
-/// MiB: the budget's whole when a case does not say how far its memories
-/// reach (so such cases run one at a time across the whole run, every
-/// engine together, and their budgets never overlap), else that bound and
-/// 256 MiB for the engine itself. So the fuzzer's 4 GiB grows run four at a
-/// time in a 19 GiB budget. Without a budget, one at a time. Returns the
+/// What memory-heavy cases take of the memory budget on a column, as
+/// permits of one MiB: the budget's whole when a case does not say how far
+/// its memories reach (so such cases run one at a time across the whole
+/// run, every engine together, and their budgets never overlap), else that
+/// bound and 256 MiB for the engine itself. So the fuzzer's 4 GiB grows run
+/// four at a time in a 19 GiB budget. Without a budget, one at a time.
+/// `commits`: the column commits what its memories grow to (the registry's
+/// `grow_commits`); on one that does not, a case that says what it
+/// `needs_memory` (what a committing engine commits) takes nothing: its
+/// grows reserve address space (the fuzzer's bound, `commits_at_most`,
+/// holds on every column: its cases may fill what they grow). Returns the
 /// permits in all and each case's weight (0: not memory-heavy).
-pub(super) fn heavy_weights(cases: &[Case], budget: Option<u64>) -> (u32, Vec<u32>) {
+pub(super) fn heavy_weights(cases: &[Case], budget: Option<u64>, commits: bool) -> (u32, Vec<u32>) {
     const MIB: u64 = 1 << 20;
     let units = budget.map_or(1, |b| (b / MIB).clamp(1, u64::from(u32::MAX >> 4)) as u32);
     let weights = cases
         .iter()
         .map(|c| match (memory_heavy(c), budget, reach(c)) {
             (false, ..) => 0,
+            (true, ..) if !commits && c.commits_at_most.is_none() && c.needs_memory.is_some() => 0,
             (true, Some(_), Some(bytes)) => (bytes.saturating_add(256 * MIB).div_ceil(MIB)).clamp(1, u64::from(units)) as u32,
             (true, ..) => units,
         })

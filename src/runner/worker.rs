@@ -23,13 +23,19 @@ pub(super) struct InFlight {
     /// Each step's own time, as the engine said it.
     step_us: Vec<Option<u64>>,
     sent: Instant,
+    /// Its place under the run's resident ceiling, if it needs one.
+    admitted: Option<super::resident::Admission>,
 }
 
 impl InFlight {
     fn new(case: usize, steps: usize) -> InFlight {
-        InFlight { case, from: 0, outcomes: vec![None; steps], step_us: vec![None; steps], sent: Instant::now() }
+        InFlight { case, from: 0, outcomes: vec![None; steps], step_us: vec![None; steps], sent: Instant::now(), admitted: None }
     }
 }
+
+/// What a cell of a big module may take beyond its process, per byte of
+/// the module: wasmtime's process grew by 0.45 GB compiling a 31 MiB module.
+const CLAIM_PER_MODULE_BYTE: u64 = 16;
 
 pub(super) struct Worker {
     pub(super) spec: &'static Column,
@@ -53,6 +59,8 @@ pub(super) struct Worker {
     pub(super) big: Arc<tokio::sync::Semaphore>,
     /// What each case takes of it ([`heavy_weights`]), worked out once.
     pub(super) weight: Arc<Vec<u32>>,
+    /// The run's resident ceiling, if it has one.
+    pub(super) ceiling: Option<Arc<super::resident::Ceiling>>,
     /// How many of the engine's connections are still going: one that
     /// cannot start leaves its cells to the others while there are others
     /// (see [`Worker::start`]). Changed only under `queue`'s lock.
@@ -73,8 +81,12 @@ struct LoopState {
     front_since: Instant,
     /// The run's one place for a memory-heavy case, while this process has one.
     big: Option<tokio::sync::OwnedSemaphorePermit>,
-    /// A core, while this process has a case of a big module.
-    core: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// A core, while this process works on a big module (its sha256): kept
+    /// from one of the module's cases to the next, so that a process that
+    /// holds a big module's compiled code finishes with it before another
+    /// process starts on one (twenty columns each holding the code of a
+    /// 30 MiB module while they waited for a core held 5-10 GB).
+    core: Option<(tokio::sync::OwnedSemaphorePermit, String)>,
 }
 
 enum Start {
@@ -110,7 +122,29 @@ impl Worker {
     /// A case of a module big enough that compiling it takes a core for a
     /// long time ([`BIG_MODULE`] bytes or more).
     fn big_module(&self, case: usize) -> bool {
-        self.refs.get(&case).is_some_and(|m| m.len >= BIG_MODULE)
+        self.big_sha(case).is_some()
+    }
+
+    /// The sha256 of a case's module where it is big.
+    fn big_sha(&self, case: usize) -> Option<&str> {
+        self.refs.get(&case).filter(|m| m.len >= BIG_MODULE).map(|m| m.sha256.as_str())
+    }
+
+    /// What a cell may take under the resident ceiling: a memory-heavy
+    /// one its weight, one of a big module its compile; none for the rest.
+    fn claim(&self, case: usize) -> Option<u64> {
+        match (self.weight[case], self.refs.get(&case)) {
+            (w, _) if w > 0 => Some(u64::from(w) << 20),
+            (_, Some(m)) if m.len >= BIG_MODULE => Some(m.len as u64 * CLAIM_PER_MODULE_BYTE),
+            _ => None,
+        }
+    }
+
+    /// Whether the next case this process would take is of the big module
+    /// its core is for.
+    fn next_is_of(&self, st: &LoopState, sha: &str) -> bool {
+        let next = st.retry.front().map(|f| f.case).or_else(|| self.queue.lock().unwrap().front().copied());
+        next.is_some_and(|c| self.big_sha(c) == Some(sha))
     }
 
     /// The first queued case that is not memory-heavy.
@@ -185,8 +219,10 @@ impl Worker {
             if st.big.is_some() && !st.inflight.iter().any(|f| self.weight[f.case] > 0) {
                 st.big = None;
             }
-            if st.core.is_some() && !st.inflight.iter().any(|f| self.big_module(f.case)) {
-                st.core = None;
+            if let Some((_, sha)) = &st.core {
+                if !st.inflight.iter().any(|f| self.big_module(f.case)) && !self.next_is_of(&st, sha) {
+                    st.core = None;
+                }
             }
             let p = proc.as_mut().expect("started above");
             self.fill(p, &mut st).await;
@@ -301,12 +337,24 @@ impl Worker {
             }
             // A core for a big module's case, taken with nothing in flight
             // (before any memory permit: whoever holds one holds the other).
-            if self.big_module(f.case) && st.core.is_none() {
+            if let Some(sha) = self.big_sha(f.case).filter(|sha| st.core.as_ref().is_none_or(|(_, held)| held != sha)) {
                 if !st.inflight.is_empty() {
                     st.retry.push_front(f);
                     break;
                 }
-                st.core = Some(self.cores.clone().acquire_owned().await.expect("the semaphore is never closed"));
+                let sha = sha.to_string();
+                st.core = None;
+                st.core = Some((self.cores.clone().acquire_owned().await.expect("the semaphore is never closed"), sha));
+            }
+            if let (Some(ceiling), Some(claim), None) = (&self.ceiling, self.claim(f.case), &f.admitted) {
+                match ceiling.try_admit(claim) {
+                    Some(a) => f.admitted = Some(a),
+                    None if !st.inflight.is_empty() => {
+                        st.retry.push_front(f);
+                        break;
+                    }
+                    None => f.admitted = Some(ceiling.admit(claim).await),
+                }
             }
             if self.weight[f.case] > 0 {
                 match self.permit(f, st).await {
@@ -526,7 +574,7 @@ impl Worker {
         for o in &mut outcomes[died + 1..next] {
             *o = Some(Outcome::Skipped(why.clone()));
         }
-        Some(InFlight { case: f.case, from: next, outcomes, step_us: f.step_us.clone(), sent: f.sent })
+        Some(InFlight { case: f.case, from: next, outcomes, step_us: f.step_us.clone(), sent: f.sent, admitted: None })
     }
 }
 
