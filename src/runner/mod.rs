@@ -5,7 +5,8 @@
 //! Results come out as a stream of [`RunEvent`]s, one per finished cell.
 //!
 //! The parts: this file (options, events, the run), `weight` (which cases
-//! are heavy and what of the memory budget they take), `conn` (a
+//! are heavy and what of the memory budget they take), `resident` (the
+//! run's resident ceiling for the cells that may take much memory), `conn` (a
 //! connection to one engine process or browser session), `worker` (one
 //! engine process's loop: its window, restarts and blame).
 
