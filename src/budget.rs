@@ -94,11 +94,13 @@ pub fn default_budget() -> Option<u64> {
     Some(available.saturating_sub(2 << 30).min(total / 10 * 8).max(1 << 30))
 }
 
-/// The audit's resident ceiling by default: a quarter of the machine's
-/// memory (6 GiB on a 24 GiB machine), so that auditing big modules on
-/// every column leaves the machine to its user.
+/// The audit's resident ceiling by default: a third of the machine's
+/// memory (8 GiB on a 24 GiB machine), so that auditing big modules on
+/// every column leaves the machine to its user. (A quarter held two cores'
+/// big cells to one at a time, as twenty columns' processes and three
+/// browsers hold 6-8 GB between them: 10-11 minutes instead of 8-10.)
 pub fn default_resident_limit() -> Option<u64> {
-    meminfo("MemTotal:").map(|t| t / 4)
+    meminfo("MemTotal:").map(|t| t / 3)
 }
 
 /// Resident bytes of `pid` and every process below it (a browser's
