@@ -85,6 +85,8 @@ pub struct ModuleInfo {
     imports: Vec<(String, String)>,
     memory_exports: Vec<String>,
     page_size: u64,
+    /// The memory's declared initial size in bytes.
+    initial_bytes: u64,
 }
 
 /// A runtime with its one module loaded; freed with the module.
@@ -94,6 +96,8 @@ struct RuntimeInner {
     /// The module's bytes (wasm3 keeps pointers into them) and what the
     /// tool read from them.
     info: W3Module,
+    /// The most bytes the tool has seen the memory hold (see `size`).
+    seen_bytes: std::cell::Cell<u64>,
 }
 
 impl Drop for RuntimeInner {
@@ -153,7 +157,7 @@ unsafe extern "C" fn stub(_: sys::IM3Runtime, ctx: sys::IM3ImportContext, _: *mu
 }
 
 fn read_info(bytes: &[u8]) -> std::result::Result<ModuleInfo, String> {
-    let mut info = ModuleInfo { bytes: bytes.into(), imports: Vec::new(), memory_exports: Vec::new(), page_size: 65536 };
+    let mut info = ModuleInfo { bytes: bytes.into(), imports: Vec::new(), memory_exports: Vec::new(), page_size: 65536, initial_bytes: 0 };
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| e.to_string())? {
             wasmparser::Payload::ImportSection(r) => {
@@ -165,6 +169,7 @@ fn read_info(bytes: &[u8]) -> std::result::Result<ModuleInfo, String> {
             wasmparser::Payload::MemorySection(r) => {
                 for m in r.into_iter().flatten().take(1) {
                     info.page_size = m.page_size_log2.map_or(65536, |p| 1u64 << p);
+                    info.initial_bytes = m.initial.saturating_mul(info.page_size);
                 }
             }
             wasmparser::Payload::ExportSection(r) => {
@@ -213,7 +218,7 @@ impl super::session::Store for Wasm3Store {
     }
 
     fn compile(&mut self, wasm: &[u8]) -> Result<W3Module> {
-        let info = read_info(wasm).unwrap_or_else(|_| ModuleInfo { bytes: wasm.into(), imports: vec![], memory_exports: vec![], page_size: 65536 });
+        let info = read_info(wasm).unwrap_or_else(|_| ModuleInfo { bytes: wasm.into(), imports: vec![], memory_exports: vec![], page_size: 65536, initial_bytes: 0 });
         let module = self.parse(&info.bytes).map_err(|message| Fault::Error { message })?;
         // SAFETY: parsed and not loaded: freed here.
         unsafe { sys::m3_FreeModule(module) };
@@ -241,7 +246,7 @@ impl super::session::Store for Wasm3Store {
                 sys::m3_FreeRuntime(raw);
                 return Err(Fault::Error { message });
             }
-            let instance = W3Instance(Rc::new(RuntimeInner { raw, module: parsed, info: module.clone() }));
+            let instance = W3Instance(Rc::new(RuntimeInner { raw, module: parsed, info: module.clone(), seen_bytes: module.0.initial_bytes.into() }));
             for (m, n, e) in imports {
                 let (mc, nc) = (cstring(m), cstring(n));
                 let linked = match e {
@@ -357,13 +362,28 @@ impl super::session::Store for Wasm3Store {
         let pages = u32::try_from(prev + delta).map_err(|_| Fault::error(format!("{} pages do not fit wasm3's u32 page count", prev + delta)))?;
         // SAFETY: a live runtime.
         check(unsafe { ResizeMemory(memory.0 .0.raw, pages) }).map_err(|message| Fault::Error { message })?;
+        let inner = &memory.0 .0;
+        inner.seen_bytes.set(u64::from(pages) * inner.info.0.page_size);
         Ok(prev)
     }
 
+    /// wasm3's API gives a memory's length as a u32 (`m3_GetMemorySize`),
+    /// so a 4 GiB memory reads as 0 bytes; a host grow from there computed
+    /// its new size from 0 and shrank the memory (the audit's search went
+    /// from 65536 pages to 32768 and on). A memory never shrinks: its length
+    /// is the one, of those the u32 can stand for, at least the most this
+    /// backend has seen it hold (the declared initial size, or what a host
+    /// grow made). (A memory declared with 0 pages that wasm grows to
+    /// exactly 4 GiB before the host first looks still reads 0.)
     fn size(&mut self, memory: &W3Memory) -> u64 {
+        let inner = &memory.0 .0;
         // SAFETY: a live runtime.
-        let bytes = unsafe { sys::m3_GetMemorySize(memory.0 .0.raw) } as u64;
-        bytes / memory.0 .0.info.0.page_size
+        let mut bytes = unsafe { sys::m3_GetMemorySize(inner.raw) } as u64;
+        while bytes < inner.seen_bytes.get() {
+            bytes += 1 << 32;
+        }
+        inner.seen_bytes.set(bytes);
+        bytes / inner.info.0.page_size
     }
 
     fn read(&mut self, memory: &W3Memory, offset: u64, len: u64) -> Result<Vec<u8>> {
