@@ -21,11 +21,15 @@ type Key = ((u16, Option<u64>), [u8; 32]);
 
 pub struct ModuleCache<M> {
     kept: Option<(Key, usize, M)>,
+    /// The current case's module (where its bytes are, its length) and its
+    /// key, hashed once per case (`forget_other`) rather than at each look.
+    /// Its bytes live as long as the case, so their address names them.
+    current: Option<(usize, usize, Key)>,
 }
 
 impl<M: Clone> Default for ModuleCache<M> {
     fn default() -> Self {
-        ModuleCache { kept: None }
+        ModuleCache { kept: None, current: None }
     }
 }
 
@@ -39,16 +43,25 @@ impl<M: Clone> ModuleCache<M> {
         if wasm.len() < SMALLEST {
             return None;
         }
-        let k = key(engine, wasm);
+        let k = self.key_of(engine, wasm);
         self.kept.iter().find(|(ek, len, _)| *ek == k && *len == wasm.len()).map(|(_, _, m)| m.clone())
+    }
+
+    /// The key of `wasm`: the current case's, if these are its bytes.
+    fn key_of(&self, engine: (u16, Option<u64>), wasm: &[u8]) -> Key {
+        match self.current {
+            Some((at, len, k)) if at == wasm.as_ptr() as usize && len == wasm.len() && k.0 == engine => k,
+            _ => key(engine, wasm),
+        }
     }
 
     /// At a case's start: the kept module goes unless the case is of it (a
     /// column that moved on to other modules does not hold the code of one
     /// it is done with; `wasm`: the case's module, if it has one).
     pub fn forget_other(&mut self, engine: (u16, Option<u64>), wasm: Option<&[u8]>) {
-        let same = match (&self.kept, wasm) {
-            (Some((k, len, _)), Some(w)) => *len == w.len() && *k == key(engine, w),
+        self.current = wasm.filter(|w| w.len() >= SMALLEST).map(|w| (w.as_ptr() as usize, w.len(), key(engine, w)));
+        let same = match (&self.kept, self.current) {
+            (Some((k, len, _)), Some((_, wlen, wk))) => *len == wlen && *k == wk,
             _ => false,
         };
         if !same {
@@ -62,7 +75,7 @@ impl<M: Clone> ModuleCache<M> {
         if wasm.len() < SMALLEST || wasm.len() > LARGEST || self.get(engine, wasm).is_some() {
             return;
         }
-        self.kept = Some((key(engine, wasm), wasm.len(), module));
+        self.kept = Some((self.key_of(engine, wasm), wasm.len(), module));
     }
 }
 
@@ -95,6 +108,12 @@ mod tests {
         // none) lets it go.
         c.forget_other((0, None), Some(&next));
         assert_eq!(c.get((0, None), &next), Some(3));
+        // The same bytes elsewhere are the same module (hashed, not the
+        // case's key by address); other bytes at the case's length are not.
+        assert_eq!(c.get((0, None), &next.clone()), Some(3));
+        let mut changed = next.clone();
+        changed[0] = 9;
+        assert_eq!(c.get((0, None), &changed), None);
         c.forget_other((0, None), Some(&small));
         assert_eq!(c.get((0, None), &next), None);
         c.put((0, None), &next, 3);

@@ -213,9 +213,11 @@ pub async fn run(cases: Arc<Vec<Case>>, cells: Vec<(usize, &'static Column)>, op
     let big = Arc::new(tokio::sync::Semaphore::new(units as usize));
     let ceiling = opts.resident_limit.map(resident::Ceiling::new);
     let weight = Arc::new(weight);
+    // And the weights a column that reserves what it grows gives, once.
+    let reserving = Arc::new(heavy_weights(&cases, opts.memory_budget, false).1);
     let mut tasks = Vec::new();
     for (spec, queue) in per_engine {
-        let weight = if spec.grow_commits { weight.clone() } else { Arc::new(heavy_weights(&cases, opts.memory_budget, false).1) };
+        let weight = if spec.grow_commits { weight.clone() } else { reserving.clone() };
         let queue = Arc::new(Mutex::new(queue));
         let started = Arc::new(Mutex::new(Availability::Unknown));
         let cells = queue.lock().unwrap().len().max(1);

@@ -133,9 +133,9 @@ impl Worker {
     /// What a cell may take under the resident ceiling: a memory-heavy
     /// one its weight, one of a big module its compile; none for the rest.
     fn claim(&self, case: usize) -> Option<u64> {
-        match (self.weight[case], self.refs.get(&case)) {
-            (w, _) if w > 0 => Some(u64::from(w) << 20),
-            (_, Some(m)) if m.len >= BIG_MODULE => Some(m.len as u64 * CLAIM_PER_MODULE_BYTE),
+        match self.weight[case] {
+            w if w > 0 => Some(u64::from(w) << 20),
+            _ if self.big_module(case) => Some(self.refs[&case].len as u64 * CLAIM_PER_MODULE_BYTE),
             _ => None,
         }
     }
@@ -343,6 +343,8 @@ impl Worker {
                     break;
                 }
                 let sha = sha.to_string();
+                // The core of the module before goes first: waiting for a
+                // second while holding one could leave every core held.
                 st.core = None;
                 st.core = Some((self.cores.clone().acquire_owned().await.expect("the semaphore is never closed"), sha));
             }
