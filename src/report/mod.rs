@@ -35,9 +35,16 @@ pub fn explain(cell: &CellEntry) -> String {
             if let (Verdict::Known, Some(r)) = (cell.verdict, &cell.reason) {
                 let _ = writeln!(out, "known divergence: {r}");
             }
-            for (i, s) in cell.steps.iter().enumerate().filter(|(_, s)| s.ok == Some(false)) {
-                let expected = s.expect.as_ref().map(|e| e.to_string()).unwrap_or_default();
-                let _ = writeln!(out, "step {} `{}`: expected {expected}, got {}", i + 1, s.step, terminal::short(s));
+            let ended = ended_by(cell);
+            for (i, s) in cell.steps.iter().enumerate().filter(|&(i, s)| s.ok == Some(false) || Some(i) == ended) {
+                if s.ok == Some(false) {
+                    let expected = s.expect.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                    let _ = writeln!(out, "step {} `{}`: expected {expected}, got {}", i + 1, s.step, terminal::short(s));
+                } else {
+                    // It met its expectation (`any`), but what it got is why
+                    // the steps after it never ran.
+                    let _ = writeln!(out, "step {} `{}` ended the case: {}", i + 1, s.step, terminal::short(s));
+                }
                 if let Some(m) = s.message() {
                     let _ = writeln!(out, "    message: {}", m.replace('\n', "\n             "));
                 }
@@ -45,6 +52,14 @@ pub fn explain(cell: &CellEntry) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+/// The step whose outcome made the rest of a failed cell skipped, when a
+/// later step failed for that: the one before the first skipped step.
+fn ended_by(cell: &CellEntry) -> Option<usize> {
+    let first_skipped = cell.steps.iter().position(|s| s.kind() == "skipped")?;
+    let failed_after = cell.steps[first_skipped..].iter().any(|s| s.ok == Some(false));
+    (failed_after && first_skipped > 0).then(|| first_skipped - 1)
 }
 
 pub mod html;
@@ -82,4 +97,29 @@ pub fn write_dir_with(doc: &crate::results::ResultsDoc, extras: &Extras, dir: &s
     write("index.html", html::render_page(&page))?;
     write("REPORT.md", markdown::render_page(&page))?;
     crate::results::write_json_atomically(&dir.join("results.json"), doc).context("cannot write results.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed cell whose later steps were skipped names the step that
+    /// ended it and what it got, though that step met its `expect: any`.
+    #[test]
+    fn a_failure_names_the_step_that_ended_the_case() {
+        let cell: CellEntry = serde_json::from_value(serde_json::json!({
+            "case": "c", "engine": "bun", "verdict": "fail", "ms": 1.0,
+            "steps": [
+                {"step": "glue start", "ok": true, "kind": "ok"},
+                {"step": "glue call f()", "kind": "crash", "message": "killed by signal 9", "expect": "any"},
+                {"step": "glue output", "ok": false, "kind": "skipped", "message": "an earlier step failed fatally", "expect": {"text": "x"}}
+            ]
+        }))
+        .unwrap();
+        let text = explain(&cell);
+        assert!(text.contains("step 2 `glue call f()` ended the case: crash"), "{text}");
+        assert!(text.contains("killed by signal 9"), "{text}");
+        assert!(text.contains("step 3 `glue output`: expected"), "{text}");
+        assert!(!text.contains("step 1"), "{text}");
+    }
 }
