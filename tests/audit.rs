@@ -174,3 +174,32 @@ fn an_expect_file_gates_the_audit() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("bad.yaml:3: unknown field `reach`"), "{}", text(&o));
 }
+
+/// On the JS columns the 16 GiB address-space limit is set on the whole
+/// engine (a shell's process, a browser's driver and all it starts), in a
+/// run of its own after the rest: every record answers `instances_16gib`,
+/// and an engine that cannot start under the limit answers 0 with its own
+/// failure as the text.
+#[test]
+fn the_js_columns_answer_instances_under_16_gib() {
+    #[path = "common/mod.rs"]
+    mod common;
+    let engines = ["node26", "deno"];
+    if !engines.iter().all(|e| common::available_or_skip(e)) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("audit");
+    let o = bin().args(["audit", module().to_str().unwrap(), "--engines", &engines.join(","), "--out", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for r in audit_json(&out) {
+        assert!(r.get("unanswered").and_then(|u| u.get("instances_16gib")).is_none(), "{r}");
+        let n = r["instances_16gib"].as_u64().unwrap_or_else(|| panic!("a count: {r}"));
+        // Node's V8 reserves 8 GiB per memory: the limit is there when fewer
+        // than the 100 of the unlimited count fit.
+        assert!(n < 100, "the limit was not applied: {r}");
+        let said = r["messages"].as_array().into_iter().flatten().any(|m| m.as_str().unwrap().starts_with("under a 16 GiB address space: "));
+        assert!(n > 0 || said, "0 with no reason: {r}");
+        assert_eq!(r["instances"], 100, "{r}");
+    }
+}

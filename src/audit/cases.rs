@@ -141,7 +141,7 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     ));
     out.push(instances(
         "instances-16gib.yaml",
-        "audit: how many instances of the module one engine process holds alive under a 16 GiB address-space limit (RLIMIT_AS on the whole process: the embedded columns)",
+        "audit: how many instances of the module one engine process holds alive under a 16 GiB address-space limit (RLIMIT_AS: on an embedded column the worker process the case runs in; on a JS column the whole engine, a shell's process or a browser's driver and all it starts, run for these cases after the others)",
         &format!("host:\n  address_space_bytes: {AS_LIMIT}\n"),
     ));
 

@@ -111,14 +111,69 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
     let cells: Vec<(usize, &'static Column)> = order.into_iter().flat_map(|c| columns.iter().map(move |e| (c, *e))).collect();
     let start = std::time::Instant::now();
     let mut progress = Progress::new(&cases, &cells);
-    let interrupted = runner::run_blocking(shared, cells, opts, |ev| {
+    let (limited, cells): (Vec<_>, Vec<_>) = cells.into_iter().partition(|&(c, col)| whole_process_limit(&cases[c], col, &opts));
+    let mut interrupted = runner::run_blocking(shared, cells, opts.clone(), |ev| {
         if let Some(entry) = collector.record(&ev) {
             progress.done(&entry.case, &entry.engine);
         }
         true
     });
+    if !interrupted && !limited.is_empty() {
+        interrupted = run_limited(&cases, limited, opts, &mut |ev| {
+            if let Some(entry) = collector.record(&ev) {
+                progress.done(&entry.case, &entry.engine);
+            }
+        });
+    }
     progress.bar.finish_and_clear();
     collector.finish(start.elapsed().as_secs_f64(), vec![], interrupted).with_context(|| format!("{}: cannot write", out.display()))
+}
+
+/// A case under an address-space limit on a column whose limit is set on
+/// its whole engine process (a JS shell's process, a browser's driver and
+/// all it starts), not on a worker for the one case. A browser at a remote
+/// WebDriver endpoint takes no limit from here: its cells stay unsupported.
+fn whole_process_limit(case: &crate::case::Case, column: &Column, opts: &RunOptions) -> bool {
+    use crate::engine::Launch;
+    let remote = opts.webdriver.iter().any(|(e, _)| e == column.id);
+    case.plan.host.address_space_bytes.is_some() && !remote && matches!(column.launch, Launch::Js(_) | Launch::Browser(_))
+}
+
+/// Runs the JS columns' cases under an address-space limit after the rest:
+/// the same cases, in processes (pages) of their own started under the
+/// limit. An engine that does not start under it holds no instance: its
+/// cells say so, with its own failure as the engine's text. Returns whether
+/// the run was interrupted.
+fn run_limited(cases: &[crate::case::Case], cells: Vec<(usize, &'static Column)>, mut opts: RunOptions, record: &mut dyn FnMut(&runner::RunEvent)) -> bool {
+    use crate::outcome::Outcome;
+    let mut limit = None;
+    let unlimited: Vec<crate::case::Case> = cases
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            limit = limit.or(Arc::make_mut(&mut c.plan).host.address_space_bytes.take());
+            c
+        })
+        .collect();
+    opts.address_space = limit;
+    let shown = limit.map(crate::budget::show).unwrap_or_default();
+    runner::run_blocking(Arc::new(unlimited), cells, opts, |ev| {
+        match ev {
+            // The column's version is the main run's, and it is available.
+            runner::RunEvent::Started { .. } | runner::RunEvent::Unavailable { .. } => {}
+            runner::RunEvent::NotRun { case, engine, verdict: crate::diff::Verdict::Unavailable, reason } => {
+                let mut outcomes = vec![Outcome::Error(
+                    crate::case::ErrorKind::Resource,
+                    format!("the engine did not start under a {shown} address-space limit (RLIMIT_AS on its whole process): {reason}"),
+                )];
+                outcomes.resize(cases[case].steps.len().max(1), Outcome::Skipped("the engine did not start".into()));
+                let run = runner::CellRun { case, engine, outcomes, ms: 0.0, engine_us: None, step_us: vec![], cpu_us: None, cross_origin_isolated: None };
+                record(&runner::RunEvent::Cell(run));
+            }
+            other => record(&other),
+        }
+        true
+    })
 }
 
 /// The audit's progress bar (on a terminal): cells done of all, and what it

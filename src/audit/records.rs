@@ -177,10 +177,17 @@ pub fn records(modules: &[Module], doc: &ResultsDoc, run_timeout: f64) -> Vec<Re
             if let Some(c) = cell("instances-16gib", &mut r, &["instances_16gib"]) {
                 let steps = Steps::new(c, limit);
                 // A module the engine refuses has no live instance: 0, and
-                // the refusal is the engine's text (it is in `messages` once).
+                // the refusal is the engine's text (it is in `messages` once);
+                // one it instantiates but not under the limit (an engine that
+                // does not start in 16 GiB) says why here.
                 match steps.said(0, |o| matches!(o, StepOutcome::Returns { .. })) {
                     Said::Yes => r.instances_16gib = count(&c.steps[0].outcome),
-                    Said::No(_) => r.instances_16gib = Some(0),
+                    Said::No(text) => {
+                        if r.instantiates != Some(false) {
+                            r.messages.push(format!("under a 16 GiB address space: {text}"));
+                        }
+                        r.instances_16gib = Some(0);
+                    }
                     Said::NotAnswered(why) => r.not_answered(&["instances_16gib"], &why),
                 }
             }

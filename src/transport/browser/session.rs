@@ -53,11 +53,20 @@ impl Session {
     }
 }
 
+/// How long a session may take to open under an address-space limit: a
+/// browser that cannot live in it never comes up (Firefox under 16 GiB:
+/// no answer in 90 s, twice), one that can opens in seconds.
+const LIMITED_SESSION_LIMIT: Duration = Duration::from_secs(30);
+
 /// A session on a local driver is tried twice (a fresh driver each time):
-/// a browser can fail to come up once on a loaded machine. A driver that
+/// a browser can fail to come up once on a loaded machine; once, for
+/// [`LIMITED_SESSION_LIMIT`], under an address-space limit. A driver that
 /// does not start at all has had its attempts in `start_driver`.
 pub(super) async fn open_session(browser: Browser, setup: &Setup, budget: Option<u64>, sessions: &Arc<OpenSessions>) -> anyhow::Result<(Session, String)> {
-    let tries = if matches!(setup, Setup::Local { .. }) { 2 } else { 1 };
+    let tries = match setup {
+        Setup::Local { address_space: None, .. } => 2,
+        _ => 1,
+    };
     let mut why = Vec::new();
     for _ in 0..tries {
         let driver = start_driver(&browser, setup, budget).await?;
@@ -78,7 +87,11 @@ async fn open_session_on(browser: Browser, setup: &Setup, driver: Driver, sessio
     // A browser that never comes up (one under an address-space limit it
     // cannot live in) must not hold the run: the session gets a time limit.
     let mut builder = ClientBuilder::new(super::open::connector()?);
-    let limit = if matches!(setup, Setup::Remote { .. }) { REMOTE_SESSION_LIMIT } else { SESSION_LIMIT };
+    let limit = match setup {
+        Setup::Remote { .. } => REMOTE_SESSION_LIMIT,
+        Setup::Local { address_space: Some(_), .. } => LIMITED_SESSION_LIMIT,
+        Setup::Local { .. } => SESSION_LIMIT,
+    };
     let client = tokio::time::timeout(limit, builder.capabilities(caps).connect(&driver.url))
         .await
         .map_err(|_| anyhow!("cannot open a {} session at {}: no answer in {} s", browser.id, driver.url, limit.as_secs()))?
