@@ -83,21 +83,43 @@ const pageOnly = (req) => (req.plan.actions || []).some((a) => a && typeof a ===
 const inWorker = (req) => Boolean(HARNESS_URL) && typeof Worker === 'function' && !pageOnly(req);
 
 // Runs `requests` in order: each run of consecutive cases that can go to
-// the case worker there, the others in the page.
+// the case worker there (a run of a large module's cases on its own), the
+// others in the page.
 async function runInPage(requests, events) {
+  const large = (req) => (req.module ? req.module.sha256 : null);
+  const key = (req) => (inWorker(req) ? `worker ${large(req) || ''}` : 'page');
   let i = 0;
   while (i < requests.length) {
-    const here = inWorker(requests[i]);
+    const here = key(requests[i]);
     let j = i;
-    while (j < requests.length && inWorker(requests[j]) === here) j += 1;
+    while (j < requests.length && key(requests[j]) === here) j += 1;
     const run = requests.slice(i, j);
-    if (here) await runInWorker(run, events);
-    else await runBatch(run, 4, events);
+    if (here === 'page') await runBatch(run, 4, events);
+    else {
+      recycleCaseWorker(large(requests[i]));
+      await runInWorker(run, events);
+    }
     i = j;
   }
 }
 
 let caseWorker = null;
+// The large module (by hash) the case worker has run cases of, if any.
+let caseWorkerModule = null;
+
+// A case worker that ran a large module's cases ends when cases of another
+// module come: with the module's compiled code it holds what those cases
+// left for a garbage collector that Firefox and WebKit pages cannot call
+// (WebKit's web process held 2 GB between an audit's modules); a fresh
+// worker costs milliseconds. Consecutive cases of the module keep it (and
+// its compiled module).
+function recycleCaseWorker(sha) {
+  if (caseWorker && caseWorkerModule && caseWorkerModule !== sha) {
+    caseWorker.terminate();
+    caseWorker = null;
+  }
+  if (sha || !caseWorker) caseWorkerModule = sha;
+}
 function runInWorker(requests, events) {
   return new Promise((resolve) => {
     let at = 0; // the request running
