@@ -139,29 +139,6 @@ impl fmt::Display for Pattern {
     }
 }
 
-impl Expect {
-    /// JSON as results.json shows it (`{"returns": [-1]}`, `"ok"`).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            Expect::Ok => json!("ok"),
-            Expect::Any => json!("any"),
-            Expect::Returns(v) => json!({ "returns": v.iter().map(|v| v.to_json()).collect::<Vec<_>>() }),
-            Expect::Pages(p) => json!({ "pages": p }),
-            Expect::Bytes(b) => json!({ "bytes": hex_bytes::encode(b) }),
-            Expect::Trap(t) => json!({ "trap": t.name() }),
-            Expect::Error(e) => json!({ "error": e.name() }),
-            Expect::OneOf(list) => json!({ "one_of": list.iter().map(|e| e.to_json()).collect::<Vec<_>>() }),
-            Expect::Results(p) => json!({ "returns": p.iter().map(|p| match p {
-                Pattern::Val(v) => v.to_json(),
-                other => other.to_string().into(),
-            }).collect::<Vec<_>>() }),
-            Expect::TrapAny => json!({ "trap": "any" }),
-            Expect::Text(t) => json!({ "text": t }),
-        }
-    }
-}
-
 impl fmt::Display for Expect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -20,7 +20,7 @@ pub fn render(doc: &ResultsDoc) -> anyhow::Result<String> {
                         (Some(true), _) | (_, Verdict::Known) => TestCaseStatus::success(),
                         _ => {
                             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                            st.set_message(format!("expected {}, got {}", s.expect.as_ref().map(|e| e.to_string()).unwrap_or_default(), super::terminal::short(s)));
+                            st.set_message(format!("expected {}, got {}", s.expect.as_ref().map(|e| e.to_json().to_string()).unwrap_or_default(), super::terminal::short(s)));
                             st.set_type(cell.verdict.name());
                             if let Some(m) = s.message() {
                                 st.set_description(m);

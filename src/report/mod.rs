@@ -38,7 +38,7 @@ pub fn explain(cell: &CellEntry) -> String {
             let ended = ended_by(cell);
             for (i, s) in cell.steps.iter().enumerate().filter(|&(i, s)| s.ok == Some(false) || Some(i) == ended) {
                 if s.ok == Some(false) {
-                    let expected = s.expect.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                    let expected = s.expect.as_ref().map(|e| e.to_json().to_string()).unwrap_or_default();
                     let _ = writeln!(out, "step {} `{}`: expected {expected}, got {}", i + 1, s.step, terminal::short(s));
                 } else {
                     // It met its expectation (`any`), but what it got is why

@@ -3,7 +3,7 @@
 //! function here and a line in [`page`]; Markdown and HTML render it.
 
 use super::section::*;
-use super::terminal::{expect_text, short};
+use super::terminal::short;
 use super::view::{group_letter, Has, Holds, View};
 use crate::diff::Verdict;
 use crate::results::rundiff::Change;
@@ -185,7 +185,7 @@ fn details(view: &View) -> Vec<serde_json::Value> {
         let case_steps: &[CaseStep] = r.case.map(|c| c.steps.as_slice()).unwrap_or_default();
         let steps: Vec<serde_json::Value> = case_steps
             .iter()
-            .map(|s| json!({ "step": s.step, "expect": expect_text(&s.expect), "message": s.message, "claim": s.claim.as_ref().map(expect_text), "line": s.line }))
+            .map(|s| json!({ "step": s.step, "expect": s.expect.to_string(), "message": s.message, "claim": s.claim.as_ref().map(ToString::to_string), "line": s.line }))
             .collect();
         let mut strings: Vec<String> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();

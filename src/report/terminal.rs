@@ -33,24 +33,6 @@ pub fn same_outcome(a: &StepEntry, b: &StepEntry) -> bool {
     a.outcome.same(&b.outcome)
 }
 
-pub fn expect_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::Array(items) if k == "one_of" => {
-                    format!("one of {}", items.iter().map(expect_text).collect::<Vec<_>>().join(" | "))
-                }
-                serde_json::Value::Array(items) => items.iter().map(field_text).collect::<Vec<_>>().join(", "),
-                other => format!("{k} {}", field_text(other)),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    }
-}
-
 fn marker(cell: &CellEntry, step: &StepEntry) -> &'static str {
     match (cell.verdict, step.ok) {
         (Verdict::Fail, Some(false)) => "✗ ",
@@ -235,7 +217,7 @@ fn divergent_rows(doc: &ResultsDoc) -> Vec<DivRow> {
                 continue;
             }
             let (_, first) = here[0];
-            let expected = first.expect.as_ref().map(expect_text).unwrap_or_default();
+            let expected = first.expect.as_ref().map(ToString::to_string).unwrap_or_default();
             let texts = engines
                 .iter()
                 .map(|e| match cells.iter().find(|c| c.engine == *e) {

@@ -3,7 +3,7 @@
 //! the message matrix, the limits table and the seed claims.
 
 use crate::outcome::Outcomes as _;
-use super::terminal::{expect_text, same_outcome, short};
+use super::terminal::{same_outcome, short};
 use crate::diff::Verdict;
 use crate::results::{CaseEntry, CaseStep, CellEntry, EngineEntry, ResultsDoc, StepEntry, StepOutcome};
 use std::collections::BTreeMap;
@@ -15,6 +15,8 @@ pub struct Row<'a> {
     /// The group it is shown under (its first tag, else its directory).
     pub group: String,
     pub tags: Vec<String>,
+    /// The report tables its tags give it (read once from `tags`).
+    pub tables: Vec<TableTag>,
     /// The step the row shows: the first where engines differ or a cell
     /// fails its case, else the last step.
     pub step: Option<usize>,
@@ -218,6 +220,30 @@ pub fn family(e: &EngineEntry) -> String {
         .unwrap_or_else(|| e.id.clone())
 }
 
+/// A tag that gives its cases a table of the report's own (README: the
+/// case format's `tags`, the report's sections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableTag {
+    /// `limits`: a `vary` sweep; the limits table shows per column the
+    /// largest variant that went through and the first that did not.
+    Limits,
+    /// `seed-claim`: a claim of the guide the project grew from; the claims
+    /// table says whether it holds on each column.
+    SeedClaim,
+}
+
+impl TableTag {
+    pub const ALL: [TableTag; 2] = [TableTag::Limits, TableTag::SeedClaim];
+
+    /// The word a case file writes in its `tags`.
+    pub const fn word(self) -> &'static str {
+        match self {
+            TableTag::Limits => "limits",
+            TableTag::SeedClaim => "seed-claim",
+        }
+    }
+}
+
 /// The memory features the feature table decides, each by the cases whose
 /// id starts with one of its prefixes or that carry one of its tags.
 pub const FEATURES: &[(&str, &[&str], &[&str])] = &[
@@ -387,8 +413,8 @@ fn rows<'a>(doc: &'a ResultsDoc, engines: &[&EngineEntry]) -> Vec<Row<'a>> {
             .or_else(|| first_step.map(|s| s.step.clone()))
             .unwrap_or_default();
         let expected = step
-            .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| expect_text(&s.expect)))
-            .or_else(|| first_step.and_then(|s| s.expect.as_ref()).map(expect_text))
+            .and_then(|i| case.and_then(|c| c.steps.get(i)).map(|s| s.expect.to_string()))
+            .or_else(|| first_step.and_then(|s| s.expect.as_ref()).map(ToString::to_string))
             .unwrap_or_default();
         let mut sigs: Vec<Vec<StepOutcome>> = Vec::new();
         let agree = cells
@@ -406,7 +432,8 @@ fn rows<'a>(doc: &'a ResultsDoc, engines: &[&EngineEntry]) -> Vec<Row<'a>> {
             .collect();
         let tags: Vec<String> = case.map(|c| c.tags.clone()).unwrap_or_default();
         let group = tags.first().cloned().unwrap_or_else(|| id.split('/').next().unwrap_or(id).to_string());
-        rows.push(Row { id, case, group, tags, step, step_label, expected, cells, agree });
+        let tables = TableTag::ALL.into_iter().filter(|t| tags.iter().any(|w| w == t.word())).collect();
+        rows.push(Row { id, case, group, tags, tables, step, step_label, expected, cells, agree });
     }
     // `vary` variants in the order of their values (8192 before 16384).
     rows.sort_by(|a, b| {
@@ -487,7 +514,7 @@ fn messages(rows: &[Row], n: usize) -> Vec<MessageRow> {
 /// and the first that did not.
 fn limits(rows: &[Row], n: usize) -> Vec<LimitRow> {
     let mut limit_groups: BTreeMap<&str, Vec<(&str, &Row)>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.tags.iter().any(|t| t == "limits")) {
+    for r in rows.iter().filter(|r| r.tables.contains(&TableTag::Limits)) {
         let (base, variant) = split_variant(r.id);
         limit_groups.entry(base).or_default().push((variant, r));
     }
@@ -532,7 +559,7 @@ fn limits(rows: &[Row], n: usize) -> Vec<LimitRow> {
 fn claims<'a>(rows: &[Row<'a>]) -> Vec<ClaimRow<'a>> {
     rows
         .iter()
-        .filter(|r| r.tags.iter().any(|t| t == "seed-claim"))
+        .filter(|r| r.tables.contains(&TableTag::SeedClaim))
         .map(|r| {
             let has_claims = r.case.is_some_and(|c| c.steps.iter().any(|s| s.claim.is_some()));
             let per_engine = r

@@ -209,7 +209,7 @@ fn step_entry((action, step): (&Action, &Step), outcome: &Outcome, ok: Option<bo
         step: step.label(action),
         ok,
         outcome: outcome.into(),
-        expect: Some(step.expect.to_json()),
+        expect: Some(super::Expected::from(&step.expect)),
         claim_ok: step.claim.as_ref().and_then(|c| c.check(outcome)),
         ms: us.map(|us| round3(us as f64 / 1000.0)),
     }
@@ -226,7 +226,7 @@ fn round3(x: f64) -> f64 {
 /// `unsupported`); then, when the harness itself did not end `OK`, a step
 /// `harness` that says why.
 fn subtest_steps(s: &Subtests) -> Vec<StepEntry> {
-    let step = |name: &str, ok: bool, outcome: StepOutcome| StepEntry { step: name.to_string(), ok: Some(ok), outcome, expect: Some("ok".into()), claim_ok: None, ms: None };
+    let step = |name: &str, ok: bool, outcome: StepOutcome| StepEntry { step: name.to_string(), ok: Some(ok), outcome, expect: Some(super::Expected::Word("ok".into())), claim_ok: None, ms: None };
     let mut out: Vec<StepEntry> = s
         .tests
         .iter()

@@ -13,14 +13,16 @@ pub mod limits;
 pub mod measures;
 mod merge;
 pub mod rundiff;
+mod expected;
 mod step;
 
 pub use collector::{write_json_atomically, Collector};
 pub use merge::merge;
+pub use expected::Expected;
 pub use step::{StepEntry, StepOutcome};
 
 use anyhow::{anyhow, Context};
-use crate::case::{Case, Expect, Form};
+use crate::case::{Case, Form};
 use crate::diff::Verdict;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -115,9 +117,9 @@ pub struct CaseEntry {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CaseStep {
     pub step: String,
-    pub expect: serde_json::Value,
+    pub expect: Expected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<serde_json::Value>,
+    pub claim: Option<Expected>,
     /// The failure text the case gives (.wast assertion messages): shown
     /// beside the engines' texts, never compared (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,8 +156,8 @@ impl CaseEntry {
                 .steps()
                 .map(|(a, s)| CaseStep {
                     step: s.label(a),
-                    expect: s.expect.to_json(),
-                    claim: s.claim.as_ref().map(Expect::to_json),
+                    expect: Expected::from(&s.expect),
+                    claim: s.claim.as_ref().map(Expected::from),
                     message: s.message.clone(),
                     line: (s.line > 0).then_some(s.line),
                     grows: a.grows(),

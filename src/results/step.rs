@@ -130,7 +130,7 @@ pub struct StepEntry {
     pub ok: Option<bool>,
     pub outcome: StepOutcome,
     /// What the case expects (extension: `"ok"`, `{"returns": [-1]}`, ...).
-    pub expect: Option<Value>,
+    pub expect: Option<super::Expected>,
     /// Whether the outcome met the step's `claim` (extension; only on steps
     /// that have one).
     pub claim_ok: Option<bool>,
@@ -171,7 +171,7 @@ struct StepWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     values: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    expect: Option<Value>,
+    expect: Option<super::Expected>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claim_ok: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +179,7 @@ struct StepWire {
 }
 
 impl StepWire {
-    fn of(step: &str, ok: Option<bool>, o: &StepOutcome, expect: Option<Value>, claim_ok: Option<bool>, ms: Option<f64>) -> StepWire {
+    fn of(step: &str, ok: Option<bool>, o: &StepOutcome, expect: Option<super::Expected>, claim_ok: Option<bool>, ms: Option<f64>) -> StepWire {
         StepWire {
             step: step.to_string(),
             ok,
@@ -270,7 +270,7 @@ mod tests {
         let trap = StepOutcome::Trap { trap: TrapKind::OutOfBounds, message: "oob".into() };
         assert_eq!(serde_json::to_string(&trap).unwrap(), r#"{"kind":"trap","message":"oob","trap":"out_of_bounds"}"#);
         for (outcome, json) in cases {
-            let entry = StepEntry { step: "s".into(), ok: Some(true), outcome, expect: Some("ok".into()), claim_ok: None, ms: None };
+            let entry = StepEntry { step: "s".into(), ok: Some(true), outcome, expect: Some(crate::results::Expected::Word("ok".into())), claim_ok: None, ms: None };
             assert_eq!(serde_json::to_string(&entry).unwrap(), json);
             assert_eq!(serde_json::from_str::<StepEntry>(json).unwrap(), entry);
         }
