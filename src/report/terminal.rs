@@ -1,6 +1,12 @@
 //! The terminal reporter: a table of the steps where engines diverge or a
 //! cell fails its case, one column per engine, the observed value in each
 //! cell; verbatim messages below each row on demand.
+//!
+//! It does not render the report's section model (`section.rs`): no report
+//! section is this view — only the diverging steps, fitted to the
+//! terminal's width and stacked a row per line when the columns do not fit
+//! — and a section renderer for a terminal would be a third renderer of
+//! blocks only this view uses.
 
 use crate::outcome::Outcomes as _;
 use crate::diff::Verdict;
