@@ -187,7 +187,7 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
             features: vec![],
             steps: vec![CaseStep {
                 step: "invoke grow(1)".into(),
-                expect: serde_json::json!({"returns": [1]}),
+                expect: wasm_matrix::results::Expected::Returns { returns: vec![1.into()] },
                 claim: None,
                 message: None,
                 line: Some(3),
@@ -210,7 +210,7 @@ fn synthetic(cases: usize, engines: &[&str]) -> ResultsDoc {
                     step: "invoke grow(1)".into(),
                     ok: Some(!diverges),
                     outcome,
-                    expect: Some(serde_json::json!({"returns": [1]})),
+                    expect: Some(wasm_matrix::results::Expected::Returns { returns: vec![1.into()] }),
                     claim_ok: None,
                     ms: None,
                 }],

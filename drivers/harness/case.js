@@ -25,6 +25,14 @@ const keep = (map, key, value, most = 1) => {
   return value;
 };
 
+// What the process kept of large modules goes (the runner is done with
+// their cases for now), and a collection runs where the engine has one.
+function forgetModules() {
+  received.clear();
+  compiledByHash.clear();
+  if (collectGarbage) collectGarbage();
+}
+
 // A request's main module: inline (hex in the plan), or by reference: a
 // shell reads the file the tool wrote, a page fetches it from the tool's
 // loopback server.

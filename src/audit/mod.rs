@@ -129,8 +129,8 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
     if js_left == 0 {
         side = start_limited(&mut limited);
     }
-    let mut interrupted = runner::run_blocking(shared, cells, opts.clone(), |ev| {
-        if let Some(entry) = collector.record(&ev) {
+    let mut interrupted = collector.run(shared, cells, opts.clone(), |_, entry| {
+        if let Some(entry) = entry {
             progress.done(&entry.case, &entry.engine);
             if limited_columns.contains(&entry.engine.as_str()) {
                 js_left -= 1;
@@ -139,12 +139,6 @@ pub fn run(dir: &Path, modules: &[Module], columns: &[&'static Column], opts: Ru
                 }
             }
         }
-        for ev in side.iter().flat_map(|(_, rx)| rx.try_iter()) {
-            if let Some(entry) = collector.record(&ev) {
-                progress.done(&entry.case, &entry.engine);
-            }
-        }
-        true
     });
     if side.is_none() && !interrupted {
         side = start_limited(&mut limited);

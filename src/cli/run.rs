@@ -127,17 +127,16 @@ impl RunPlan {
         };
         let start = Instant::now();
         let mut unavailable: Vec<(&'static str, String)> = Vec::new();
-        let interrupted = runner::run_blocking(cases.clone(), cells, opts, |ev| {
-            if let RunEvent::Unavailable { engine, reason } = &ev {
+        let interrupted = collector.run(cases.clone(), cells, opts, |ev, entry| {
+            if let RunEvent::Unavailable { engine, reason } = ev {
                 unavailable.push((engine, reason.clone()));
             }
-            if let Some(entry) = collector.record(&ev) {
+            if let Some(entry) = entry {
                 if entry.verdict.is_failure() {
                     progress.set_message(format!("last failure: {}::{}", entry.case, entry.engine));
                 }
                 progress.inc(1);
             }
-            true
         });
         progress.finish_and_clear();
         let seconds = start.elapsed().as_secs_f64();

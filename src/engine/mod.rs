@@ -39,6 +39,9 @@ pub trait Engine {
     /// A fresh store for probe's measures: `capped`, a 1 MiB host cap;
     /// `features` switched on (the engine's defaults for the rest).
     fn store(&mut self, capped: bool, features: &[crate::case::Feature]) -> Result<Box<dyn backend::AnyStore>, backend::Fault>;
+    /// Drops the modules kept compiled for later cases (the runner is done
+    /// with their cases for now).
+    fn forget_modules(&mut self) {}
 }
 
 /// How an engine is run.

@@ -35,6 +35,10 @@ impl<B: Backend> Embedded<B> {
 }
 
 impl<B: Backend> Engine for Embedded<B> {
+    fn forget_modules(&mut self) {
+        self.modules.forget_other((0, None), None);
+    }
+
     fn run(&mut self, plan: &Plan, from: usize, emit: &mut dyn FnMut(usize, RawOutcome)) {
         let key = (crate::case::switches_key(&plan.features, &plan.without), plan.host.max_memory_bytes);
         let backend = &self.backend;

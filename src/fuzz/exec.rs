@@ -46,27 +46,28 @@ impl Exec for RunnerExec {
         let mut out = vec![vec![Vec::new(); self.columns.len()]; cases.len()];
         let ids = self.engines();
         let heavy = &mut self.heavy_seconds;
-        crate::runner::run_blocking(cases.clone(), cells, self.opts.clone(), |ev| {
-            match ev {
-                crate::runner::RunEvent::Cell(c) => {
-                    // A heavy cell of an embedded column, with its CPU time
-                    // (its wall time counts the waits for a core); the ideal
-                    // is the embedded columns' alone.
-                    if let (Some(_), Some(us)) = (cases[c.case].timeout, c.cpu_us) {
-                        *heavy += us as f64 / 1e6;
-                    }
-                    if let Some(e) = ids.iter().position(|id| *id == c.engine) {
-                        out[c.case][e] = c.outcomes;
-                    }
+        // The route every command takes; the judge reads the typed
+        // outcomes off the events (the cells' JSON values lose their types).
+        let known = crate::diff::Known::default();
+        let mut collector = crate::results::Collector::new(&cases, &known, &self.columns, None).expect("no file to open");
+        collector.run(cases.clone(), cells, self.opts.clone(), |ev, _| match ev {
+            crate::runner::RunEvent::Cell(c) => {
+                // A heavy cell of an embedded column, with its CPU time
+                // (its wall time counts the waits for a core); the ideal
+                // is the embedded columns' alone.
+                if let (Some(_), Some(us)) = (cases[c.case].timeout, c.cpu_us) {
+                    *heavy += us as f64 / 1e6;
                 }
-                crate::runner::RunEvent::NotRun { case, engine, reason, .. } => {
-                    if let Some(e) = ids.iter().position(|id| *id == engine) {
-                        out[case][e] = vec![Outcome::Unsupported(reason)];
-                    }
+                if let Some(e) = ids.iter().position(|id| *id == c.engine) {
+                    out[c.case][e] = c.outcomes.clone();
                 }
-                _ => {}
             }
-            true
+            crate::runner::RunEvent::NotRun { case, engine, reason, .. } => {
+                if let Some(e) = ids.iter().position(|id| id == engine) {
+                    out[*case][e] = vec![Outcome::Unsupported(reason.clone())];
+                }
+            }
+            _ => {}
         });
         out
     }

@@ -57,9 +57,27 @@ impl<'a> Collector<'a> {
         Ok(Collector { cases, known, doc, summary: Summary::default(), out })
     }
 
-    /// The one route from the runner's events into results: every command
-    /// that runs cells (`run`, `audit`, `cargo test`'s trials) hands each
-    /// event here. Returns the cell it recorded, if the event was one.
+    /// Runs `cells` of `cases` (this collector's cases, shared with the
+    /// runner) and records every event: the one route from the runner into
+    /// results, which `run`, `audit`, `fuzz` and `cargo test`'s trials take.
+    /// `seen` gets each event after it is recorded, with the cell it made
+    /// (progress bars; fuzz reads the typed outcomes off the event).
+    /// Returns whether the run was interrupted.
+    pub fn run(
+        &mut self,
+        cases: std::sync::Arc<Vec<Case>>,
+        cells: Vec<(usize, &'static Column)>,
+        opts: crate::runner::RunOptions,
+        mut seen: impl FnMut(&crate::runner::RunEvent, Option<&CellEntry>),
+    ) -> bool {
+        crate::runner::run_blocking(cases, cells, opts, |ev| {
+            let entry = self.record(&ev);
+            seen(&ev, entry);
+            true
+        })
+    }
+
+    /// Records one event; returns the cell it recorded, if the event was one.
     pub fn record(&mut self, ev: &crate::runner::RunEvent) -> Option<&CellEntry> {
         use crate::runner::RunEvent;
         match ev {

@@ -86,6 +86,15 @@ impl Conn {
         }
     }
 
+    /// Tells a worker or shell to drop the modules it kept compiled (a
+    /// browser page ends its case worker by itself when another module's
+    /// cases come).
+    pub(super) fn forget_modules(&self) {
+        if let Conn::Process(p) = self {
+            p.send(crate::transport::protocol::FORGET_LINE.into());
+        }
+    }
+
     pub(super) fn send(&self, line: Arc<str>) {
         match self {
             Conn::Process(p) => p.send(line),

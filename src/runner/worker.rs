@@ -219,12 +219,13 @@ impl Worker {
             if st.big.is_some() && !st.inflight.iter().any(|f| self.weight[f.case] > 0) {
                 st.big = None;
             }
+            let p = proc.as_mut().expect("started above");
             if let Some((_, sha)) = &st.core {
                 if !st.inflight.iter().any(|f| self.big_module(f.case)) && !self.next_is_of(&st, sha) {
                     st.core = None;
+                    p.forget_modules();
                 }
             }
-            let p = proc.as_mut().expect("started above");
             self.fill(p, &mut st).await;
             if st.inflight.is_empty() {
                 // Done, unless a connection that could not start handed its

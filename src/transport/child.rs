@@ -4,7 +4,7 @@
 
 use super::mirror::Mirror;
 use super::process::{die_with_runner, protocol_stdout};
-use super::protocol::{Event, Request};
+use super::protocol::{Event, Request, FORGET_LINE};
 use crate::outcome::RawOutcome;
 use crate::engine::{spec, Launch};
 use std::io::{BufRead, Write};
@@ -42,6 +42,11 @@ pub fn serve(engine_id: &str) -> i32 {
             Ok(_) => {}
         }
         if line.trim().is_empty() {
+            continue;
+        }
+        if line == FORGET_LINE {
+            engine.forget_modules();
+            release_freed(RELEASE_AFTER_US);
             continue;
         }
         let mut req: Request = match serde_json::from_str(&line) {

@@ -68,6 +68,16 @@ pub enum Event {
     Panicked { id: u64, message: String },
 }
 
+/// A line to a worker or shell that is not a case: `{"forget": true}`, sent
+/// when the runner's process is done with a large module's cases for now
+/// (it lets go of its core): the process drops the modules it kept compiled
+/// and hands back the memory, rather than holding a module's code while it
+/// waits for a core or the resident ceiling (five wasmtime workers and
+/// wasmer held 2-3 GB so between an audit's modules).
+/// The line is this exact text (no request line is: a request starts with
+/// its `id`), so a worker tells it apart without parsing it twice.
+pub const FORGET_LINE: &str = "{\"forget\":true}\n";
+
 /// Serializes a request line (with the trailing newline) that starts at step
 /// `from`; `timeout`: the case's own limit in seconds (browsers give its
 /// batch that long; workers are timed by the runner and ignore it); `raise`:
