@@ -94,13 +94,16 @@ pub fn default_budget() -> Option<u64> {
     Some(available.saturating_sub(2 << 30).min(total / 10 * 8).max(1 << 30))
 }
 
-/// The audit's resident ceiling by default: a third of the machine's
-/// memory (8 GiB on a 24 GiB machine), so that auditing big modules on
-/// every column leaves the machine to its user. (A quarter held two cores'
-/// big cells to one at a time, as twenty columns' processes and three
-/// browsers hold 6-8 GB between them: 10-11 minutes instead of 8-10.)
+/// The audit's resident ceiling by default: half of the machine's memory
+/// (12 GiB on a 24 GiB machine), so that auditing big modules on every
+/// column leaves the machine to its user. Measured on 14 npm modules x 20
+/// columns here: with no ceiling the processes together peaked at 11.6 GB
+/// (7 min 42 s); a third of the machine (8 GiB) held them to 11.0 GB, since
+/// one big cell always runs beside the 5-8 GB the columns' processes and
+/// three browsers hold, and left a core idle a third of the time (10 min
+/// 43 s); a quarter held them to one big cell at a time.
 pub fn default_resident_limit() -> Option<u64> {
-    meminfo("MemTotal:").map(|t| t / 3)
+    meminfo("MemTotal:").map(|t| t / 2)
 }
 
 /// Resident bytes of `pid` and every process below it (a browser's

@@ -271,7 +271,7 @@ pub(super) struct AuditArgs {
     pub(super) memory_budget: Option<Budget>,
     /// What all the audit's processes together may hold before a cell that
     /// may take much memory (a big module's, a memory-heavy one) waits for
-    /// room; one such cell always runs [default: a third of the machine's
+    /// room; one such cell always runs [default: half of the machine's
     /// memory; `off`: no ceiling]
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     pub(super) resident_limit: Option<Budget>,
