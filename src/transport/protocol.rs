@@ -10,7 +10,9 @@
 //! worker to run it at a raised CPU priority; `"module": {"sha256", "path",
 //! "len"}` names a large main module written once for the run (the plan has
 //! no `wasm` then: a worker or shell reads the file, a browser page fetches
-//! `/module/SHA256` from the harness server).
+//! `/module/SHA256` from the harness server). `{"forget":true}`
+//! ([`FORGET_LINE`], workers and shells) is no case: the process drops the
+//! modules it kept compiled, and nothing is answered.
 //! engine -> runner: first `{"ready": {"engine": "wasmtime", "version": "48.0.0"}}`,
 //! then per request one `{"step": {"id": 7, "index": 0, "outcome": {...},
 //! "us": 412}}` per step as it finishes (`us`: the step's own time) and a closing `{"done": {"id": 7, "us": 812}}`
