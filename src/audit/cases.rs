@@ -107,8 +107,10 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     // its own limit, and what it commits (its memories' initial sizes, at
     // least what an engine process takes) so that the runner does not take
     // it for a GiB case.
+    // The memories' initial sizes (an imported memory is made, stubbed, for
+    // each instance too).
+    let initial: u64 = d.memories.iter().map(|m| m.initial.saturating_mul(m.page_bytes)).sum();
     let long = if limit > run_timeout {
-        let initial: u64 = d.memories.iter().map(|m| m.initial.saturating_mul(m.page_bytes)).sum();
         format!("timeout: {limit}\nneeds_memory: {}MiB\n", (initial >> 20).max(64))
     } else {
         String::new()
@@ -119,8 +121,6 @@ pub fn cases(d: &Declared, source: &str, limit: f64, run_timeout: f64) -> Vec<Ca
     t.push_str("imports: stub\nsteps:\n  - validate: {}\n    expect: any\n  - compile: {}\n    expect: any\n  - instantiate: {}\n    expect: any\n");
     out.push(CaseFile { name: "instantiate.yaml", text: t });
 
-    // (An imported memory is made, stubbed, for each instance too.)
-    let initial: u64 = d.memories.iter().map(|m| m.initial.saturating_mul(m.page_bytes)).sum();
     let instances = |name, summary: &str, host: &str| {
         let mut t = String::new();
         head(&mut t, summary, source, d);

@@ -172,12 +172,15 @@ fn whole_process_limit(case: &crate::case::Case, column: &Column, opts: &RunOpti
 /// the run was interrupted.
 fn run_limited(cases: &[crate::case::Case], cells: Vec<(usize, &'static Column)>, mut opts: RunOptions, record: &mut dyn FnMut(runner::RunEvent)) -> bool {
     use crate::outcome::Outcome;
-    let mut limit = None;
+    // The limit goes from the cases to the engines' processes.
+    let limit = cells.iter().find_map(|&(c, _)| cases[c].plan.host.address_space_bytes);
     let unlimited: Vec<crate::case::Case> = cases
         .iter()
         .map(|c| {
             let mut c = c.clone();
-            limit = limit.or(Arc::make_mut(&mut c.plan).host.address_space_bytes.take());
+            if c.plan.host.address_space_bytes.is_some() {
+                Arc::make_mut(&mut c.plan).host.address_space_bytes = None;
+            }
             c
         })
         .collect();

@@ -69,6 +69,12 @@ impl<M: Clone> ModuleCache<M> {
         }
     }
 
+    /// Lets the kept module go (the runner is done with its cases for now).
+    pub fn clear(&mut self) {
+        self.kept = None;
+        self.current = None;
+    }
+
     /// Keeps a module compiled from `wasm` (if it is large enough to be
     /// worth it) in place of the one kept before.
     pub fn put(&mut self, engine: (u16, Option<u64>), wasm: &[u8], module: M) {
@@ -118,6 +124,9 @@ mod tests {
         assert_eq!(c.get((0, None), &next), None);
         c.put((0, None), &next, 3);
         c.forget_other((0, None), None);
+        assert_eq!(c.get((0, None), &next), None);
+        c.put((0, None), &next, 3);
+        c.clear();
         assert_eq!(c.get((0, None), &next), None);
     }
 }

@@ -36,7 +36,7 @@ impl<B: Backend> Embedded<B> {
 
 impl<B: Backend> Engine for Embedded<B> {
     fn forget_modules(&mut self) {
-        self.modules.forget_other((0, None), None);
+        self.modules.clear();
     }
 
     fn run(&mut self, plan: &Plan, from: usize, emit: &mut dyn FnMut(usize, RawOutcome)) {

@@ -57,7 +57,7 @@ pub fn explain(cell: &CellEntry) -> String {
 /// The step whose outcome made the rest of a failed cell skipped, when a
 /// later step failed for that: the one before the first skipped step.
 fn ended_by(cell: &CellEntry) -> Option<usize> {
-    let first_skipped = cell.steps.iter().position(|s| s.kind() == "skipped")?;
+    let first_skipped = cell.steps.iter().position(|s| matches!(s.outcome, crate::results::StepOutcome::Skipped { .. }))?;
     let failed_after = cell.steps[first_skipped..].iter().any(|s| s.ok == Some(false));
     (failed_after && first_skipped > 0).then(|| first_skipped - 1)
 }

@@ -46,7 +46,7 @@ pub fn serve(engine_id: &str) -> i32 {
         }
         if line == FORGET_LINE {
             engine.forget_modules();
-            release_freed(RELEASE_AFTER_US);
+            hand_back();
             continue;
         }
         let mut req: Request = match serde_json::from_str(&line) {
@@ -128,9 +128,14 @@ const RELEASE_AFTER_US: u64 = 20_000;
 /// leave it to mimalloc.
 fn release_freed(case_us: u64) {
     if case_us >= RELEASE_AFTER_US {
-        // SAFETY: mi_collect takes no pointer; it frees what mimalloc holds.
-        unsafe { libmimalloc_sys::mi_collect(true) }
+        hand_back();
     }
+}
+
+/// Gives the system back what mimalloc holds freed.
+fn hand_back() {
+    // SAFETY: mi_collect takes no pointer; it frees what mimalloc holds.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 /// A worker's stdout. Events are buffered and written with the batch, when
